@@ -1,0 +1,167 @@
+"""Pass 4 — cost: exact params, MACs and activation memory (conventions of REFERENCES.md §1).
+
+- params: trainable parameters as PyTorch counts them (BatchNorm 2·C, PReLU C; no running stats);
+- macs: multiply-adds of convolutions and linear layers only; flops = 2·macs;
+- activations: elements of a layer's output (batch 1); the total is their sum, the peak the
+  largest input + output of any one layer.
+
+Totals are computed with memoization over shared block instantiations, so a search loop that
+only reads `params` and `macs` pays for each distinct block once; the per-layer table is built
+on first access.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from . import ir
+
+
+@dataclass(frozen=True, slots=True)
+class LayerCost:
+    name: str
+    op: str
+    output: ir.Shape
+    params: int
+    macs: int
+    activations: int
+    dense_ratio: float | None  # weights ÷ those of the dense equivalent (group/dw/igc/gdc)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCost:
+    name: str
+    op: str
+    output: ir.Shape
+    params: int
+    macs: int
+    dense_ratio: float | None  # sepconv: 1/Cout + 1/k²
+
+
+def conv_weights(node: ir.Conv) -> int:
+    return node.out * (node.in_shape.c // node.groups) * node.kernel[0] * node.kernel[1]
+
+
+def igc_weights(node: ir.IGC) -> int:
+    """G·(M·S + L): the primary k×k conv (L groups of M) and the secondary 1×1 (M groups of L)."""
+    g, s = node.M * node.L, node.kernel[0] * node.kernel[1]
+    return g * (node.M * s + node.L)
+
+
+def leaf_cost(node: ir.Node) -> tuple[int, int]:
+    """(params, macs) of one layer."""
+    t = type(node)
+    out = node.out_shape
+    if t is ir.Conv:
+        w = conv_weights(node)
+        return w + (node.out if node.bias else 0), w * out.h * out.w
+    if t is ir.IGC:
+        w = igc_weights(node)
+        return w + (out.c if node.bias else 0), w * out.h * out.w
+    if t is ir.BatchNorm:
+        return 2 * out.c, 0
+    if t is ir.Act:
+        return (out.c if node.kind == "prelu" else 0), 0
+    if t is ir.Linear:
+        w = node.in_shape.c * node.out
+        return w + (node.out if node.bias else 0), w
+    return 0, 0
+
+
+def dense_ratio(node: ir.Node) -> float | None:
+    """Weights relative to the dense convolution with the same input, output and kernel."""
+    t = type(node)
+    if t is ir.Conv and node.groups > 1:
+        dense = node.out * node.in_shape.c * node.kernel[0] * node.kernel[1]
+        return conv_weights(node) / dense
+    if t is ir.IGC:
+        g, s = node.M * node.L, node.kernel[0] * node.kernel[1]
+        return igc_weights(node) / (g * g * s)
+    if t is ir.SepConv:
+        convs = [n for _, n in node.body.children if isinstance(n, ir.Conv)]
+        dw, pw = convs
+        dense = pw.out * dw.in_shape.c * dw.kernel[0] * dw.kernel[1]
+        return (conv_weights(dw) + conv_weights(pw)) / dense
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Totals:
+    params: int
+    macs: int
+    activations: int
+    peak: int
+
+
+def _totals(node: ir.Node, memo: dict[int, _Totals]) -> _Totals:
+    key = id(node)
+    found = memo.get(key)
+    if found is not None:
+        return found
+    kids = ir.children(node)
+    if kids:
+        parts = [_totals(child, memo) for _, child in kids]
+        result = _Totals(
+            sum(p.params for p in parts),
+            sum(p.macs for p in parts),
+            sum(p.activations for p in parts),
+            max(p.peak for p in parts),
+        )
+    elif isinstance(node, ir.Seq):
+        result = _Totals(0, 0, 0, 0)
+    else:
+        params, macs = leaf_cost(node)
+        result = _Totals(params, macs, node.out_shape.numel, node.in_shape.numel + node.out_shape.numel)
+    memo[key] = result
+    return result
+
+
+class Cost:
+    """The cost report of one network: totals at once, per-layer rows on demand."""
+
+    def __init__(self, net: ir.Network):
+        self._net = net
+        self._memo: dict[int, _Totals] = {}
+        totals = _totals(net.body, self._memo)
+        self.params: int = totals.params
+        self.macs: int = totals.macs
+        self.activations: int = totals.activations
+        self.peak_activations: int = totals.peak
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @functools.cached_property
+    def layers(self) -> list[LayerCost]:
+        """One row per layer, named by its path (`unit1.residual1.conv1`)."""
+        rows: list[LayerCost] = []
+        for name, node in walk(self._net.body):
+            if type(node) is not ir.Seq and not ir.children(node):
+                params, macs = leaf_cost(node)
+                rows.append(LayerCost(name, node.op, node.out_shape, params, macs, node.out_shape.numel, dense_ratio(node)))
+        return rows
+
+    @functools.cached_property
+    def blocks(self) -> list[BlockCost]:
+        """One row per block call and composite (residual, concat, split, add, sepconv)."""
+        rows: list[BlockCost] = []
+        for name, node in walk(self._net.body):
+            if ir.children(node):
+                t = _totals(node, self._memo)
+                op = name.rsplit(".", 1)[-1].rstrip("0123456789") if type(node) is ir.Seq else node.op
+                rows.append(BlockCost(name, op, node.out_shape, t.params, t.macs, dense_ratio(node)))
+        return rows
+
+
+def walk(node: ir.Node, prefix: str = ""):
+    """(path, node) for every node below `node`, depth first, in execution order."""
+    for name, child in ir.children(node):
+        path = f"{prefix}.{name}" if prefix else name
+        yield path, child
+        yield from walk(child, path)
+
+
+def cost(net: ir.Network) -> Cost:
+    return Cost(net)

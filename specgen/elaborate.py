@@ -1,0 +1,573 @@
+"""Pass 2 — elaborate: `syntax.Program` + parameter values → `ir.Network`.
+
+Binds parameters, evaluates every expression, expands block calls and repeats, and gives every
+node its shapes (via `shapes`), because `in` and the kernel of `gdc` depend on them.  Mistakes
+are collected as diagnostics carrying the chain of block calls; elaboration stops early only
+when a shape can no longer be computed.  Identical block instantiations — same block, same
+argument values, same input shape — are elaborated once and shared.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Mapping
+from typing import Any
+
+from . import ir, limits, ops
+from . import syntax as S
+from .errors import Diagnostic, Frame, Span, did_you_mean
+from .expr import CONSTANTS, EvalError, Value, as_int, evaluate
+from .ops import AUTO, OPS
+from .shapes import ShapeError, auto_padding, checked, windowed
+
+
+class _Abort(Exception):
+    """Stops elaboration after an error that leaves the following shapes unknown."""
+
+
+RESERVED = ops.KEYWORDS | set(keyword.kwlist) | set(OPS) | set(ops.COMPOSITES)
+
+
+def check_program(program: S.Program) -> list[Diagnostic]:
+    """Mistakes visible without parameter values: names, duplicates, recursion.
+
+    Depends only on the syntax tree, so `compile` caches it with the parse.
+    """
+    errors: list[Diagnostic] = []
+
+    def err(message: str, span: Span, hint: str | None = None, code: str = "name") -> None:
+        errors.append(Diagnostic(message, span, hint, code=code))
+
+    def check_params(params: tuple[S.Param, ...], need_default: bool) -> None:
+        seen: set[str] = set()
+        for p in params:
+            if p.name in seen:
+                err(f"parameter `{p.name}` is declared twice", p.span, code="duplicate-parameter")
+            seen.add(p.name)
+            if p.name in RESERVED or p.name in CONSTANTS:
+                err(f"`{p.name}` is reserved and cannot name a parameter", p.span, code="reserved")
+            if need_default and p.default is None:
+                err(
+                    f"network parameter `{p.name}` needs a default (`{p.name}=...`)",
+                    p.span,
+                    code="missing-default",
+                )
+
+    check_params(program.params, True)
+    blocks: dict[str, S.BlockDef] = {}
+    for b in program.blocks:
+        if b.name in blocks:
+            err(f"block `{b.name}` is defined twice", b.name_span, code="duplicate-block")
+        elif b.name in RESERVED:
+            what = "a built-in layer" if b.name in OPS else "reserved"
+            err(f"block name `{b.name}` is {what}", b.name_span, code="reserved")
+        else:
+            blocks[b.name] = b
+        check_params(b.params, False)
+        seen_default = False
+        for p in b.params:
+            if p.default is not None:
+                seen_default = True
+            elif seen_default:
+                err(f"parameter `{p.name}` without a default follows one with a default", p.span)
+    for let in program.lets:
+        if let.name in RESERVED:
+            err(f"`{let.name}` is reserved and cannot be redefined", let.name_span, code="reserved")
+
+    calls: dict[str, set[str]] = {name: set() for name in blocks}
+
+    def walk(body: tuple[S.Stmt, ...], owner: str | None) -> None:
+        for stmt in body:
+            if isinstance(stmt, S.Let):
+                if stmt.name in RESERVED:
+                    err(f"`{stmt.name}` is reserved and cannot be redefined", stmt.name_span, code="reserved")
+                continue
+            head = stmt.head
+            name = head.name
+            if isinstance(stmt, S.Compound):
+                if name not in ops.COMPOSITES:
+                    what = "layer" if name in OPS else "block call" if name in blocks else "name"
+                    hint = did_you_mean(name, ops.COMPOSITES) or "composites: " + ", ".join(ops.COMPOSITES)
+                    err(f"`{name}:` is not a composite ({what} `{name}` takes no body)", head.name_span, hint, "unknown-composite")
+                walk(stmt.body, owner)
+            elif name in blocks:
+                if owner is not None:
+                    calls[owner].add(name)
+            elif name in ops.COMPOSITES:
+                err(f"`{name}` needs an indented body: end the line with `:`", head.name_span, code="syntax")
+            elif name not in OPS:
+                hint = did_you_mean(name, [*OPS, *blocks])
+                err(f"unknown layer or block `{name}`", head.name_span, hint, "unknown-layer")
+
+    for b in program.blocks:
+        walk(b.body, b.name if blocks.get(b.name) is b else None)
+    walk(program.body, None)
+
+    # recursion: a cycle in the call graph
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for callee in sorted(calls[name]):
+            if state.get(callee) == 1:
+                cycle = path[path.index(callee) :] + [callee] if callee in path else [name, callee]
+                b = blocks[name]
+                err(
+                    f"block `{callee}` is recursive: {' → '.join(cycle)}",
+                    b.name_span,
+                    code="recursive-block",
+                )
+            elif callee not in state:
+                visit(callee, path + [callee])
+        state[name] = 2
+
+    for name in blocks:
+        if name not in state:
+            visit(name, [name])
+    return errors
+
+
+class Elaborator:
+    def __init__(self, program: S.Program):
+        self.program = program
+        self.blocks = {b.name: b for b in program.blocks}
+        self.errors: list[Diagnostic] = []
+        self.stack: list[Frame] = []
+        self.memo: dict[tuple, ir.Block] = {}
+        self.layers = 0
+        self.globals: dict[str, Value] = {}
+
+    # ---- diagnostics ---------------------------------------------------------------------
+    def error(self, message: str, span: Span, hint: str | None = None, code: str = "error") -> None:
+        self.errors.append(Diagnostic(message, span, hint, tuple(self.stack), code))
+
+    def eval_error(self, e: EvalError) -> None:
+        self.error(e.message, e.span, e.hint, e.code)
+
+    def eval(self, expr: S.Expr, env: Mapping[str, Value]) -> Value:
+        try:
+            return evaluate(expr, env)
+        except EvalError as e:
+            self.eval_error(e)
+            raise _Abort from None
+
+    def count(self, n: int, span: Span) -> None:
+        self.layers += n
+        if self.layers > limits.MAX_LAYERS:
+            self.error(f"the network has more than {limits.MAX_LAYERS} layers", span, code="limit")
+            raise _Abort
+
+    def shape(self, fn, span: Span, *args) -> ir.Shape:
+        try:
+            return fn(*args)
+        except ShapeError as e:
+            self.error(e.message, span, code=e.code)
+            raise _Abort from None
+
+    # ---- the network ---------------------------------------------------------------------
+    def network(self, params: Mapping[str, Any]) -> ir.Network | None:
+        p = self.program
+        declared = {q.name: q for q in p.params}
+        for name in params:
+            if name not in declared:
+                hint = did_you_mean(name, declared) or (
+                    f"parameters: {', '.join(declared)}" if declared else "this network has no parameters"
+                )
+                self.error(f"unknown parameter `{name}`", Span(0, 0, 0, 0), hint, "unknown-parameter")
+        env: dict[str, Value] = {}
+        try:
+            for q in p.params:
+                if q.default is None:
+                    raise _Abort
+                default = self.eval(q.default, env)
+                if q.name in params:
+                    env[q.name] = self.override(q, default, params[q.name])
+                else:
+                    env[q.name] = default
+            for let in p.lets:
+                env[let.name] = self.eval(let.value, env)
+            self.globals = env
+            c, h, w = (
+                as_int(self.eval(e, env), p.input_span, "an input size") for e in p.input
+            )
+            if min(c, h, w) <= 0:
+                self.error(f"input sizes must be positive, got {c}x{h}x{w}", p.input_span, code="non-positive")
+                return None
+            shape = self.shape(checked, p.input_span, ir.Shape(c, h, w))
+            body = self.body(p.body, env, shape, p.layers_span)
+        except EvalError as e:
+            self.eval_error(e)
+            return None
+        except _Abort:
+            return None
+        bound = tuple((q.name, env[q.name]) for q in p.params)
+        return ir.Network(p.name, bound, shape, body, p)
+
+    def override(self, param: S.Param, default: Value, value: Any) -> Value:
+        """A parameter value given from the CLI or the API, checked against its default's type."""
+        value = _from_python(value)
+        if value is None:
+            self.error(f"parameter `{param.name}` got a value that is not a number, list or table", param.span, code="parameter-type")
+            raise _Abort
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) and not value.is_integer()
+        ):
+            self.error(
+                f"parameter `{param.name}` expects a value like {ir.format_value(default)}, got {ir.format_value(value)}",
+                param.span,
+                code="parameter-type",
+            )
+            raise _Abort
+        if isinstance(default, int) and isinstance(value, float):
+            value = int(value)
+        return value
+
+    # ---- bodies --------------------------------------------------------------------------
+    def body(self, stmts: tuple[S.Stmt, ...], env: Mapping[str, Value], shape: ir.Shape, span: Span) -> ir.Seq:
+        env = dict(env)
+        env["in"] = shape.c
+        namer = _Namer()
+        children: list[ir.Named] = []
+        current = shape
+        for i, stmt in enumerate(stmts):
+            if isinstance(stmt, S.Let):
+                env[stmt.name] = self.eval(stmt.value, env)
+                continue
+            if isinstance(stmt, S.Compound):
+                node = self.compound(stmt, env, current)
+                if node is not None:
+                    children.append((namer(stmt.head.name), node))
+                    current = node.out_shape
+                continue
+            nxt = stmts[i + 1] if i + 1 < len(stmts) else None
+            next_is_bn = isinstance(nxt, S.Simple) and nxt.head.name == "bn"
+            for base, node in self.simple(stmt, env, current, next_is_bn):
+                children.append((namer(base), node))
+                current = node.out_shape
+        return ir.Seq(None, shape, current, tuple(children))
+
+    def simple(self, stmt: S.Simple, env: dict[str, Value], shape: ir.Shape, next_is_bn: bool):
+        head = stmt.head
+        repeat = 1
+        if stmt.repeat is not None:
+            repeat = as_int(self.eval(stmt.repeat, env), stmt.repeat.span, "a repeat count")
+            if not 0 <= repeat <= limits.MAX_REPEAT:
+                self.error(f"repeat count must be between 0 and {limits.MAX_REPEAT}, got {repeat}", stmt.repeat.span, code="limit")
+                raise _Abort
+        out = []
+        for r in range(repeat):
+            if head.name in self.blocks:
+                node = self.call(head, env, shape)
+                if node is None:
+                    raise _Abort
+                out.append((head.name, node))
+                shape = node.out_shape
+            elif head.name in OPS:
+                nodes = self.layer(head, env, shape, next_is_bn and r == repeat - 1)
+                out.extend(nodes)
+                if nodes:
+                    shape = nodes[-1][1].out_shape
+            else:
+                return out  # reported by check_program
+        return out
+
+    # ---- layers --------------------------------------------------------------------------
+    def layer(self, head: S.Head, env: dict[str, Value], shape: ir.Shape, next_is_bn: bool) -> list[ir.Named]:
+        spec = OPS[head.name]
+        errs: list[EvalError] = []
+        bound = ops.bind(spec, head.args, env, errs)
+        values = ops.defaults(spec, bound, errs, head.name_span)
+        trailing = []
+        for name, args, span in bound.trailing:
+            tspec = OPS[name]
+            tbound = ops.bind(tspec, args, env, errs)
+            trailing.append((name, ops.defaults(tspec, tbound, errs, span), span))
+        for e in errs:
+            self.eval_error(e)
+        if errs:
+            if any(v is None for v in values.values()):
+                raise _Abort  # a required argument is missing: no shape to go on with
+        if values.get("bias", None) is AUTO:
+            values["bias"] = not ((trailing and trailing[0][0] == "bn") or (not trailing and next_is_bn))
+        if spec.name == "sepconv":
+            return [("sepconv", self.sepconv(head, values, trailing, shape))]
+        node = self.make(spec.name, head, values, shape)
+        out = [(spec.name, node)]
+        for name, tvalues, _span in trailing:
+            out.append((name, self.make(name, head, tvalues, out[-1][1].out_shape)))
+        return out
+
+    def make(self, op: str, head: S.Head, v: dict[str, Any], shape: ir.Shape) -> ir.Node:
+        """One IR layer from bound values."""
+        self.count(1, head.span)
+        span = head.span
+        if op in ("conv", "pwconv", "dwconv"):
+            if op == "pwconv":
+                v = {**v, "kernel": (1, 1), "padding": (0, 0), "dilation": (1, 1)}
+            if op == "dwconv":
+                groups, out = shape.c, shape.c * v["multiplier"]
+            else:
+                groups, out = v["group"], shape.c if v["out"] is AUTO else v["out"]
+            padding = auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
+            out_shape = self.shape(windowed, span, shape, out, v["kernel"], v["stride"], padding, v["dilation"])
+            return ir.Conv(head, shape, out_shape, op, out, v["kernel"], v["stride"], padding, v["dilation"], groups, v["bias"])
+        if op == "gdc":
+            k = (shape.h, shape.w)
+            out_shape = self.shape(windowed, span, shape, shape.c, k, (1, 1), (0, 0), (1, 1))
+            return ir.Conv(head, shape, out_shape, "gdc", shape.c, k, (1, 1), (0, 0), (1, 1), shape.c, v["bias"])
+        if op == "igc":
+            g = v["M"] * v["L"]
+            padding = auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
+            out_shape = self.shape(windowed, span, shape, g, v["kernel"], v["stride"], padding, v["dilation"])
+            return ir.IGC(head, shape, out_shape, v["M"], v["L"], v["kernel"], v["stride"], padding, v["dilation"], v["bias"])
+        if op in ("maxpool", "avgpool"):
+            padding = auto_padding(v["kernel"], (1, 1)) if v["padding"] is AUTO else v["padding"]
+            if padding[0] * 2 > v["kernel"][0] or padding[1] * 2 > v["kernel"][1]:
+                self.error(f"{op} padding {padding[0]}x{padding[1]} is more than half its kernel", span, code="range")
+            out_shape = self.shape(windowed, span, shape, shape.c, v["kernel"], v["stride"], padding, (1, 1))
+            return ir.Pool(head, shape, out_shape, op[:3], v["kernel"], v["stride"], padding)
+        if op == "shuffle":
+            return ir.Shuffle(head, shape, shape, v["group"])
+        if op == "bn":
+            return ir.BatchNorm(head, shape, shape, v["eps"], v["momentum"])
+        if op == "leakyrelu":
+            return ir.Act(head, shape, shape, op, v["slope"])
+        if op in ops._ACTS:
+            return ir.Act(head, shape, shape, op)
+        if op in ("gap", "gmp"):
+            return ir.GlobalPool(head, shape, ir.Shape(shape.c, 1, 1), "avg" if op == "gap" else "max")
+        if op == "flatten":
+            return ir.Flatten(head, shape, self.shape(checked, span, ir.Shape(shape.numel, 1, 1)))
+        if op == "fc":
+            return ir.Linear(head, shape, self.shape(checked, span, ir.Shape(v["out"], 1, 1)), v["out"], v["bias"])
+        if op == "dropout":
+            return ir.Dropout(head, shape, shape, v["p"])
+        if op == "identity":
+            return ir.Identity(head, shape, shape)
+        raise AssertionError(op)
+
+    def sepconv(self, head: S.Head, v: dict[str, Any], trailing: list, shape: ir.Shape) -> ir.SepConv:
+        bias = not (trailing and trailing[0][0] == "bn")
+        padding = auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
+        dw = {"kernel": v["kernel"], "stride": v["stride"], "padding": padding, "dilation": v["dilation"], "multiplier": 1, "bias": bias}
+        pw = {"out": v["out"], "stride": (1, 1), "group": 1, "bias": bias}
+        namer = _Namer()
+        children: list[ir.Named] = []
+        current = shape
+        for op, values, base in (("dwconv", dw, "dw"), ("pwconv", pw, "pw")):
+            node = self.make(op, head, values, current)
+            children.append((base, node))
+            for name, tvalues, _span in trailing:
+                node = self.make(name, head, tvalues, node.out_shape)
+                children.append((namer(name), node))
+            current = node.out_shape
+        return ir.SepConv(head, shape, current, ir.Seq(None, shape, current, tuple(children)))
+
+    # ---- block calls -----------------------------------------------------------------------
+    def call(self, head: S.Head, env: dict[str, Value], shape: ir.Shape) -> ir.Block | None:
+        bdef = self.blocks[head.name]
+        names = [p.name for p in bdef.params]
+        given: dict[str, Value] = {}
+        ok = True
+        position = 0
+        for arg in head.args:
+            try:
+                if isinstance(arg, S.KwArg):
+                    if arg.name not in names:
+                        hint = did_you_mean(arg.name, names) or (f"{bdef.name} takes {', '.join(names)}" if names else f"{bdef.name} takes no arguments")
+                        raise EvalError(f"block {bdef.name} has no parameter `{arg.name}`", arg.name_span, hint, "unknown-argument")
+                    if arg.name in given:
+                        raise EvalError(f"`{arg.name}` is given twice", arg.span, code="duplicate-argument")
+                    given[arg.name] = evaluate(arg.value, env)
+                else:
+                    if position >= len(names):
+                        raise EvalError(f"block {bdef.name} takes {len(names)} arguments, got more", arg.span, code="too-many-arguments")
+                    given[names[position]] = evaluate(arg, env)
+                    position += 1
+            except EvalError as e:
+                self.eval_error(e)
+                ok = False
+        if not ok:
+            return None
+        benv = dict(self.globals)
+        benv["in"] = shape.c
+        missing = []
+        for p in bdef.params:
+            if p.name in given:
+                benv[p.name] = given[p.name]
+            elif p.default is not None:
+                benv[p.name] = self.eval(p.default, benv)
+            else:
+                missing.append(p.name)
+        if missing:
+            self.error(
+                f"block {bdef.name} needs {', '.join(f'`{m}`' for m in missing)}",
+                head.span,
+                f"signature: {bdef.name}({', '.join(p.name + ('=...' if p.default else '') for p in bdef.params)})",
+                "missing-argument",
+            )
+            return None
+        args = tuple((p.name, benv[p.name]) for p in bdef.params)
+        key = (bdef.name, args, shape)
+        cached = self.memo.get(key)
+        if cached is not None:
+            self.count(cached.layer_count, head.span)
+            return cached
+        if len(self.stack) >= limits.MAX_CALL_DEPTH:
+            self.error(f"block calls nested more than {limits.MAX_CALL_DEPTH} deep", head.span, code="limit")
+            raise _Abort
+        shown = ", ".join(f"{n}={ir.format_value(v)}" for n, v in args)
+        self.stack.append(Frame(bdef.name, shown, head.span))
+        before = self.layers
+        try:
+            body = self.body(bdef.body, benv, shape, bdef.span)
+        finally:
+            self.stack.pop()
+        node = ir.Block(head, shape, body.out_shape, bdef.name, args, body, self.layers - before)
+        self.memo[key] = node
+        return node
+
+    # ---- composites ------------------------------------------------------------------------
+    def compound(self, stmt: S.Compound, env: dict[str, Value], shape: ir.Shape) -> ir.Node | None:
+        head = stmt.head
+        kind = head.name
+        if kind not in ops.COMPOSITES:
+            return None  # reported by check_program
+        sizes = None
+        for arg in head.args:
+            if kind == "split" and isinstance(arg, S.KwArg) and arg.name == "sizes":
+                sizes = self.eval(arg.value, env)
+            else:
+                span = arg.name_span if isinstance(arg, S.KwArg) else arg.span
+                hint = "split takes `sizes=[...]`" if kind == "split" else f"{kind} takes no arguments"
+                self.error(f"unexpected argument to {kind}", span, hint, "unknown-argument")
+        if kind in ("branch", "shortcut"):
+            where = "add, concat or split" if kind == "branch" else "residual"
+            self.error(f"`{kind}:` belongs directly inside {where}", head.name_span, code="misplaced")
+            return None
+        if kind == "residual":
+            shortcuts = [s for s in stmt.body if isinstance(s, S.Compound) and s.head.name == "shortcut"]
+            main = tuple(s for s in stmt.body if not (isinstance(s, S.Compound) and s.head.name == "shortcut"))
+            for extra in shortcuts[1:]:
+                self.error("a residual has at most one `shortcut:`", extra.head.name_span, code="misplaced")
+            if not main:
+                self.error("residual needs at least one statement besides its shortcut", head.name_span, code="empty")
+                return None
+            body = self.body(main, env, shape, head.span)
+            short = self.body(shortcuts[0].body, env, shape, shortcuts[0].span) if shortcuts else None
+            return ir.Residual(head, shape, body.out_shape, body, short)
+
+        parts: list[ir.Shape]
+        n = len([s for s in stmt.body if not isinstance(s, S.Let)])
+        if kind == "split":
+            if sizes is None:
+                if n and shape.c % n:
+                    self.error(
+                        f"split into {n} branches does not divide {shape.c} channels",
+                        head.name_span,
+                        f"give explicit sizes, e.g. split sizes=[{shape.c // n + shape.c % n}, ...]",
+                        "split-divisibility",
+                    )
+                    raise _Abort
+                sizes = (shape.c // max(n, 1),) * n
+            else:
+                sizes = self.split_sizes(sizes, n, shape, head)
+            parts = [ir.Shape(s, shape.h, shape.w) for s in sizes]
+        else:
+            parts = [shape] * n
+        namer = _Namer()
+        branches: list[ir.Named] = []
+        i = 0
+        for s in stmt.body:
+            if isinstance(s, S.Let):
+                self.error(f"`let` cannot stand directly in {kind}; put it inside a `branch:`", s.name_span, code="misplaced")
+                continue
+            part = parts[i]
+            i += 1
+            if isinstance(s, S.Compound) and s.head.name == "branch":
+                for arg in s.head.args:
+                    self.error("branch takes no arguments", arg.span, code="unknown-argument")
+                branches.append((namer("branch"), self.body(s.body, env, part, s.span)))
+                continue
+            seq = self.body((s,), env, part, s.span)
+            if len(seq.children) == 1:
+                base = seq.children[0][0].rstrip("0123456789")
+                branches.append((namer(base), seq.children[0][1]))
+            else:
+                branches.append((namer("branch"), seq))
+        if not branches:
+            self.error(f"{kind} needs at least one branch", head.name_span, code="empty")
+            return None
+        outs = [b.out_shape for _, b in branches]
+        first = outs[0]
+        if kind == "add":
+            return ir.Add(head, shape, first, tuple(branches))
+        total = self.shape(checked, head.span, ir.Shape(sum(o.c for o in outs), first.h, first.w))
+        if kind == "concat":
+            return ir.Concat(head, shape, total, tuple(branches))
+        return ir.Split(head, shape, total, tuple(sizes), tuple(branches))
+
+    def split_sizes(self, sizes: Value, n: int, shape: ir.Shape, head: S.Head) -> tuple[int, ...]:
+        span = next(a.value.span for a in head.args if isinstance(a, S.KwArg))
+        if not isinstance(sizes, tuple):
+            self.error("split sizes must be a list like [16, 16]", span)
+            raise _Abort
+        values = tuple(as_int(v, span, "a split size") for v in sizes)
+        if len(values) != n:
+            self.error(f"split has {n} branches but {len(values)} sizes", span, code="split-sizes")
+            raise _Abort
+        if any(v <= 0 for v in values) or sum(values) != shape.c:
+            self.error(
+                f"split sizes {list(values)} do not add up to the {shape.c} input channels",
+                span,
+                code="split-sizes",
+            )
+            raise _Abort
+        return values
+
+
+class _Namer:
+    """Unique attribute names within one body: conv1, bn1, relu1, conv2, unit1, ..."""
+
+    __slots__ = ("counts", "used")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.used: set[str] = set()
+
+    def __call__(self, base: str) -> str:
+        if base in ("dw", "pw"):
+            return base
+        k = self.counts.get(base, 0) + 1
+        name = f"{base}{k}"
+        while name in self.used:
+            k += 1
+            name = f"{base}{k}"
+        self.counts[base] = k
+        self.used.add(name)
+        return name
+
+
+def _from_python(value: Any) -> Value | None:
+    """A parameter value from Python (API or CLI) as a spec value, or None if it is not one."""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, list | tuple):
+        items = [_from_python(v) for v in value]
+        return None if any(i is None for i in items) else tuple(items)
+    if isinstance(value, ir.Table):
+        return value
+    if isinstance(value, dict):
+        items = [(_from_python(k), _from_python(v)) for k, v in value.items()]
+        return None if any(k is None or v is None for k, v in items) else ir.Table(tuple(items))
+    return None
+
+
+def elaborate(program: S.Program, params: Mapping[str, Any] | None = None) -> tuple[ir.Network | None, list[Diagnostic]]:
+    """Expand `program` with `params` (overriding the declared defaults).
+
+    Returns the network (None when a mistake left shapes unknown) and the mistakes found.
+    """
+    e = Elaborator(program)
+    net = e.network(params or {})
+    return net, e.errors

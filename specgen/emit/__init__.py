@@ -1,0 +1,30 @@
+"""Emitters: one per target, chosen by name from a registry."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Emitter(Protocol):
+    name: str
+
+    def emit(self, net, **options) -> str: ...
+
+
+_REGISTRY: dict[str, Emitter] = {}
+
+
+def register(emitter: Emitter) -> Emitter:
+    _REGISTRY[emitter.name] = emitter
+    return emitter
+
+
+def targets() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_emitter(name: str) -> Emitter:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown target {name!r}; targets: {', '.join(targets()) or 'none'}") from None

@@ -1,0 +1,149 @@
+"""Source positions and the one error family every user mistake is reported with.
+
+A `Diagnostic` is one mistake: a message, the file, a span, the chain of block calls that led
+there and an optional hint.  A `SpecError` carries one or more diagnostics, so independent
+mistakes are reported together and the CLI can print them all before exiting 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file: 1-based lines and columns, end exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def to(self, other: Span) -> Span:
+        """The smallest span covering `self` and `other`."""
+        start = min((self.line, self.column), (other.line, other.column))
+        end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
+        return Span(start[0], start[1], end[0], end[1])
+
+
+NO_SPAN = Span(0, 0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The text of a spec and the name it is reported under."""
+
+    text: str
+    filename: str = "<spec>"
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.split("\n")
+        return lines[line - 1] if 1 <= line <= len(lines) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One block call on the way to an error: `in block unit(g=4), called at net.conv:27:5`."""
+
+    block: str
+    args: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    message: str
+    span: Span = NO_SPAN
+    hint: str | None = None
+    chain: tuple[Frame, ...] = ()
+    code: str = "error"
+
+    def render(self, source: Source | None) -> str:
+        filename = source.filename if source else "<spec>"
+        if self.span.line <= 0:
+            lines = [f"{filename}: error: {self.message}"]
+        else:
+            lines = [f"{filename}:{self.span.line}:{self.span.column}: error: {self.message}"]
+            text = source.line_text(self.span.line) if source else ""
+            if text:
+                text = text.replace("\t", " ")
+                width = (
+                    self.span.end_column - self.span.column
+                    if self.span.end_line == self.span.line
+                    else len(text) - self.span.column + 1
+                )
+                number = str(self.span.line)
+                pad = " " * len(number)
+                lines.append(f" {number} | {text}")
+                lines.append(f" {pad} | {' ' * (self.span.column - 1)}{'^' * max(1, width)}")
+        for frame in reversed(self.chain):
+            where = f"{filename}:{frame.span.line}:{frame.span.column}"
+            lines.append(f"  in block {frame.block}({frame.args}), called at {where}")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class SpecError(Exception):
+    """A mistake in a spec (or in the parameters given for it), with its place in the file.
+
+    `diagnostics` holds every independent mistake found; the attributes `message`, `filename`,
+    `line`, `column` and `chain` describe the first one.
+    """
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], source: Source | None = None):
+        self.diagnostics = tuple(diagnostics)
+        if not self.diagnostics:
+            raise ValueError("SpecError needs at least one diagnostic")
+        self.source = source
+        super().__init__(self.render())
+
+    @property
+    def first(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+    @property
+    def message(self) -> str:
+        return self.first.message
+
+    @property
+    def filename(self) -> str:
+        return self.source.filename if self.source else "<spec>"
+
+    @property
+    def line(self) -> int:
+        return self.first.span.line
+
+    @property
+    def column(self) -> int:
+        return self.first.span.column
+
+    @property
+    def chain(self) -> tuple[Frame, ...]:
+        return self.first.chain
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.code for d in self.diagnostics]
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.source) for d in self.diagnostics)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest choice, for misspelt names."""
+    import difflib
+
+    match = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return f"did you mean `{match[0]}`?" if match else None
+
+
+def divisors(n: int, limit: int = 24) -> str:
+    """The divisors of `n` as a hint ("1, 2, 3, 6, 9, 18, 27, 54"), cut short for large n."""
+    if n <= 0:
+        return ""
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    found = sorted(set(small + [n // d for d in small]))
+    text = ", ".join(str(d) for d in found[:limit])
+    return text + (", ..." if len(found) > limit else "")

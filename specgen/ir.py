@@ -1,0 +1,277 @@
+"""The elaborated IR: every block expanded, every expression evaluated, every shape known.
+
+Nodes are small frozen dataclasses.  Each keeps `src`, the syntax node it came from (for error
+spans), and its input and output `Shape`.  Composite nodes hold their children under the names
+the emitters use for attributes and the cost report uses for rows (`unit1.residual1.conv1`).
+Identical block instantiations are elaborated once and the node is shared, so the tree is a
+DAG; passes that walk it memoize by node identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import syntax as S
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    c: int
+    h: int
+    w: int
+
+    def __str__(self) -> str:
+        return f"{self.c}x{self.h}x{self.w}"
+
+    @property
+    def numel(self) -> int:
+        return self.c * self.h * self.w
+
+    def as_list(self) -> list[int]:
+        return [self.c, self.h, self.w]
+
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Node:
+    src: Any  # syntax.Head (or Program for the network body): where it was written
+    in_shape: Shape
+    out_shape: Shape
+
+    @property
+    def op(self) -> str:
+        return type(self).__name__.lower()
+
+
+# ---- layers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Conv(Node):
+    """Every convolution: `conv`, `pwconv`, `dwconv` (groups = Cin) and `gdc` (kernel = H×W)."""
+
+    kind: str
+    out: int
+    kernel: Pair
+    stride: Pair
+    padding: Pair
+    dilation: Pair
+    groups: int
+    bias: bool
+
+    @property
+    def op(self) -> str:
+        return self.kind
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups == self.in_shape.c and self.out % self.groups == 0 and self.groups > 1
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IGC(Node):
+    """Interleaved group convolution: primary k×k conv with L groups of M channels, interleave,
+    secondary 1×1 conv with M groups of L channels, permute back.  Width G = M·L."""
+
+    M: int
+    L: int
+    kernel: Pair
+    stride: Pair
+    padding: Pair
+    dilation: Pair
+    bias: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Shuffle(Node):
+    groups: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BatchNorm(Node):
+    eps: float
+    momentum: float
+
+    @property
+    def op(self) -> str:
+        return "bn"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Act(Node):
+    kind: str  # relu relu6 prelu leakyrelu hswish hsigmoid sigmoid silu tanh gelu
+    slope: float = 0.0  # leakyrelu's negative slope
+
+    @property
+    def op(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Pool(Node):
+    kind: str  # max | avg
+    kernel: Pair
+    stride: Pair
+    padding: Pair
+
+    @property
+    def op(self) -> str:
+        return f"{self.kind}pool"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GlobalPool(Node):
+    kind: str  # avg | max
+
+    @property
+    def op(self) -> str:
+        return "gap" if self.kind == "avg" else "gmp"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Flatten(Node):
+    pass
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Linear(Node):
+    out: int
+    bias: bool
+
+    @property
+    def op(self) -> str:
+        return "fc"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Dropout(Node):
+    p: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Identity(Node):
+    pass
+
+
+LEAVES = (Conv, IGC, Shuffle, BatchNorm, Act, Pool, GlobalPool, Flatten, Linear, Dropout, Identity)
+
+# ---- composites -----------------------------------------------------------------------------
+
+Named = tuple[str, Node]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Seq(Node):
+    """Statements applied one after another."""
+
+    children: tuple[Named, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Residual(Node):
+    """`body(x) + shortcut(x)`; the shortcut is the identity when None."""
+
+    body: Seq
+    shortcut: Seq | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Add(Node):
+    """Every branch sees the input; the outputs are summed."""
+
+    branches: tuple[Named, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Concat(Node):
+    """Every branch sees the input; the outputs are concatenated along channels."""
+
+    branches: tuple[Named, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Split(Node):
+    """The input's channels are split into `sizes`; branch i sees part i; outputs concatenated."""
+
+    sizes: tuple[int, ...]
+    branches: tuple[Named, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SepConv(Node):
+    """Depthwise-separable convolution: `dw` k×k depthwise, then `pw` 1×1 (children in `body`)."""
+
+    body: Seq
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Block(Node):
+    """One instantiation of a user block: `unit(g=3)` with its expanded body."""
+
+    name: str
+    args: tuple[tuple[str, Any], ...]
+    body: Seq
+    layer_count: int
+
+    @property
+    def op(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    name: str
+    params: tuple[tuple[str, Any], ...]
+    input: Shape
+    body: Seq
+    program: S.Program
+
+    @property
+    def output(self) -> Shape:
+        return self.body.out_shape
+
+
+def children(node: Node) -> tuple[Named, ...]:
+    """The named sub-nodes of a composite, in order (empty for layers)."""
+    if isinstance(node, Seq):
+        return node.children
+    if isinstance(node, Block | SepConv):
+        return node.body.children
+    if isinstance(node, Residual):
+        extra = (("shortcut", node.shortcut),) if node.shortcut is not None else ()
+        return node.body.children + extra
+    if isinstance(node, Add | Concat | Split):
+        return node.branches
+    return ()
+
+
+def format_value(value: Any) -> str:
+    """A spec value as it would be written in a .conv file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, Table):
+        return "{" + ", ".join(f"{format_value(k)}: {format_value(v)}" for k, v in value.items) + "}"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A `{key: value}` literal: a frozen, hashable lookup table."""
+
+    items: tuple[tuple[Any, Any], ...]
+
+    def get(self, key: Any) -> Any:
+        for k, v in self.items:
+            if k == key and type(k) is not bool:
+                return v
+        raise KeyError(key)
+
+    def keys(self) -> list[Any]:
+        return [k for k, _ in self.items]

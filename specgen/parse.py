@@ -1,0 +1,370 @@
+"""Pass 1 — parse: .conv text → `syntax.Program`.
+
+The Lark LALR parser is built once per process, and its callbacks build the syntax tree
+during parsing (no second recursive walk, so deep input cannot exhaust the stack).  `parse`
+is cached by text, so a search loop that compiles one spec with many parameter values pays
+for parsing once.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.indenter import Indenter
+
+from . import limits
+from . import syntax as S
+from .errors import Diagnostic, Source, Span, SpecError
+
+
+def resource_dir(name: str) -> Path:
+    """Where `grammar/` or `templates/` is: inside the installed package, or in the checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / name
+    return installed if installed.is_dir() else here.parent / name
+
+
+class _Limit(Exception):
+    """Raised from a parser callback when input exceeds a limit; becomes a SpecError."""
+
+    def __init__(self, message: str, span: Span):
+        super().__init__(message)
+        self.span = span
+
+
+class _BadIndent(Exception):
+    def __init__(self, line: int, column: int):
+        super().__init__("bad indentation")
+        self.line, self.column = line, column
+
+
+class _ConvIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB", "LBRACE"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB", "RBRACE"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+    def handle_NL(self, token: Token):  # noqa: N802 - Lark's name
+        if self.paren_level > 0:
+            return
+        yield token
+        indent_str = token.rsplit("\n", 1)[1]
+        indent = len(indent_str)
+        if indent > self.indent_level[-1]:
+            self.indent_level.append(indent)
+            yield Token.new_borrow_pos(self.INDENT_type, indent_str, token)
+            return
+        while indent < self.indent_level[-1]:
+            self.indent_level.pop()
+            yield Token.new_borrow_pos(self.DEDENT_type, indent_str, token)
+        if indent != self.indent_level[-1]:
+            raise _BadIndent(token.end_line, indent + 1)
+
+    def _process(self, stream):
+        token = None
+        for token in stream:
+            if token.type == self.NL_type:
+                yield from self.handle_NL(token)
+            else:
+                yield token
+            if token.type in self.OPEN_PAREN_types:
+                self.paren_level += 1
+            elif token.type in self.CLOSE_PAREN_types:
+                self.paren_level = max(0, self.paren_level - 1)
+        while len(self.indent_level) > 1:
+            self.indent_level.pop()
+            yield (
+                Token.new_borrow_pos(self.DEDENT_type, "", token)
+                if token
+                else Token(self.DEDENT_type, "", 0, 0, 0, 0, 0, 0)
+            )
+
+
+def _tok_span(tok: Token) -> Span:
+    return Span(tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def _span(*parts) -> Span:
+    """The span from the first to the last part that has a position."""
+    spans = []
+    for p in parts:
+        if isinstance(p, Token):
+            spans.append(_tok_span(p))
+        elif isinstance(p, Span):
+            spans.append(p)
+        elif p is not None and hasattr(p, "span"):
+            spans.append(p.span)
+    return spans[0].to(spans[-1])
+
+
+def _depth(*children) -> int:
+    depth = 1 + max((getattr(c, "depth", 0) for c in children), default=0)
+    if depth > limits.MAX_EXPR_DEPTH:
+        raise _Limit(
+            f"expression nested more than {limits.MAX_EXPR_DEPTH} levels deep", _span(*children)
+        )
+    return depth
+
+
+def _present(items) -> tuple:
+    return tuple(i for i in items if i is not None)
+
+
+class _Builder(Transformer):
+    """LALR callbacks that build `syntax` nodes as the parser reduces."""
+
+    # expressions
+    def int(self, c):
+        return S.Num(int(c[0]), _tok_span(c[0]))
+
+    def float(self, c):
+        value = float(c[0])
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _Limit(f"number {c[0]} is too large", _tok_span(c[0]))
+        return S.Num(value, _tok_span(c[0]))
+
+    def name(self, c):
+        return S.Name(str(c[0]), _tok_span(c[0]))
+
+    def dims(self, c):
+        return _dims(c[0])
+
+    def _binop(op):  # noqa: N805 - a factory used in the class body
+        def build(self, c):
+            return S.BinOp(op, c[0], c[1], _span(c[0], c[1]), _depth(c[0], c[1]))
+
+        return build
+
+    add, sub, mul, div = _binop("+"), _binop("-"), _binop("*"), _binop("/")
+    floordiv, mod, pow = _binop("//"), _binop("%"), _binop("**")
+
+    def neg(self, c):
+        return S.Neg(c[0], c[0].span, _depth(c[0]))
+
+    def pos(self, c):
+        return c[0]
+
+    def call(self, c):
+        args = _present(c[1:])
+        return S.Call(str(c[0]), args, _span(c[0], *args), _depth(*args))
+
+    def index(self, c):
+        return S.Index(c[0], c[1], _span(c[0], c[1]), _depth(c[0], c[1]))
+
+    def list(self, c):
+        items = _present(c)
+        span = _span(*items) if items else Span(0, 0, 0, 0)
+        return S.ListExpr(items, span, _depth(*items))
+
+    def pair(self, c):
+        return (c[0], c[1])
+
+    def map(self, c):
+        pairs = _present(c)
+        flat = [x for p in pairs for x in p]
+        span = _span(*flat) if flat else Span(0, 0, 0, 0)
+        return S.MapExpr(pairs, span, _depth(*flat))
+
+    # arguments and statements
+    def kwarg(self, c):
+        return S.KwArg(str(c[0]), c[1], _span(c[0], c[1]), _tok_span(c[0]))
+
+    def call_args(self, c):
+        return _present(c)
+
+    def head(self, c):
+        name, call_args, items = c[0], c[1], tuple(c[2:])
+        return S.Head(
+            str(name), _tok_span(name), call_args, items, _span(name, *(call_args or ()), *items)
+        )
+
+    def repeat(self, c):
+        return c[0]
+
+    def simple_stmt(self, c):
+        head, repeat = c
+        return S.Simple(head, repeat, _span(head, repeat))
+
+    def compound_stmt(self, c):
+        head, body = c
+        depth = 1 + max((getattr(s, "depth", 0) for s in body), default=0)
+        if depth > limits.MAX_NESTING:
+            raise _Limit(f"composites nested more than {limits.MAX_NESTING} deep", head.span)
+        return S.Compound(head, body, head.span, depth)
+
+    def body(self, c):
+        return tuple(c)
+
+    def let_stmt(self, c):
+        return S.Let(str(c[0]), c[1], _span(c[0], c[1]), _tok_span(c[0]))
+
+    def param(self, c):
+        return S.Param(str(c[0]), c[1], _span(c[0], c[1]))
+
+    def params(self, c):
+        return _present(c)
+
+    def block_def(self, c):
+        name, params, body = c
+        return S.BlockDef(str(name), params or (), body, _span(name, *(params or ())), _tok_span(name))
+
+    def network_decl(self, c):
+        return c[0], c[1] or ()
+
+    def shape_dims(self, c):
+        dims = _dims(c[0])
+        if len(dims.values) != 3:
+            raise _Limit("the input shape needs three sizes: CxHxW", dims.span)
+        return tuple(S.Num(v, dims.span) for v in dims.values), dims.span
+
+    def shape_terms(self, c):
+        return tuple(c), _span(*c)
+
+    def input_decl(self, c):
+        return c[0]
+
+    def layers_decl(self, c):
+        return c[0]
+
+    def start(self, c):
+        (name, params), (shape, shape_span) = c[0], c[1]
+        defs, body = c[2:-1], c[-1]
+        return S.Program(
+            name=str(name),
+            name_span=_tok_span(name),
+            params=params,
+            input=shape,
+            input_span=shape_span,
+            lets=tuple(d for d in defs if isinstance(d, S.Let)),
+            blocks=tuple(d for d in defs if isinstance(d, S.BlockDef)),
+            body=body,
+            layers_span=_span(*body),
+        )
+
+
+def _dims(tok: Token) -> S.Dims:
+    parts = str(tok).split("x")
+    if any(len(p) > limits.MAX_DIGITS for p in parts):
+        raise _Limit(f"number in `{tok}` is too large", _tok_span(tok))
+    return S.Dims(tuple(int(p) for p in parts), _tok_span(tok))
+
+
+@functools.cache
+def _parser() -> Lark:
+    grammar = (resource_dir("grammar") / "specgen.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        postlex=_ConvIndenter(),
+        transformer=_Builder(),
+        maybe_placeholders=True,
+        cache=False,
+    )
+
+
+_TOKEN_NAMES = {
+    "_NL": "end of line",
+    "_INDENT": "an indented block",
+    "_DEDENT": "end of the indented block",
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "DIMS": "a size like 3x3",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "COMMA": "`,`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "X": "`x`",
+    "$END": "end of file",
+}
+
+
+def _describe(expected: set[str]) -> str:
+    names = sorted({_TOKEN_NAMES.get(t, _keyword(t)) for t in expected})
+    if len(names) > 6:
+        names = names[:6] + ["..."]
+    return ", ".join(names)
+
+
+def _keyword(terminal: str) -> str:
+    keywords = {"NETWORK": "network", "INPUT": "input", "LET": "let", "BLOCK": "block"}
+    keywords |= {"LAYERS": "layers", "PLUS": "+", "MINUS": "-", "STAR": "*", "SLASH": "/"}
+    keywords |= {"PERCENT": "%", "DOUBLESLASH": "//", "DOUBLESTAR": "**"}
+    return f"`{keywords.get(terminal, terminal.lower())}`"
+
+
+def _syntax_error(err: UnexpectedInput, source: Source) -> Diagnostic:
+    line, column = max(1, err.line if err.line > 0 else 1), max(1, err.column)
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        if tok.type == "$END":
+            line = source.text.count("\n")
+            column = max(1, len(source.line_text(line)) + 1)
+        what = {
+            "_NL": "end of line",
+            "$END": "end of file",
+            "_INDENT": "indentation",
+            "_DEDENT": "end of the indented block",
+        }.get(tok.type, f"`{tok}`")
+        span = Span(line, column, line, column + max(1, len(str(tok)) if tok.type not in ("_NL", "$END", "_INDENT", "_DEDENT") else 1))
+        hint = None
+        if tok.type == "_INDENT":
+            hint = "only the line after one ending in `:` may be indented further"
+        return Diagnostic(f"unexpected {what}; expected {_describe(err.expected)}", span, hint, code="syntax")
+    if isinstance(err, UnexpectedCharacters):
+        char = source.line_text(line)[column - 1 : column] or "?"
+        return Diagnostic(f"unexpected character `{char}`", Span(line, column, line, column + 1), code="syntax")
+    if isinstance(err, UnexpectedEOF):
+        line = source.text.count("\n")
+        return Diagnostic("unexpected end of file", Span(line, 1, line, 2), code="syntax")
+    return Diagnostic(str(err).split("\n")[0], Span(line, column, line, column + 1), code="syntax")
+
+
+def _precheck(source: Source) -> None:
+    text = source.text
+    if len(text) > limits.MAX_SOURCE_CHARS:
+        raise SpecError([Diagnostic(f"spec is larger than {limits.MAX_SOURCE_CHARS} characters", code="limit")], source)
+    if "\x00" in text:
+        raise SpecError([Diagnostic("this is a binary file, not a .conv spec", code="binary")], source)
+    if not text.strip():
+        raise SpecError([Diagnostic("spec is empty: it needs `network`, `input` and `layers:`", code="empty")], source)
+    problems = []
+    for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.lstrip(" ")
+        if stripped.startswith("\t") or (stripped[:1] in ("\f",)):
+            col = len(line) - len(stripped) + 1
+            problems.append(Diagnostic("indent with spaces, not tabs", Span(number, col, number, col + 1), code="syntax"))
+    if problems:
+        raise SpecError(problems[:10], source)
+
+
+@functools.lru_cache(maxsize=512)
+def parse(text: str, filename: str = "<spec>") -> S.Program:
+    """Parse .conv text into a `syntax.Program`, or raise `SpecError` with the place."""
+    source = Source(text, filename)
+    _precheck(source)
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not normalized.endswith("\n"):
+        normalized += "\n"
+    try:
+        return _parser().parse(normalized)
+    except _Limit as err:
+        raise SpecError([Diagnostic(str(err), err.span, code="limit")], source) from None
+    except _BadIndent as err:
+        span = Span(err.line, err.column, err.line, err.column + 1)
+        diag = Diagnostic("this line's indentation matches no enclosing block", span, code="syntax")
+        raise SpecError([diag], source) from None
+    except UnexpectedInput as err:
+        raise SpecError([_syntax_error(err, source)], source) from None
+    except RecursionError:
+        raise SpecError([Diagnostic("spec is nested too deeply", code="limit")], source) from None

@@ -1,0 +1,168 @@
+"""The abstract syntax tree of a .conv file: what was written, with where it was written.
+
+Nodes are frozen dataclasses built by `specgen.parse`; nothing here is evaluated.  Expression
+nodes carry their nesting `depth` so hostile input is refused before any recursive walk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Span
+
+# ---- expressions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    value: int | float
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    name: str
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Dims:
+    """A literal like `3x3` or `3x224x224`."""
+
+    values: tuple[int, ...]
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    op: str  # one of + - * / // % **
+    left: Expr
+    right: Expr
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    target: Expr
+    index: Expr
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    items: tuple[Expr, ...]
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MapExpr:
+    pairs: tuple[tuple[Expr, Expr], ...]
+    span: Span
+    depth: int = 1
+
+
+Expr = Num | Name | Dims | BinOp | Neg | Call | Index | ListExpr | MapExpr
+
+# ---- statements ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KwArg:
+    name: str
+    value: Expr
+    span: Span  # the whole `name=value`
+    name_span: Span
+
+
+Arg = KwArg | Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """`NAME(args) items...`: a layer, a block call, or a composite's header."""
+
+    name: str
+    name_span: Span
+    call_args: tuple[Arg, ...] | None  # None when written without parentheses
+    items: tuple[Arg, ...]
+    span: Span
+
+    @property
+    def args(self) -> tuple[Arg, ...]:
+        return (self.call_args or ()) + self.items
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    name: str
+    value: Expr
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Simple:
+    head: Head
+    repeat: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Compound:
+    head: Head
+    body: tuple[Stmt, ...]
+    span: Span
+    depth: int = 1
+
+
+Stmt = Let | Simple | Compound
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDef:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span  # the header line
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    name: str
+    name_span: Span
+    params: tuple[Param, ...]
+    input: tuple[Expr, Expr, Expr]
+    input_span: Span
+    lets: tuple[Let, ...]
+    blocks: tuple[BlockDef, ...]
+    body: tuple[Stmt, ...]
+    layers_span: Span

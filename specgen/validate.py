@@ -1,0 +1,146 @@
+"""Pass 3 — validate: channel arithmetic and shape agreement over the elaborated IR.
+
+A pure function of the IR.  Each check reports a diagnostic pointing at the argument at
+fault (`group=g`, not just the line) with the chain of block calls that led there.  Shared
+block instantiations are checked once.
+"""
+
+from __future__ import annotations
+
+from . import ir
+from . import syntax as S
+from .errors import Diagnostic, Frame, Span, divisors
+
+
+def _arg_span(head: S.Head | None, *names: str) -> Span:
+    """The span of the first keyword argument in `names` on `head`, else the layer name."""
+    if head is None:
+        return Span(0, 0, 0, 0)
+    for arg in head.args:
+        if isinstance(arg, S.KwArg) and arg.name in names:
+            return arg.span
+    return head.name_span
+
+
+def validate(net: ir.Network) -> list[Diagnostic]:
+    errors: list[Diagnostic] = []
+    seen: set[int] = set()
+
+    def report(message: str, span: Span, chain: tuple[Frame, ...], hint: str | None, code: str) -> None:
+        errors.append(Diagnostic(message, span, hint, chain, code))
+
+    def check(node: ir.Node, chain: tuple[Frame, ...]) -> None:
+        t = type(node)
+        head = node.src
+        c = node.in_shape.c
+        if t is ir.Conv:
+            g = node.groups
+            if node.kind in ("conv", "pwconv") and g > 1:
+                span = _arg_span(head, "group")
+                if c % g:
+                    report(
+                        f"{node.kind} input channels ({c}) are not divisible by group={g}",
+                        span,
+                        chain,
+                        f"groups dividing {c}: {divisors(c)}",
+                        "group-divisibility",
+                    )
+                if node.out % g:
+                    report(
+                        f"{node.kind} output channels ({node.out}) are not divisible by group={g}",
+                        _arg_span(head, "out") if c % g == 0 else span,
+                        chain,
+                        f"groups dividing {node.out}: {divisors(node.out)}",
+                        "group-divisibility",
+                    )
+        elif t is ir.Shuffle:
+            g = node.groups
+            if c % g:
+                report(
+                    f"shuffle group={g} does not divide the {c} channels",
+                    _arg_span(head, "group"),
+                    chain,
+                    f"groups dividing {c}: {divisors(c)}",
+                    "shuffle-divisibility",
+                )
+        elif t is ir.IGC:
+            width = node.M * node.L
+            if c != width:
+                hint = f"M·L must equal {c}"
+                if c > 0:
+                    pairs = [f"M={m} L={c // m}" for m in range(1, min(c, 64) + 1) if c % m == 0][:6]
+                    hint += f", e.g. {', '.join(pairs)}"
+                report(
+                    f"igc input has {c} channels but M·L = {node.M}·{node.L} = {width}",
+                    _arg_span(head, "M", "L"),
+                    chain,
+                    hint,
+                    "igc-channels",
+                )
+        elif t is ir.Linear:
+            if node.in_shape.h != 1 or node.in_shape.w != 1:
+                report(
+                    f"fc needs a 1x1 map but gets {node.in_shape}",
+                    head.name_span,
+                    chain,
+                    "add `gap` (global average pooling) or `flatten` before it",
+                    "fc-spatial",
+                )
+        elif t is ir.Residual:
+            short = node.shortcut.out_shape if node.shortcut is not None else node.in_shape
+            if node.body.out_shape != short:
+                what = "shortcut" if node.shortcut is not None else "identity shortcut"
+                hint = None
+                if node.shortcut is None:
+                    hint = "add a `shortcut:` that matches the shape (e.g. a strided 1x1 conv)"
+                report(
+                    f"residual body gives {node.body.out_shape} but the {what} gives {short}",
+                    head.name_span,
+                    chain,
+                    hint,
+                    "residual-shape",
+                )
+        elif t is ir.Add:
+            first = node.branches[0][1].out_shape
+            for name, b in node.branches[1:]:
+                if b.out_shape != first:
+                    report(
+                        f"add branches differ: {node.branches[0][0]} gives {first}, {name} gives {b.out_shape}",
+                        head.name_span,
+                        chain,
+                        None,
+                        "add-shape",
+                    )
+        elif t is ir.Concat or t is ir.Split:
+            first = node.branches[0][1].out_shape
+            for name, b in node.branches[1:]:
+                o = b.out_shape
+                if (o.h, o.w) != (first.h, first.w):
+                    report(
+                        f"{node.op} branches have different sizes: {node.branches[0][0]} gives "
+                        f"{first.h}x{first.w}, {name} gives {o.h}x{o.w}",
+                        head.name_span,
+                        chain,
+                        "give every branch the same stride",
+                        "concat-spatial",
+                    )
+
+    def walk(node: ir.Node, chain: tuple[Frame, ...]) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        check(node, chain)
+        if isinstance(node, ir.Block):
+            head = node.src
+            shown = ", ".join(f"{n}={ir.format_value(v)}" for n, v in node.args)
+            chain = chain + (Frame(node.name, shown, head.span),)
+        if isinstance(node, ir.Residual):
+            walk(node.body, chain)
+            if node.shortcut is not None:
+                walk(node.shortcut, chain)
+            return
+        for _, child in ir.children(node):
+            walk(child, chain)
+
+    walk(net.body, ())
+    return errors
