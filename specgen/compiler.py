@@ -16,16 +16,16 @@ from typing import Any
 from . import ir
 from . import syntax as S
 from .cost import Cost
-from .elaborate import check_program, elaborate
+from .elaborate import Analysis, analyze, elaborate
 from .errors import Diagnostic, Source, SpecError
 from .parse import parse
 from .validate import validate
 
 
 @functools.lru_cache(maxsize=512)
-def _front(text: str, filename: str) -> tuple[S.Program, tuple[Diagnostic, ...]]:
+def _front(text: str, filename: str) -> tuple[S.Program, Analysis]:
     program = parse(text, filename)
-    return program, tuple(check_program(program))
+    return program, analyze(program)
 
 
 def read_source(spec: str | os.PathLike[str], filename: str | None = None) -> Source:
@@ -114,9 +114,9 @@ def compile(  # noqa: A001 - the natural name for the entry point
     Raises `SpecError` with every mistake found; never any other exception for bad input.
     """
     source = read_source(spec, filename)
-    program, static = _front(source.text, source.filename)
-    errors = list(static)
-    net, found = elaborate(program, params)
+    program, analysis = _front(source.text, source.filename)
+    errors = list(analysis.errors)
+    net, found = elaborate(program, params, analysis)
     errors.extend(found)
     if net is not None and not errors:
         errors.extend(validate(net))

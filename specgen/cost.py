@@ -86,48 +86,51 @@ def dense_ratio(node: ir.Node) -> float | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Totals:
-    params: int
-    macs: int
-    activations: int
-    peak: int
+Totals = tuple[int, int, int, int]  # params, macs, activations, peak activations
 
 
-def _totals(node: ir.Node, memo: dict[int, _Totals]) -> _Totals:
+def totals(node: ir.Node, memo: dict[int, Totals]) -> Totals:
+    """Summed cost of `node`, memoized by node identity (shared blocks are counted once)."""
     key = id(node)
     found = memo.get(key)
     if found is not None:
         return found
-    kids = ir.children(node)
-    if kids:
-        parts = [_totals(child, memo) for _, child in kids]
-        result = _Totals(
-            sum(p.params for p in parts),
-            sum(p.macs for p in parts),
-            sum(p.activations for p in parts),
-            max(p.peak for p in parts),
-        )
-    elif isinstance(node, ir.Seq):
-        result = _Totals(0, 0, 0, 0)
-    else:
+    t = type(node)
+    if t is ir.Block:
+        found = node.derived.get("totals")
+        if found is not None:
+            return found
+    get = ir.CHILDREN.get(t)
+    if get is None:
         params, macs = leaf_cost(node)
-        result = _Totals(params, macs, node.out_shape.numel, node.in_shape.numel + node.out_shape.numel)
+        o, i = node.out_shape, node.in_shape
+        out = o.c * o.h * o.w
+        result = (params, macs, out, out + i.c * i.h * i.w)
+    else:
+        params = macs = acts = peak = 0
+        for _, child in get(node):
+            p, m, a, k = totals(child, memo)
+            params += p
+            macs += m
+            acts += a
+            if k > peak:
+                peak = k
+        result = (params, macs, acts, peak)
     memo[key] = result
+    if t is ir.Block:
+        node.derived["totals"] = result
     return result
 
 
 class Cost:
     """The cost report of one network: totals at once, per-layer rows on demand."""
 
-    def __init__(self, net: ir.Network):
+    def __init__(self, net: ir.Network, memo: dict[int, Totals] | None = None):
         self._net = net
-        self._memo: dict[int, _Totals] = {}
-        totals = _totals(net.body, self._memo)
-        self.params: int = totals.params
-        self.macs: int = totals.macs
-        self.activations: int = totals.activations
-        self.peak_activations: int = totals.peak
+        self._memo = {} if memo is None else memo
+        self.params, self.macs, self.activations, self.peak_activations = totals(
+            net.body, self._memo
+        )
 
     @property
     def flops(self) -> int:
@@ -149,9 +152,9 @@ class Cost:
         rows: list[BlockCost] = []
         for name, node in walk(self._net.body):
             if ir.children(node):
-                t = _totals(node, self._memo)
+                params, macs, _, _ = totals(node, self._memo)
                 op = name.rsplit(".", 1)[-1].rstrip("0123456789") if type(node) is ir.Seq else node.op
-                rows.append(BlockCost(name, op, node.out_shape, t.params, t.macs, dense_ratio(node)))
+                rows.append(BlockCost(name, op, node.out_shape, params, macs, dense_ratio(node)))
         return rows
 
 

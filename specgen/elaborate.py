@@ -28,12 +28,64 @@ class _Abort(Exception):
 RESERVED = ops.KEYWORDS | set(keyword.kwlist) | set(OPS) | set(ops.COMPOSITES)
 
 
-def check_program(program: S.Program) -> list[Diagnostic]:
-    """Mistakes visible without parameter values: names, duplicates, recursion.
+class Analysis:
+    """What is known of a program before any parameter value: its mistakes of names,
+    duplicates and recursion, and the binding plan of every layer line."""
+
+    __slots__ = ("errors", "plans", "reads", "blocks")
+
+    def __init__(self) -> None:
+        self.errors: list[Diagnostic] = []
+        self.plans: dict[int, ops.Plan] = {}
+        # block name -> the global names (network parameters, top-level lets) its expansion
+        # reads, directly or through the blocks it calls
+        self.reads: dict[str, tuple[str, ...]] = {}
+        # block instantiations shared across compiles; see Elaborator.call
+        self.blocks: dict[tuple, ir.Block] = {}
+
+
+BLOCK_CACHE_SIZE = 20_000
+
+
+def _names(node, out: set[str]) -> None:
+    """Every name read by an expression, argument list or statement body."""
+    t = type(node)
+    if t is S.Name:
+        out.add(node.name)
+    elif t is S.BinOp:
+        _names(node.left, out)
+        _names(node.right, out)
+    elif t is S.Neg:
+        _names(node.operand, out)
+    elif t is S.Call or t is S.ListExpr:
+        for a in node.args if t is S.Call else node.items:
+            _names(a, out)
+    elif t is S.Index:
+        _names(node.target, out)
+        _names(node.index, out)
+    elif t is S.MapExpr:
+        for k, v in node.pairs:
+            _names(k, out)
+            _names(v, out)
+    elif t is S.KwArg or t is S.Let:
+        _names(node.value, out)
+    elif t is S.Simple or t is S.Compound:
+        for a in node.head.args:
+            _names(a, out)
+        if t is S.Simple and node.repeat is not None:
+            _names(node.repeat, out)
+        if t is S.Compound:
+            for stmt in node.body:
+                _names(stmt, out)
+
+
+def analyze(program: S.Program) -> Analysis:
+    """Check `program` without parameter values.
 
     Depends only on the syntax tree, so `compile` caches it with the parse.
     """
-    errors: list[Diagnostic] = []
+    analysis = Analysis()
+    errors = analysis.errors
 
     def err(message: str, span: Span, hint: str | None = None, code: str = "name") -> None:
         errors.append(Diagnostic(message, span, hint, code=code))
@@ -95,7 +147,12 @@ def check_program(program: S.Program) -> list[Diagnostic]:
                     calls[owner].add(name)
             elif name in ops.COMPOSITES:
                 err(f"`{name}` needs an indented body: end the line with `:`", head.name_span, code="syntax")
-            elif name not in OPS:
+            elif name in OPS:
+                p = ops.plan(OPS[name], head.args, head.name_span)
+                analysis.plans[id(head)] = p
+                for e in p.errors:
+                    err(e.message, e.span, e.hint, e.code)
+            else:
                 hint = did_you_mean(name, [*OPS, *blocks])
                 err(f"unknown layer or block `{name}`", head.name_span, hint, "unknown-layer")
 
@@ -124,16 +181,39 @@ def check_program(program: S.Program) -> list[Diagnostic]:
     for name in blocks:
         if name not in state:
             visit(name, [name])
-    return errors
+
+    global_names = {p.name for p in program.params} | {let.name for let in program.lets}
+    direct: dict[str, set[str]] = {}
+    for name, b in blocks.items():
+        found: set[str] = set()
+        for p in b.params:
+            if p.default is not None:
+                _names(p.default, found)
+        for stmt in b.body:
+            _names(stmt, found)
+        direct[name] = found & global_names
+    for name in blocks:
+        reach, todo, seen_blocks = set(), [name], set()
+        while todo:
+            n = todo.pop()
+            if n in seen_blocks:
+                continue
+            seen_blocks.add(n)
+            reach |= direct[n]
+            todo.extend(calls[n])
+        analysis.reads[name] = tuple(sorted(reach))
+    return analysis
 
 
 class Elaborator:
-    def __init__(self, program: S.Program):
+    def __init__(self, program: S.Program, analysis: Analysis):
         self.program = program
+        self.plans = analysis.plans
+        self.reads = analysis.reads
+        self.cache = analysis.blocks
         self.blocks = {b.name: b for b in program.blocks}
         self.errors: list[Diagnostic] = []
         self.stack: list[Frame] = []
-        self.memo: dict[tuple, ir.Block] = {}
         self.layers = 0
         self.globals: dict[str, Value] = {}
 
@@ -273,28 +353,27 @@ class Elaborator:
 
     # ---- layers --------------------------------------------------------------------------
     def layer(self, head: S.Head, env: dict[str, Value], shape: ir.Shape, next_is_bn: bool) -> list[ir.Named]:
-        spec = OPS[head.name]
-        errs: list[EvalError] = []
-        bound = ops.bind(spec, head.args, env, errs)
-        values = ops.defaults(spec, bound, errs, head.name_span)
-        trailing = []
-        for name, args, span in bound.trailing:
-            tspec = OPS[name]
-            tbound = ops.bind(tspec, args, env, errs)
-            trailing.append((name, ops.defaults(tspec, tbound, errs, span), span))
-        for e in errs:
+        plan = self.plans[id(head)]
+        if not plan.complete:
+            raise _Abort  # a required argument is missing (reported by analyze)
+        try:
+            values = ops.apply(plan, env)
+            trailing = [(p.spec.name, ops.apply(p, env)) for p, _span in plan.trailing]
+        except EvalError as e:
+            if e.code == "unknown-name" and e.hint is None:
+                e.hint = did_you_mean(e.message.split("`")[1], OPS)
             self.eval_error(e)
-        if errs:
-            if any(v is None for v in values.values()):
-                raise _Abort  # a required argument is missing: no shape to go on with
+            raise _Abort from None
         if values.get("bias", None) is AUTO:
             values["bias"] = not ((trailing and trailing[0][0] == "bn") or (not trailing and next_is_bn))
-        if spec.name == "sepconv":
+        op = plan.spec.name
+        if op == "sepconv":
             return [("sepconv", self.sepconv(head, values, trailing, shape))]
-        node = self.make(spec.name, head, values, shape)
-        out = [(spec.name, node)]
-        for name, tvalues, _span in trailing:
-            out.append((name, self.make(name, head, tvalues, out[-1][1].out_shape)))
+        node = self.make(op, head, values, shape)
+        out = [(op, node)]
+        for name, tvalues in trailing:
+            node = self.make(name, head, tvalues, node.out_shape)
+            out.append((name, node))
         return out
 
     def make(self, op: str, head: S.Head, v: dict[str, Any], shape: ir.Shape) -> ir.Node:
@@ -357,7 +436,7 @@ class Elaborator:
         for op, values, base in (("dwconv", dw, "dw"), ("pwconv", pw, "pw")):
             node = self.make(op, head, values, current)
             children.append((base, node))
-            for name, tvalues, _span in trailing:
+            for name, tvalues in trailing:
                 node = self.make(name, head, tvalues, node.out_shape)
                 children.append((namer(name), node))
             current = node.out_shape
@@ -408,23 +487,32 @@ class Elaborator:
             )
             return None
         args = tuple((p.name, benv[p.name]) for p in bdef.params)
-        key = (bdef.name, args, shape)
-        cached = self.memo.get(key)
+        # An expansion depends only on its call site, its argument values, its input shape and
+        # the globals it reads: identical calls, in this compile or an earlier one, share it.
+        key = (
+            id(head),
+            _key(tuple(v for _, v in args)),
+            shape,
+            _key(tuple(self.globals[n] for n in self.reads[bdef.name])),
+        )
+        cached = self.cache.get(key)
         if cached is not None:
             self.count(cached.layer_count, head.span)
             return cached
         if len(self.stack) >= limits.MAX_CALL_DEPTH:
             self.error(f"block calls nested more than {limits.MAX_CALL_DEPTH} deep", head.span, code="limit")
             raise _Abort
-        shown = ", ".join(f"{n}={ir.format_value(v)}" for n, v in args)
-        self.stack.append(Frame(bdef.name, shown, head.span))
-        before = self.layers
+        self.stack.append(Frame(bdef.name, args, head.span))
+        before, errors_before = self.layers, len(self.errors)
         try:
             body = self.body(bdef.body, benv, shape, bdef.span)
         finally:
             self.stack.pop()
         node = ir.Block(head, shape, body.out_shape, bdef.name, args, body, self.layers - before)
-        self.memo[key] = node
+        if len(self.errors) == errors_before:
+            if len(self.cache) >= BLOCK_CACHE_SIZE:
+                self.cache.clear()
+            self.cache[key] = node
         return node
 
     # ---- composites ------------------------------------------------------------------------
@@ -526,6 +614,16 @@ class Elaborator:
         return values
 
 
+def _key(value: Value) -> Any:
+    """A hashable key that tells 1, 1.0 and true apart."""
+    t = type(value)
+    if t is tuple:
+        return tuple(_key(v) for v in value)
+    if t is ir.Table:
+        return ("table", tuple((_key(k), _key(v)) for k, v in value.items))
+    return (t, value)
+
+
 class _Namer:
     """Unique attribute names within one body: conv1, bn1, relu1, conv2, unit1, ..."""
 
@@ -563,11 +661,13 @@ def _from_python(value: Any) -> Value | None:
     return None
 
 
-def elaborate(program: S.Program, params: Mapping[str, Any] | None = None) -> tuple[ir.Network | None, list[Diagnostic]]:
+def elaborate(
+    program: S.Program, params: Mapping[str, Any] | None = None, analysis: Analysis | None = None
+) -> tuple[ir.Network | None, list[Diagnostic]]:
     """Expand `program` with `params` (overriding the declared defaults).
 
     Returns the network (None when a mistake left shapes unknown) and the mistakes found.
     """
-    e = Elaborator(program)
+    e = Elaborator(program, analysis or analyze(program))
     net = e.network(params or {})
     return net, e.errors

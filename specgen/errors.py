@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .values import format_value
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -47,8 +49,12 @@ class Frame:
     """One block call on the way to an error: `in block unit(g=4), called at net.conv:27:5`."""
 
     block: str
-    args: str
+    args: tuple[tuple[str, object], ...]  # (parameter, value), formatted only when shown
     span: Span
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{name}={format_value(value)}" for name, value in self.args)
+        return f"{self.block}({shown})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,7 @@ class Diagnostic:
                 lines.append(f" {pad} | {' ' * (self.span.column - 1)}{'^' * max(1, width)}")
         for frame in reversed(self.chain):
             where = f"{filename}:{frame.span.line}:{frame.span.column}"
-            lines.append(f"  in block {frame.block}({frame.args}), called at {where}")
+            lines.append(f"  in block {frame.describe()}, called at {where}")
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)

@@ -9,10 +9,11 @@ DAG; passes that walk it memoize by node identity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import syntax as S
+from .values import Table, format_value  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +216,9 @@ class Block(Node):
     args: tuple[tuple[str, Any], ...]
     body: Seq
     layer_count: int
+    # Values derived from this immutable node by later passes (cost totals, "validated"),
+    # kept here because one instantiation is shared by every compile that needs it.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def op(self) -> str:
@@ -234,44 +238,24 @@ class Network:
         return self.body.out_shape
 
 
+def _residual_children(node: Residual) -> tuple[Named, ...]:
+    if node.shortcut is None:
+        return node.body.children
+    return node.body.children + (("shortcut", node.shortcut),)
+
+
+CHILDREN = {
+    Seq: lambda n: n.children,
+    Block: lambda n: n.body.children,
+    SepConv: lambda n: n.body.children,
+    Residual: _residual_children,
+    Add: lambda n: n.branches,
+    Concat: lambda n: n.branches,
+    Split: lambda n: n.branches,
+}
+
+
 def children(node: Node) -> tuple[Named, ...]:
     """The named sub-nodes of a composite, in order (empty for layers)."""
-    if isinstance(node, Seq):
-        return node.children
-    if isinstance(node, Block | SepConv):
-        return node.body.children
-    if isinstance(node, Residual):
-        extra = (("shortcut", node.shortcut),) if node.shortcut is not None else ()
-        return node.body.children + extra
-    if isinstance(node, Add | Concat | Split):
-        return node.branches
-    return ()
-
-
-def format_value(value: Any) -> str:
-    """A spec value as it would be written in a .conv file."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, tuple):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    if isinstance(value, Table):
-        return "{" + ", ".join(f"{format_value(k)}: {format_value(v)}" for k, v in value.items) + "}"
-    return str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A `{key: value}` literal: a frozen, hashable lookup table."""
-
-    items: tuple[tuple[Any, Any], ...]
-
-    def get(self, key: Any) -> Any:
-        for k, v in self.items:
-            if k == key and type(k) is not bool:
-                return v
-        raise KeyError(key)
-
-    def keys(self) -> list[Any]:
-        return [k for k, _ in self.items]
+    get = CHILDREN.get(type(node))
+    return get(node) if get is not None else ()

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import syntax as S
 from .errors import Span, did_you_mean
-from .expr import CONSTANTS, EvalError, Value, as_int, evaluate
+from .expr import EvalError, Value, as_int, evaluate
 from .ir import format_value
 
 REQUIRED = object()
@@ -192,20 +192,15 @@ COMPOSITES = {
 KEYWORDS = {"network", "input", "let", "block", "layers", "x", "in", "true", "false"}
 
 
-class Bound:
-    """The values of one layer line, plus the trailing layers written after it."""
-
-    __slots__ = ("values", "trailing", "explicit")
-
-    def __init__(self) -> None:
-        self.values: dict[str, Value] = {}
-        self.explicit: set[str] = set()
-        self.trailing: list[tuple[str, tuple[S.Expr, ...], Span]] = []
-
-
 def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
+    """A written value as the argument's type, range-checked."""
     what = f"{op} {spec.name}"
-    if spec.kind == "pair":
+    kind = spec.kind
+    if kind == "int" and type(value) is int:
+        if spec.low is not None and value < spec.low:
+            raise EvalError(f"{what} must be at least {spec.low:g}, got {value}", span, code="range")
+        return value
+    if kind == "pair":
         if isinstance(value, tuple):
             if len(value) != 2:
                 raise EvalError(f"{what} needs one or two sizes, got {format_value(value)}", span)
@@ -216,12 +211,12 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
         if spec.low is not None and min(pair) < spec.low:
             raise EvalError(f"{what} must be at least {spec.low:g}, got {format_value(value)}", span, code="range")
         return pair
-    if spec.kind == "int":
+    if kind == "int":
         v = as_int(value, span, what)
         if spec.low is not None and v < spec.low:
             raise EvalError(f"{what} must be at least {spec.low:g}, got {v}", span, code="range")
         return v
-    if spec.kind == "bool":
+    if kind == "bool":
         if value in (0, 1) and not isinstance(value, float):
             return bool(value)
         raise EvalError(f"{what} must be true or false, got {format_value(value)}", span)
@@ -233,85 +228,100 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
     return float(value)
 
 
-def bind(
-    spec: OpSpec, args: tuple[S.Arg, ...], env: dict[str, Value], errors: list[EvalError]
-) -> Bound:
-    """Match written arguments to `spec`: positional in order, then keywords, then trailing
-    layers.  Mistakes are appended to `errors` and the argument is skipped."""
-    bound = Bound()
-    values = bound.values
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How one written layer line binds to its `OpSpec`, worked out once per program.
+
+    `assign` pairs each written value with the argument it sets; `base` holds the defaults of
+    the rest; `trailing` holds the plans of the layers written after it (`bn relu`).
+    """
+
+    spec: OpSpec
+    assign: tuple[tuple[ArgSpec, S.Expr], ...]
+    base: dict[str, Any]
+    explicit: frozenset[str]
+    trailing: tuple[tuple[Plan, Span], ...]
+    errors: tuple[EvalError, ...]
+    complete: bool  # every required argument is given: the layer can be built despite errors
+
+
+def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
+    """Match written arguments to `spec`: positional in order, keywords by name, bare flags
+    (`bias`), then trailing layers.  Mistakes are kept in `errors`; the argument is skipped."""
+    errors: list[EvalError] = []
+    assign: list[tuple[ArgSpec, S.Expr]] = []
+    explicit: set[str] = set()
+    trailing: list[tuple[Plan, Span]] = []
     positional = list(spec.positional)
     names = [a.name for a in spec.args]
     for arg in args:
-        try:
-            if isinstance(arg, S.KwArg):
-                a = spec.arg(arg.name)
-                if a is None:
-                    hint = did_you_mean(arg.name, names) or (
-                        f"{spec.name} takes {', '.join(names)}" if names else f"{spec.name} takes no arguments"
-                    )
-                    if arg.name in ("eps", "momentum") and spec.name != "bn":
-                        hint = "configure a trailing BatchNorm as bn(eps, momentum)"
-                    raise EvalError(f"{spec.name} has no argument `{arg.name}`", arg.name_span, hint, "unknown-argument")
-                if arg.name in bound.explicit:
-                    raise EvalError(f"`{arg.name}` is given twice", arg.span, code="duplicate-argument")
-                values[arg.name] = _convert(a, evaluate(arg.value, env), arg.value.span, spec.name)
-                bound.explicit.add(arg.name)
-                continue
-            trailing = _trailing(arg, env)
-            if trailing is not None:
-                bound.trailing.append(trailing)
-                continue
-            if isinstance(arg, S.Name) and (a := spec.arg(arg.name)) is not None and a.kind == "bool":
-                values[arg.name] = True  # a bare flag: `conv 3x3 bias`
-                bound.explicit.add(arg.name)
-                continue
-            if isinstance(arg, S.Name) and arg.name not in env and arg.name not in CONSTANTS:
-                hint = did_you_mean(arg.name, [*OPS, *names, *(k for k in env if k != "in")])
-                raise EvalError(
-                    f"`{arg.name}` is not a layer, an argument of {spec.name} or a known name",
-                    arg.span,
-                    hint,
-                    "unknown-name",
+        if isinstance(arg, S.KwArg):
+            a = spec.arg(arg.name)
+            if a is None:
+                hint = did_you_mean(arg.name, names) or (
+                    f"{spec.name} takes {', '.join(names)}" if names else f"{spec.name} takes no arguments"
                 )
-            if bound.trailing:
-                raise EvalError(
-                    "positional arguments must come before trailing layers", arg.span, code="syntax"
-                )
-            while positional and positional[0] in bound.explicit:
-                positional.pop(0)
-            if not positional:
-                raise EvalError(
-                    f"{spec.name} takes no more positional arguments", arg.span, code="unknown-argument"
-                )
-            name = positional.pop(0)
-            values[name] = _convert(spec.arg(name), evaluate(arg, env), arg.span, spec.name)
-            bound.explicit.add(name)
-        except EvalError as err:
-            errors.append(err)
-    return bound
-
-
-def _trailing(arg: S.Arg, env: dict[str, Value]):
-    """`bn`, `relu`, `leakyrelu(0.2)` written after a layer: (op, args, span), else None."""
-    if isinstance(arg, S.Name) and arg.name in OPS and OPS[arg.name].trailing:
-        return arg.name, (), arg.span
-    if isinstance(arg, S.Call) and arg.func in OPS and OPS[arg.func].trailing:
-        return arg.func, arg.args, arg.span
-    return None
-
-
-def defaults(spec: OpSpec, bound: Bound, errors: list[EvalError], span: Span) -> dict[str, Value]:
-    """The bound values completed with defaults; a missing required argument is an error."""
-    values = dict(bound.values)
+                if arg.name in ("eps", "momentum") and spec.name != "bn":
+                    hint = "configure a trailing BatchNorm as bn(eps, momentum)"
+                errors.append(EvalError(f"{spec.name} has no argument `{arg.name}`", arg.name_span, hint, "unknown-argument"))
+            elif arg.name in explicit:
+                errors.append(EvalError(f"`{arg.name}` is given twice", arg.span, code="duplicate-argument"))
+            else:
+                assign.append((a, arg.value))
+                explicit.add(arg.name)
+            continue
+        if isinstance(arg, S.Name) and arg.name in OPS and OPS[arg.name].trailing:
+            trailing.append((plan(OPS[arg.name], (), arg.span), arg.span))
+            continue
+        if isinstance(arg, S.Call) and arg.func in OPS and OPS[arg.func].trailing:
+            sub = plan(OPS[arg.func], arg.args, arg.span)
+            errors.extend(sub.errors)
+            trailing.append((sub, arg.span))
+            continue
+        if isinstance(arg, S.Name) and (a := spec.arg(arg.name)) is not None and a.kind == "bool":
+            assign.append((a, S.Name("true", arg.span)))  # a bare flag: `conv 3x3 bias`
+            explicit.add(arg.name)
+            continue
+        if trailing:
+            if isinstance(arg, S.Name | S.Call):
+                name = arg.name if isinstance(arg, S.Name) else arg.func
+                hint = did_you_mean(name, [o for o in OPS if OPS[o].trailing])
+                message = f"unknown layer `{name}` after {spec.name}"
+                errors.append(EvalError(message, arg.span, hint, "unknown-layer"))
+            else:
+                message = "positional arguments must come before trailing layers"
+                errors.append(EvalError(message, arg.span, code="syntax"))
+            continue
+        while positional and positional[0] in explicit:
+            positional.pop(0)
+        if not positional:
+            hint = did_you_mean(arg.name, [*OPS, *names]) if isinstance(arg, S.Name) else None
+            what = f"`{arg.name}` is not a layer or an argument of {spec.name}" if isinstance(arg, S.Name) else f"{spec.name} takes no more positional arguments"
+            errors.append(EvalError(what, arg.span, hint, "unknown-argument"))
+            continue
+        name = positional.pop(0)
+        assign.append((spec.arg(name), arg))
+        explicit.add(name)
+    base: dict[str, Any] = {}
+    complete = all(p.complete for p, _ in trailing)
     for a in spec.args:
-        if a.name in values:
+        if a.name in explicit:
             continue
         if a.default is REQUIRED:
             errors.append(EvalError(f"{spec.name} needs `{a.name}=`", span, code="missing-argument"))
-            values[a.name] = None
+            complete = False
         else:
-            values[a.name] = a.default if a.kind != "pair" or a.default is AUTO else _pair(a.default)
+            base[a.name] = a.default if a.kind != "pair" or a.default is AUTO else _pair(a.default)
+    return Plan(spec, tuple(assign), base, frozenset(explicit), tuple(trailing), tuple(errors), complete)
+
+
+def apply(p: Plan, env: dict[str, Value]) -> dict[str, Any]:
+    """The argument values of a planned layer in `env`; raises EvalError on the first bad one."""
+    values = dict(p.base)
+    op = p.spec.name
+    for a, expr in p.assign:
+        value = expr.value if type(expr) is S.Num else evaluate(expr, env)
+        values[a.name] = _convert(a, value, expr.span, op)
     return values
 
 

@@ -129,18 +129,20 @@ def validate(net: ir.Network) -> list[Diagnostic]:
         if id(node) in seen:
             return
         seen.add(id(node))
-        check(node, chain)
-        if isinstance(node, ir.Block):
-            head = node.src
-            shown = ", ".join(f"{n}={ir.format_value(v)}" for n, v in node.args)
-            chain = chain + (Frame(node.name, shown, head.span),)
-        if isinstance(node, ir.Residual):
-            walk(node.body, chain)
-            if node.shortcut is not None:
-                walk(node.shortcut, chain)
+        if type(node) is ir.Block:
+            if node.derived.get("valid"):
+                return
+            before = len(errors)
+            frame = Frame(node.name, node.args, node.src.span)
+            walk(node.body, chain + (frame,))
+            if len(errors) == before:
+                node.derived["valid"] = True
             return
-        for _, child in ir.children(node):
-            walk(child, chain)
+        check(node, chain)
+        get = ir.CHILDREN.get(type(node))
+        if get is not None:
+            for _, child in get(node):
+                walk(child, chain)
 
     walk(net.body, ())
     return errors
