@@ -263,6 +263,7 @@ def _parser() -> Lark:
         postlex=_ConvIndenter(),
         transformer=_Builder(),
         maybe_placeholders=True,
+        start=["start", "expr"],
         cache=False,
     )
 
@@ -320,7 +321,8 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> Diagnostic:
         hint = None
         if tok.type == "_INDENT":
             hint = "only the line after one ending in `:` may be indented further"
-        return Diagnostic(f"unexpected {what}; expected {_describe(err.expected)}", span, hint, code="syntax")
+        expected = f"; expected {_describe(err.expected)}" if err.expected else ""
+        return Diagnostic(f"unexpected {what}{expected}", span, hint, code="syntax")
     if isinstance(err, UnexpectedCharacters):
         char = source.line_text(line)[column - 1 : column] or "?"
         return Diagnostic(f"unexpected character `{char}`", Span(line, column, line, column + 1), code="syntax")
@@ -348,6 +350,23 @@ def _precheck(source: Source) -> None:
         raise SpecError(problems[:10], source)
 
 
+def parse_value(text: str, name: str) -> object:
+    """A value written on the command line (`--set g=8`, `--set widths=[16, 32]`)."""
+    from .expr import EvalError, evaluate
+
+    source = Source(text, f"--set {name}")
+    if not text.strip():
+        raise SpecError([Diagnostic(f"no value given for `{name}`", code="syntax")], source)
+    try:
+        return evaluate(_parser().parse(text, start="expr"), {})
+    except _Limit as err:
+        raise SpecError([Diagnostic(str(err), err.span, code="limit")], source) from None
+    except UnexpectedInput as err:
+        raise SpecError([_syntax_error(err, source)], source) from None
+    except EvalError as err:
+        raise SpecError([Diagnostic(err.message, err.span, err.hint, code=err.code)], source) from None
+
+
 @functools.lru_cache(maxsize=512)
 def parse(text: str, filename: str = "<spec>") -> S.Program:
     """Parse .conv text into a `syntax.Program`, or raise `SpecError` with the place."""
@@ -357,7 +376,7 @@ def parse(text: str, filename: str = "<spec>") -> S.Program:
     if not normalized.endswith("\n"):
         normalized += "\n"
     try:
-        return _parser().parse(normalized)
+        return _parser().parse(normalized, start="start")
     except _Limit as err:
         raise SpecError([Diagnostic(str(err), err.span, code="limit")], source) from None
     except _BadIndent as err:
