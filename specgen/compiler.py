@@ -98,6 +98,12 @@ class Network:
 
         return get_emitter(target).emit(self, **options)
 
+    def to_torch(self) -> Any:
+        """A `torch.nn.Module` of this network, built in memory from the generated source."""
+        from .emit import get_emitter
+
+        return get_emitter("torch").build(self)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={ir.format_value(v)}" for k, v in self.ir.params)
         return f"<Network {self.name}({args}) {self.input_shape} -> {self.output_shape}>"

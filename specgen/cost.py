@@ -141,26 +141,32 @@ class Cost:
         """One row per layer, named by its path (`unit1.residual1.conv1`)."""
         rows: list[LayerCost] = []
         for name, node in walk(self._net.body):
-            if type(node) is not ir.Seq and not ir.children(node):
+            if not ir.children(node):
                 params, macs = leaf_cost(node)
                 rows.append(LayerCost(name, node.op, node.out_shape, params, macs, node.out_shape.numel, dense_ratio(node)))
         return rows
 
     @functools.cached_property
     def blocks(self) -> list[BlockCost]:
-        """One row per block call and composite (residual, concat, split, add, sepconv)."""
+        """One row per block instantiation and sepconv: the modules of the generated code."""
         rows: list[BlockCost] = []
         for name, node in walk(self._net.body):
             if ir.children(node):
                 params, macs, _, _ = totals(node, self._memo)
-                op = name.rsplit(".", 1)[-1].rstrip("0123456789") if type(node) is ir.Seq else node.op
-                rows.append(BlockCost(name, op, node.out_shape, params, macs, dense_ratio(node)))
+                rows.append(BlockCost(name, node.op, node.out_shape, params, macs, dense_ratio(node)))
         return rows
 
 
 def walk(node: ir.Node, prefix: str = ""):
-    """(path, node) for every node below `node`, depth first, in execution order."""
+    """(path, node) for every layer, block and sepconv below `node`, in execution order.
+
+    Paths are module paths (`unit1.conv1`): composites such as residual or concat are not
+    modules, so they add nothing to the path and are not listed themselves.
+    """
     for name, child in ir.children(node):
+        if isinstance(child, ir.TRANSPARENT):
+            yield from walk(child, prefix)
+            continue
         path = f"{prefix}.{name}" if prefix else name
         yield path, child
         yield from walk(child, path)

@@ -303,10 +303,19 @@ class Elaborator:
         return value
 
     # ---- bodies --------------------------------------------------------------------------
-    def body(self, stmts: tuple[S.Stmt, ...], env: Mapping[str, Value], shape: ir.Shape, span: Span) -> ir.Seq:
+    def body(
+        self,
+        stmts: tuple[S.Stmt, ...],
+        env: Mapping[str, Value],
+        shape: ir.Shape,
+        span: Span,
+        namer: _Namer | None = None,
+    ) -> ir.Seq:
+        """Statements in sequence.  Composites share their enclosing `namer`: they are not
+        modules of their own, so their layers are named in the enclosing block."""
         env = dict(env)
         env["in"] = shape.c
-        namer = _Namer()
+        namer = namer or _Namer()
         children: list[ir.Named] = []
         current = shape
         for i, stmt in enumerate(stmts):
@@ -314,7 +323,7 @@ class Elaborator:
                 env[stmt.name] = self.eval(stmt.value, env)
                 continue
             if isinstance(stmt, S.Compound):
-                node = self.compound(stmt, env, current)
+                node = self.compound(stmt, env, current, namer)
                 if node is not None:
                     children.append((namer(stmt.head.name), node))
                     current = node.out_shape
@@ -516,7 +525,9 @@ class Elaborator:
         return node
 
     # ---- composites ------------------------------------------------------------------------
-    def compound(self, stmt: S.Compound, env: dict[str, Value], shape: ir.Shape) -> ir.Node | None:
+    def compound(
+        self, stmt: S.Compound, env: dict[str, Value], shape: ir.Shape, namer: _Namer
+    ) -> ir.Node | None:
         head = stmt.head
         kind = head.name
         if kind not in ops.COMPOSITES:
@@ -541,8 +552,8 @@ class Elaborator:
             if not main:
                 self.error("residual needs at least one statement besides its shortcut", head.name_span, code="empty")
                 return None
-            body = self.body(main, env, shape, head.span)
-            short = self.body(shortcuts[0].body, env, shape, shortcuts[0].span) if shortcuts else None
+            body = self.body(main, env, shape, head.span, namer)
+            short = self.body(shortcuts[0].body, env, shape, shortcuts[0].span, namer) if shortcuts else None
             return ir.Residual(head, shape, body.out_shape, body, short)
 
         parts: list[ir.Shape]
@@ -563,7 +574,6 @@ class Elaborator:
             parts = [ir.Shape(s, shape.h, shape.w) for s in sizes]
         else:
             parts = [shape] * n
-        namer = _Namer()
         branches: list[ir.Named] = []
         i = 0
         for s in stmt.body:
@@ -575,12 +585,11 @@ class Elaborator:
             if isinstance(s, S.Compound) and s.head.name == "branch":
                 for arg in s.head.args:
                     self.error("branch takes no arguments", arg.span, code="unknown-argument")
-                branches.append((namer("branch"), self.body(s.body, env, part, s.span)))
+                branches.append((namer("branch"), self.body(s.body, env, part, s.span, namer)))
                 continue
-            seq = self.body((s,), env, part, s.span)
+            seq = self.body((s,), env, part, s.span, namer)
             if len(seq.children) == 1:
-                base = seq.children[0][0].rstrip("0123456789")
-                branches.append((namer(base), seq.children[0][1]))
+                branches.append(seq.children[0])
             else:
                 branches.append((namer("branch"), seq))
         if not branches:

@@ -255,6 +255,10 @@ CHILDREN = {
 }
 
 
+# Composites that are not modules of their own: their layers are named in the enclosing scope.
+TRANSPARENT = (Seq, Residual, Add, Concat, Split)
+
+
 def children(node: Node) -> tuple[Named, ...]:
     """The named sub-nodes of a composite, in order (empty for layers)."""
     get = CHILDREN.get(type(node))

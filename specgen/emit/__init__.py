@@ -20,10 +20,17 @@ def register(emitter: Emitter) -> Emitter:
 
 
 def targets() -> list[str]:
+    _load_builtin()
     return sorted(_REGISTRY)
 
 
+def _load_builtin() -> None:
+    """The built-in targets register themselves on import (none imports a framework)."""
+    from . import pytorch  # noqa: F401
+
+
 def get_emitter(name: str) -> Emitter:
+    _load_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:

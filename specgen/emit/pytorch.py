@@ -1,0 +1,316 @@
+"""The PyTorch target: one self-contained module of readable `nn.Module` classes.
+
+One class per distinct block instantiation (its layers as attributes named like the cost
+report's rows, its `forward` spelling out residual / concat / split dataflow), a network class
+constructible without arguments, and two small helpers when used: `channel_shuffle` (reshape
+and transpose only) and `InterleavedGroupConv`.  `build` executes the same source in memory.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import ir
+from . import register
+from .common import call_text, class_names, doc_info, format_code, instance_key, render
+
+RESERVED_CLASSES = {"ChannelShuffle", "InterleavedGroupConv", "OrderedDict", "Tensor", "Module"}
+_ACTS = {
+    "relu": "nn.ReLU({inplace})",
+    "relu6": "nn.ReLU6({inplace})",
+    "leakyrelu": "nn.LeakyReLU({slope}{inplace_kw})",
+    "prelu": "nn.PReLU({channels})",
+    "hswish": "nn.Hardswish({inplace})",
+    "hsigmoid": "nn.Hardsigmoid({inplace})",
+    "sigmoid": "nn.Sigmoid()",
+    "silu": "nn.SiLU({inplace})",
+    "tanh": "nn.Tanh()",
+    "gelu": "nn.GELU()",
+}
+# layers whose output is a tensor of their own, which a following activation may overwrite
+_FRESH = (ir.Conv, ir.IGC, ir.BatchNorm, ir.Linear, ir.Pool, ir.GlobalPool)
+
+
+def _size(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
+def conv_args(node: ir.Conv | ir.IGC) -> list[str]:
+    """Keyword arguments shared by Conv2d and InterleavedGroupConv; defaults left out."""
+    args = [f"kernel_size={_size(node.kernel)}"]
+    if node.stride != (1, 1):
+        args.append(f"stride={_size(node.stride)}")
+    if node.padding != (0, 0):
+        args.append(f"padding={_size(node.padding)}")
+    if node.dilation != (1, 1):
+        args.append(f"dilation={_size(node.dilation)}")
+    return args
+
+
+def module_ctor(node: ir.Node, rank: int, inplace: bool) -> str:
+    """The constructor expression of one layer."""
+    t = type(node)
+    c = node.in_shape.c
+    if t is ir.Conv:
+        args = [str(c), str(node.out), *conv_args(node)]
+        if node.groups != 1:
+            args.append(f"groups={node.groups}")
+        if not node.bias:
+            args.append("bias=False")
+        return f"nn.Conv2d({', '.join(args)})"
+    if t is ir.IGC:
+        args = [f"M={node.M}", f"L={node.L}", *conv_args(node)]
+        if node.bias:
+            args.append("bias=True")
+        return f"InterleavedGroupConv({', '.join(args)})"
+    if t is ir.Shuffle:
+        return f"ChannelShuffle({node.groups})"
+    if t is ir.BatchNorm:
+        args = [str(c)]
+        if node.eps != 1e-5:
+            args.append(f"eps={node.eps!r}")
+        if node.momentum != 0.1:
+            args.append(f"momentum={node.momentum!r}")
+        return f"nn.BatchNorm{'1' if rank == 2 else '2'}d({', '.join(args)})"
+    if t is ir.Act:
+        return _ACTS[node.kind].format(
+            inplace="inplace=True" if inplace else "",
+            inplace_kw=", inplace=True" if inplace else "",
+            slope=f"negative_slope={node.slope!r}",
+            channels=c,
+        )
+    if t is ir.Pool:
+        cls = "nn.MaxPool2d" if node.kind == "max" else "nn.AvgPool2d"
+        args = [f"kernel_size={_size(node.kernel)}", f"stride={_size(node.stride)}"]
+        if node.padding != (0, 0):
+            args.append(f"padding={_size(node.padding)}")
+        return f"{cls}({', '.join(args)})"
+    if t is ir.GlobalPool:
+        return "nn.AdaptiveAvgPool2d(1)" if node.kind == "avg" else "nn.AdaptiveMaxPool2d(1)"
+    if t is ir.Flatten:
+        return "nn.Flatten()"
+    if t is ir.Linear:
+        bias = "" if node.bias else ", bias=False"
+        return f"nn.Linear({node.in_shape.numel}, {node.out}{bias})"
+    if t is ir.Dropout:
+        return f"nn.Dropout(p={node.p!r})"
+    if t is ir.Identity:
+        return "nn.Identity()"
+    raise AssertionError(f"no PyTorch module for {t.__name__}")
+
+
+@dataclass
+class _Class:
+    name: str
+    doc: str
+    init: list[str] = field(default_factory=list)
+    forward: list[str] = field(default_factory=list)
+    out_rank: int = 4
+
+
+class _Vars:
+    """Fresh local variable names for one forward method."""
+
+    def __init__(self) -> None:
+        self.used = {"x", "self", "torch", "nn"}
+
+    def fresh(self, base: str, numbered: bool = False) -> str:
+        name, k = (f"{base}1", 1) if numbered else (base, 0)
+        while name in self.used:
+            k += 1
+            name = f"{base}{k}"
+        self.used.add(name)
+        return name
+
+
+class _Generator:
+    def __init__(self, net: Any):
+        self.net = net
+        self.classes: list[_Class] = []
+        self.done: dict[tuple, _Class] = {}
+        self.helpers = {"shuffle": False, "igc": False, "ordered_dict": False}
+        keys: list[tuple[str, Any]] = []
+        self._collect(net.ir.body, keys, set())
+        self.names = class_names(keys, RESERVED_CLASSES | {_network_class(net)})
+
+    def _collect(self, node: ir.Node, keys: list, seen: set[int]) -> None:
+        """Block instantiations, callees first, so classes are defined before use."""
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for _, child in ir.children(node):
+            self._collect(child, keys, seen)
+        if isinstance(node, ir.Block):
+            keys.append((node.name, instance_key(node)))
+
+    # ---- classes -----------------------------------------------------------------------
+    def network(self) -> _Class:
+        net = self.net
+        doc = f"{call_text(net.name, net.ir.params)}: {net.input_shape} -> {net.output_shape}."
+        return self._class(_network_class(net), doc, net.ir.body)
+
+    def block(self, node: ir.Block) -> _Class:
+        key = instance_key(node)
+        cls = self.done.get(key)
+        if cls is None:
+            doc = f"{call_text(node.name, node.args)}: {node.in_shape} -> {node.out_shape}."
+            cls = self._class(self.names[key], doc, node.body)
+            self.done[key] = cls
+        return cls
+
+    def _class(self, name: str, doc: str, body: ir.Seq) -> _Class:
+        cls = _Class(name, doc)
+        out, rank = self.seq(body.children, "x", "x", 4, cls, _Vars())
+        cls.forward.append(f"return {out}")
+        cls.out_rank = rank
+        self.classes.append(cls)
+        return cls
+
+    # ---- forward bodies ----------------------------------------------------------------
+    def seq(self, children, cur: str, out: str, rank: int, cls: _Class, names: _Vars):
+        """Emit `children` applied in order to `cur`, results in `out`: (variable, rank)."""
+        owned = False  # does `cur` hold a tensor of this sequence's own (safe to overwrite)?
+        for name, node in children:
+            t = type(node)
+            if isinstance(node, ir.TRANSPARENT):
+                cur, rank = self.composite(node, cur, out, rank, cls, names)
+                owned = t is not ir.Seq and not (t is ir.Add and len(node.branches) == 1)
+                continue
+            if t is ir.Block or t is ir.SepConv or _needs_4d(node):
+                if rank == 2:
+                    cls.forward.append(f"{out} = {cur}[:, :, None, None]")
+                    cur, rank = out, 4
+            arg = cur
+            if t is ir.Linear and rank == 4:
+                arg = f"torch.flatten({cur}, 1)"
+            if t is ir.Block:
+                sub = self.block(node)
+                cls.init.append(f"self.{name} = {sub.name}()")
+                new_rank = sub.out_rank
+            elif t is ir.SepConv:
+                cls.init.append(f"self.{name} = {self.sequential(node)}")
+                new_rank = 4
+            else:
+                inplace = owned and t is ir.Act
+                cls.init.append(f"self.{name} = {module_ctor(node, rank, inplace)}")
+                self._use(node)
+                new_rank = 2 if t is ir.Linear or t is ir.Flatten else rank
+            cls.forward.append(f"{out} = self.{name}({arg})  # {_shape(node.out_shape, new_rank)}")
+            cur, rank = out, new_rank
+            # an activation's output is new, or (in place) the tensor it was allowed to overwrite
+            owned = isinstance(node, _FRESH) or t is ir.Act
+        return cur, rank
+
+    def composite(self, node: ir.Node, cur: str, out: str, rank: int, cls: _Class, names: _Vars):
+        f = cls.forward
+        if rank == 2:
+            f.append(f"{out} = {cur}[:, :, None, None]")
+            cur, rank = out, 4
+        t = type(node)
+        if t is ir.Seq:
+            return self.seq(node.children, cur, out, rank, cls, names)
+        if t is ir.Residual:
+            body = self.to4(*self.seq(node.body.children, cur, names.fresh("out"), 4, cls, names), cls)
+            short = cur
+            if node.shortcut is not None and node.shortcut.children:
+                short = self.to4(
+                    *self.seq(node.shortcut.children, cur, names.fresh("shortcut"), 4, cls, names),
+                    cls,
+                )
+            f.append(f"{out} = {body} + {short}  # {node.out_shape}")
+            return out, 4
+        if t is ir.Split:
+            parts = [names.fresh("part", True) for _ in node.sizes]
+            target = ", ".join(parts) + ("," if len(parts) == 1 else "")
+            if len(set(node.sizes)) == 1:
+                f.append(f"{target} = {cur}.chunk({len(parts)}, dim=1)")
+            else:
+                f.append(f"{target} = torch.split({cur}, {list(node.sizes)}, dim=1)")
+            results = [
+                self.to4(*self.seq(_branch(n, b), p, p, 4, cls, names), cls)
+                for p, (n, b) in zip(parts, node.branches, strict=True)
+            ]
+        else:
+            results = [
+                self.to4(*self.seq(_branch(n, b), cur, names.fresh("branch", True), 4, cls, names), cls)
+                for n, b in node.branches
+            ]
+        if t is ir.Add:
+            f.append(f"{out} = {' + '.join(results)}  # {node.out_shape}")
+        else:
+            f.append(f"{out} = torch.cat([{', '.join(results)}], dim=1)  # {node.out_shape}")
+        return out, 4
+
+    def to4(self, var: str, rank: int, cls: _Class) -> str:
+        if rank == 2:
+            cls.forward.append(f"{var} = {var}[:, :, None, None]")
+        return var
+
+    def sequential(self, node: ir.SepConv) -> str:
+        self.helpers["ordered_dict"] = True
+        items = []
+        owned = False
+        for name, child in node.body.children:
+            items.append(f'("{name}", {module_ctor(child, 4, owned and type(child) is ir.Act)})')
+            owned = isinstance(child, _FRESH) or type(child) is ir.Act
+        return f"nn.Sequential(OrderedDict([{', '.join(items)}]))"
+
+    def _use(self, node: ir.Node) -> None:
+        if type(node) is ir.Shuffle:
+            self.helpers["shuffle"] = True
+        elif type(node) is ir.IGC:
+            self.helpers["shuffle"] = self.helpers["igc"] = True
+
+
+def _branch(name: str, node: ir.Node) -> tuple[ir.Named, ...]:
+    """A branch as a statement list: its children if it is a group, else the node itself."""
+    return node.children if type(node) is ir.Seq else ((name, node),)
+
+
+def _needs_4d(node: ir.Node) -> bool:
+    return isinstance(node, ir.Conv | ir.IGC | ir.Shuffle | ir.Pool | ir.GlobalPool)
+
+
+def _shape(shape: ir.Shape, rank: int) -> str:
+    return f"{shape.c}" if rank == 2 else str(shape)
+
+
+def _network_class(net: Any) -> str:
+    from .common import camel
+
+    name = camel(net.name)
+    return name if name not in RESERVED_CLASSES else name + "Net"
+
+
+class TorchEmitter:
+    name = "torch"
+
+    def emit(self, net: Any, *, format: bool = True) -> str:  # noqa: A002 - mirrors black
+        """The module's source; `format=False` skips black (for in-memory builds)."""
+        gen = _Generator(net)
+        network = gen.network()
+        code = render(
+            "torch.py.j2",
+            doc=doc_info(net),
+            helpers=gen.helpers,
+            classes=gen.classes,
+        )
+        assert network is gen.classes[-1]
+        return format_code(code) if format else code
+
+    def build(self, net: Any) -> Any:
+        """An `nn.Module` instance of the network, compiled from the generated source."""
+        code = self.emit(net, format=False)
+        namespace: dict[str, Any] = {"__name__": f"specgen_generated.{net.name}"}
+        exec(_compiled(code), namespace)  # noqa: S102 - our own generated, validated source
+        return namespace[_network_class(net)]()
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(code: str):
+    return compile(code, "<specgen torch>", "exec")
+
+
+TORCH = register(TorchEmitter())
