@@ -30,7 +30,9 @@ def _front(text: str, filename: str) -> tuple[S.Program, Analysis]:
 
 def read_source(spec: str | os.PathLike[str], filename: str | None = None) -> Source:
     """The spec's text: `spec` is a path (PathLike, or a one-line str naming a file) or text."""
-    if isinstance(spec, str) and ("\n" in spec or not (spec.endswith(".conv") or os.path.exists(spec))):
+    if isinstance(spec, str) and (
+        "\n" in spec or not (spec.endswith(".conv") or os.path.exists(spec))
+    ):
         return Source(spec, filename or "<spec>")
     path = Path(spec)
     name = filename or str(spec)

@@ -91,6 +91,9 @@ Totals = tuple[int, int, int, int]  # params, macs, activations, peak activation
 
 def totals(node: ir.Node, memo: dict[int, Totals]) -> Totals:
     """Summed cost of `node`, memoized by node identity (shared blocks are counted once)."""
+    get = ir.CHILDREN.get(type(node))
+    if get is None:
+        return _leaf_totals(node)
     key = id(node)
     found = memo.get(key)
     if found is not None:
@@ -100,26 +103,26 @@ def totals(node: ir.Node, memo: dict[int, Totals]) -> Totals:
         found = node.derived.get("totals")
         if found is not None:
             return found
-    get = ir.CHILDREN.get(t)
-    if get is None:
-        params, macs = leaf_cost(node)
-        o, i = node.out_shape, node.in_shape
-        out = o.c * o.h * o.w
-        result = (params, macs, out, out + i.c * i.h * i.w)
-    else:
-        params = macs = acts = peak = 0
-        for _, child in get(node):
-            p, m, a, k = totals(child, memo)
-            params += p
-            macs += m
-            acts += a
-            if k > peak:
-                peak = k
-        result = (params, macs, acts, peak)
+    params = macs = acts = peak = 0
+    for _, child in get(node):
+        p, m, a, k = totals(child, memo) if type(child) in ir.CHILDREN else _leaf_totals(child)
+        params += p
+        macs += m
+        acts += a
+        if k > peak:
+            peak = k
+    result = (params, macs, acts, peak)
     memo[key] = result
     if t is ir.Block:
         node.derived["totals"] = result
     return result
+
+
+def _leaf_totals(node: ir.Node) -> Totals:
+    params, macs = leaf_cost(node)
+    o, i = node.out_shape, node.in_shape
+    out = o.c * o.h * o.w
+    return params, macs, out, out + i.c * i.h * i.w
 
 
 class Cost:
@@ -143,7 +146,17 @@ class Cost:
         for name, node in walk(self._net.body):
             if not ir.children(node):
                 params, macs = leaf_cost(node)
-                rows.append(LayerCost(name, node.op, node.out_shape, params, macs, node.out_shape.numel, dense_ratio(node)))
+                rows.append(
+                    LayerCost(
+                        name,
+                        node.op,
+                        node.out_shape,
+                        params,
+                        macs,
+                        node.out_shape.numel,
+                        dense_ratio(node),
+                    )
+                )
         return rows
 
     @functools.cached_property
@@ -153,7 +166,9 @@ class Cost:
         for name, node in walk(self._net.body):
             if ir.children(node):
                 params, macs, _, _ = totals(node, self._memo)
-                rows.append(BlockCost(name, node.op, node.out_shape, params, macs, dense_ratio(node)))
+                rows.append(
+                    BlockCost(name, node.op, node.out_shape, params, macs, dense_ratio(node))
+                )
         return rows
 
 

@@ -32,7 +32,7 @@ class Analysis:
     """What is known of a program before any parameter value: its mistakes of names,
     duplicates and recursion, and the binding plan of every layer line."""
 
-    __slots__ = ("errors", "plans", "reads", "blocks")
+    __slots__ = ("errors", "plans", "reads", "blocks", "line_reads", "lines")
 
     def __init__(self) -> None:
         self.errors: list[Diagnostic] = []
@@ -42,6 +42,10 @@ class Analysis:
         self.reads: dict[str, tuple[str, ...]] = {}
         # block instantiations shared across compiles; see Elaborator.call
         self.blocks: dict[tuple, ir.Block] = {}
+        # layer line (id of its head) -> the names its arguments read; see Elaborator.layer
+        self.line_reads: dict[int, tuple[str, ...]] = {}
+        # the nodes of layer lines, shared across compiles
+        self.lines: dict[tuple, tuple[list[ir.Named], int]] = {}
 
 
 BLOCK_CACHE_SIZE = 20_000
@@ -124,7 +128,9 @@ def analyze(program: S.Program) -> Analysis:
                 err(f"parameter `{p.name}` without a default follows one with a default", p.span)
     for let in program.lets:
         if let.name in RESERVED:
-            err(f"`{let.name}` is reserved and cannot be redefined", let.name_span, code="reserved")
+            err(
+                f"`{let.name}` is reserved and cannot be redefined", let.name_span, code="reserved"
+            )
 
     calls: dict[str, set[str]] = {name: set() for name in blocks}
 
@@ -132,24 +138,43 @@ def analyze(program: S.Program) -> Analysis:
         for stmt in body:
             if isinstance(stmt, S.Let):
                 if stmt.name in RESERVED:
-                    err(f"`{stmt.name}` is reserved and cannot be redefined", stmt.name_span, code="reserved")
+                    err(
+                        f"`{stmt.name}` is reserved and cannot be redefined",
+                        stmt.name_span,
+                        code="reserved",
+                    )
                 continue
             head = stmt.head
             name = head.name
             if isinstance(stmt, S.Compound):
                 if name not in ops.COMPOSITES:
                     what = "layer" if name in OPS else "block call" if name in blocks else "name"
-                    hint = did_you_mean(name, ops.COMPOSITES) or "composites: " + ", ".join(ops.COMPOSITES)
-                    err(f"`{name}:` is not a composite ({what} `{name}` takes no body)", head.name_span, hint, "unknown-composite")
+                    hint = did_you_mean(name, ops.COMPOSITES) or "composites: " + ", ".join(
+                        ops.COMPOSITES
+                    )
+                    err(
+                        f"`{name}:` is not a composite ({what} `{name}` takes no body)",
+                        head.name_span,
+                        hint,
+                        "unknown-composite",
+                    )
                 walk(stmt.body, owner)
             elif name in blocks:
                 if owner is not None:
                     calls[owner].add(name)
             elif name in ops.COMPOSITES:
-                err(f"`{name}` needs an indented body: end the line with `:`", head.name_span, code="syntax")
+                err(
+                    f"`{name}` needs an indented body: end the line with `:`",
+                    head.name_span,
+                    code="syntax",
+                )
             elif name in OPS:
                 p = ops.plan(OPS[name], head.args, head.name_span)
                 analysis.plans[id(head)] = p
+                found: set[str] = set()
+                for a in head.args:
+                    _names(a, found)
+                analysis.line_reads[id(head)] = tuple(sorted(found - {"in"}))
                 for e in p.errors:
                     err(e.message, e.span, e.hint, e.code)
             else:
@@ -211,6 +236,8 @@ class Elaborator:
         self.plans = analysis.plans
         self.reads = analysis.reads
         self.cache = analysis.blocks
+        self.line_reads = analysis.line_reads
+        self.lines = analysis.lines
         self.blocks = {b.name: b for b in program.blocks}
         self.errors: list[Diagnostic] = []
         self.stack: list[Frame] = []
@@ -218,7 +245,9 @@ class Elaborator:
         self.globals: dict[str, Value] = {}
 
     # ---- diagnostics ---------------------------------------------------------------------
-    def error(self, message: str, span: Span, hint: str | None = None, code: str = "error") -> None:
+    def error(
+        self, message: str, span: Span, hint: str | None = None, code: str = "error"
+    ) -> None:
         self.errors.append(Diagnostic(message, span, hint, tuple(self.stack), code))
 
     def eval_error(self, e: EvalError) -> None:
@@ -251,9 +280,13 @@ class Elaborator:
         for name in params:
             if name not in declared:
                 hint = did_you_mean(name, declared) or (
-                    f"parameters: {', '.join(declared)}" if declared else "this network has no parameters"
+                    f"parameters: {', '.join(declared)}"
+                    if declared
+                    else "this network has no parameters"
                 )
-                self.error(f"unknown parameter `{name}`", Span(0, 0, 0, 0), hint, "unknown-parameter")
+                self.error(
+                    f"unknown parameter `{name}`", Span(0, 0, 0, 0), hint, "unknown-parameter"
+                )
         env: dict[str, Value] = {}
         try:
             for q in p.params:
@@ -267,11 +300,13 @@ class Elaborator:
             for let in p.lets:
                 env[let.name] = self.eval(let.value, env)
             self.globals = env
-            c, h, w = (
-                as_int(self.eval(e, env), p.input_span, "an input size") for e in p.input
-            )
+            c, h, w = (as_int(self.eval(e, env), p.input_span, "an input size") for e in p.input)
             if min(c, h, w) <= 0:
-                self.error(f"input sizes must be positive, got {c}x{h}x{w}", p.input_span, code="non-positive")
+                self.error(
+                    f"input sizes must be positive, got {c}x{h}x{w}",
+                    p.input_span,
+                    code="non-positive",
+                )
                 return None
             shape = self.shape(checked, p.input_span, ir.Shape(c, h, w))
             body = self.body(p.body, env, shape, p.layers_span)
@@ -287,10 +322,17 @@ class Elaborator:
         """A parameter value given from the CLI or the API, checked against its default's type."""
         value = _from_python(value)
         if value is None:
-            self.error(f"parameter `{param.name}` got a value that is not a number, list or table", param.span, code="parameter-type")
+            self.error(
+                f"parameter `{param.name}` got a value that is not a number, list or table",
+                param.span,
+                code="parameter-type",
+            )
             raise _Abort
         if isinstance(default, bool) != isinstance(value, bool) or (
-            isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) and not value.is_integer()
+            isinstance(default, int)
+            and not isinstance(default, bool)
+            and isinstance(value, float)
+            and not value.is_integer()
         ):
             self.error(
                 f"parameter `{param.name}` expects a value like {ir.format_value(default)}, got {ir.format_value(value)}",
@@ -341,7 +383,11 @@ class Elaborator:
         if stmt.repeat is not None:
             repeat = as_int(self.eval(stmt.repeat, env), stmt.repeat.span, "a repeat count")
             if not 0 <= repeat <= limits.MAX_REPEAT:
-                self.error(f"repeat count must be between 0 and {limits.MAX_REPEAT}, got {repeat}", stmt.repeat.span, code="limit")
+                self.error(
+                    f"repeat count must be between 0 and {limits.MAX_REPEAT}, got {repeat}",
+                    stmt.repeat.span,
+                    code="limit",
+                )
                 raise _Abort
         out = []
         for r in range(repeat):
@@ -361,7 +407,32 @@ class Elaborator:
         return out
 
     # ---- layers --------------------------------------------------------------------------
-    def layer(self, head: S.Head, env: dict[str, Value], shape: ir.Shape, next_is_bn: bool) -> list[ir.Named]:
+    def layer(
+        self, head: S.Head, env: dict[str, Value], shape: ir.Shape, next_is_bn: bool
+    ) -> list[ir.Named]:
+        """The nodes of one layer line; identical lines (same place, input shape and values of
+        the names they read), in this compile or an earlier one, share them."""
+        key = (
+            id(head),
+            shape,
+            next_is_bn,
+            _key(tuple(env.get(n) for n in self.line_reads[id(head)])),
+        )
+        cached = self.lines.get(key)
+        if cached is not None:
+            self.count(cached[1], head.span)
+            return cached[0]
+        before, errors_before = self.layers, len(self.errors)
+        nodes = self._layer(head, env, shape, next_is_bn)
+        if len(self.errors) == errors_before:
+            if len(self.lines) >= BLOCK_CACHE_SIZE:
+                self.lines.clear()
+            self.lines[key] = (nodes, self.layers - before)
+        return nodes
+
+    def _layer(
+        self, head: S.Head, env: dict[str, Value], shape: ir.Shape, next_is_bn: bool
+    ) -> list[ir.Named]:
         plan = self.plans[id(head)]
         if not plan.complete:
             raise _Abort  # a required argument is missing (reported by analyze)
@@ -374,7 +445,9 @@ class Elaborator:
             self.eval_error(e)
             raise _Abort from None
         if values.get("bias", None) is AUTO:
-            values["bias"] = not ((trailing and trailing[0][0] == "bn") or (not trailing and next_is_bn))
+            values["bias"] = not (
+                (trailing and trailing[0][0] == "bn") or (not trailing and next_is_bn)
+            )
         op = plan.spec.name
         if op == "sepconv":
             return [("sepconv", self.sepconv(head, values, trailing, shape))]
@@ -396,23 +469,72 @@ class Elaborator:
                 groups, out = shape.c, shape.c * v["multiplier"]
             else:
                 groups, out = v["group"], shape.c if v["out"] is AUTO else v["out"]
-            padding = auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
-            out_shape = self.shape(windowed, span, shape, out, v["kernel"], v["stride"], padding, v["dilation"])
-            return ir.Conv(head, shape, out_shape, op, out, v["kernel"], v["stride"], padding, v["dilation"], groups, v["bias"])
+            padding = (
+                auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
+            )
+            out_shape = self.shape(
+                windowed, span, shape, out, v["kernel"], v["stride"], padding, v["dilation"]
+            )
+            return ir.Conv(
+                head,
+                shape,
+                out_shape,
+                op,
+                out,
+                v["kernel"],
+                v["stride"],
+                padding,
+                v["dilation"],
+                groups,
+                v["bias"],
+            )
         if op == "gdc":
             k = (shape.h, shape.w)
             out_shape = self.shape(windowed, span, shape, shape.c, k, (1, 1), (0, 0), (1, 1))
-            return ir.Conv(head, shape, out_shape, "gdc", shape.c, k, (1, 1), (0, 0), (1, 1), shape.c, v["bias"])
+            return ir.Conv(
+                head,
+                shape,
+                out_shape,
+                "gdc",
+                shape.c,
+                k,
+                (1, 1),
+                (0, 0),
+                (1, 1),
+                shape.c,
+                v["bias"],
+            )
         if op == "igc":
             g = v["M"] * v["L"]
-            padding = auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
-            out_shape = self.shape(windowed, span, shape, g, v["kernel"], v["stride"], padding, v["dilation"])
-            return ir.IGC(head, shape, out_shape, v["M"], v["L"], v["kernel"], v["stride"], padding, v["dilation"], v["bias"])
+            padding = (
+                auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
+            )
+            out_shape = self.shape(
+                windowed, span, shape, g, v["kernel"], v["stride"], padding, v["dilation"]
+            )
+            return ir.IGC(
+                head,
+                shape,
+                out_shape,
+                v["M"],
+                v["L"],
+                v["kernel"],
+                v["stride"],
+                padding,
+                v["dilation"],
+                v["bias"],
+            )
         if op in ("maxpool", "avgpool"):
             padding = auto_padding(v["kernel"], (1, 1)) if v["padding"] is AUTO else v["padding"]
             if padding[0] * 2 > v["kernel"][0] or padding[1] * 2 > v["kernel"][1]:
-                self.error(f"{op} padding {padding[0]}x{padding[1]} is more than half its kernel", span, code="range")
-            out_shape = self.shape(windowed, span, shape, shape.c, v["kernel"], v["stride"], padding, (1, 1))
+                self.error(
+                    f"{op} padding {padding[0]}x{padding[1]} is more than half its kernel",
+                    span,
+                    code="range",
+                )
+            out_shape = self.shape(
+                windowed, span, shape, shape.c, v["kernel"], v["stride"], padding, (1, 1)
+            )
             return ir.Pool(head, shape, out_shape, op[:3], v["kernel"], v["stride"], padding)
         if op == "shuffle":
             return ir.Shuffle(head, shape, shape, v["group"])
@@ -423,21 +545,40 @@ class Elaborator:
         if op in ops._ACTS:
             return ir.Act(head, shape, shape, op)
         if op in ("gap", "gmp"):
-            return ir.GlobalPool(head, shape, ir.Shape(shape.c, 1, 1), "avg" if op == "gap" else "max")
+            return ir.GlobalPool(
+                head, shape, ir.Shape(shape.c, 1, 1), "avg" if op == "gap" else "max"
+            )
         if op == "flatten":
             return ir.Flatten(head, shape, self.shape(checked, span, ir.Shape(shape.numel, 1, 1)))
         if op == "fc":
-            return ir.Linear(head, shape, self.shape(checked, span, ir.Shape(v["out"], 1, 1)), v["out"], v["bias"])
+            return ir.Linear(
+                head,
+                shape,
+                self.shape(checked, span, ir.Shape(v["out"], 1, 1)),
+                v["out"],
+                v["bias"],
+            )
         if op == "dropout":
             return ir.Dropout(head, shape, shape, v["p"])
         if op == "identity":
             return ir.Identity(head, shape, shape)
         raise AssertionError(op)
 
-    def sepconv(self, head: S.Head, v: dict[str, Any], trailing: list, shape: ir.Shape) -> ir.SepConv:
+    def sepconv(
+        self, head: S.Head, v: dict[str, Any], trailing: list, shape: ir.Shape
+    ) -> ir.SepConv:
         bias = not (trailing and trailing[0][0] == "bn")
-        padding = auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
-        dw = {"kernel": v["kernel"], "stride": v["stride"], "padding": padding, "dilation": v["dilation"], "multiplier": 1, "bias": bias}
+        padding = (
+            auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
+        )
+        dw = {
+            "kernel": v["kernel"],
+            "stride": v["stride"],
+            "padding": padding,
+            "dilation": v["dilation"],
+            "multiplier": 1,
+            "bias": bias,
+        }
         pw = {"out": v["out"], "stride": (1, 1), "group": 1, "bias": bias}
         namer = _Namer()
         children: list[ir.Named] = []
@@ -462,14 +603,29 @@ class Elaborator:
             try:
                 if isinstance(arg, S.KwArg):
                     if arg.name not in names:
-                        hint = did_you_mean(arg.name, names) or (f"{bdef.name} takes {', '.join(names)}" if names else f"{bdef.name} takes no arguments")
-                        raise EvalError(f"block {bdef.name} has no parameter `{arg.name}`", arg.name_span, hint, "unknown-argument")
+                        hint = did_you_mean(arg.name, names) or (
+                            f"{bdef.name} takes {', '.join(names)}"
+                            if names
+                            else f"{bdef.name} takes no arguments"
+                        )
+                        raise EvalError(
+                            f"block {bdef.name} has no parameter `{arg.name}`",
+                            arg.name_span,
+                            hint,
+                            "unknown-argument",
+                        )
                     if arg.name in given:
-                        raise EvalError(f"`{arg.name}` is given twice", arg.span, code="duplicate-argument")
+                        raise EvalError(
+                            f"`{arg.name}` is given twice", arg.span, code="duplicate-argument"
+                        )
                     given[arg.name] = evaluate(arg.value, env)
                 else:
                     if position >= len(names):
-                        raise EvalError(f"block {bdef.name} takes {len(names)} arguments, got more", arg.span, code="too-many-arguments")
+                        raise EvalError(
+                            f"block {bdef.name} takes {len(names)} arguments, got more",
+                            arg.span,
+                            code="too-many-arguments",
+                        )
                     given[names[position]] = evaluate(arg, env)
                     position += 1
             except EvalError as e:
@@ -509,7 +665,11 @@ class Elaborator:
             self.count(cached.layer_count, head.span)
             return cached
         if len(self.stack) >= limits.MAX_CALL_DEPTH:
-            self.error(f"block calls nested more than {limits.MAX_CALL_DEPTH} deep", head.span, code="limit")
+            self.error(
+                f"block calls nested more than {limits.MAX_CALL_DEPTH} deep",
+                head.span,
+                code="limit",
+            )
             raise _Abort
         self.stack.append(Frame(bdef.name, args, head.span))
         before, errors_before = self.layers, len(self.errors)
@@ -538,22 +698,46 @@ class Elaborator:
                 sizes = self.eval(arg.value, env)
             else:
                 span = arg.name_span if isinstance(arg, S.KwArg) else arg.span
-                hint = "split takes `sizes=[...]`" if kind == "split" else f"{kind} takes no arguments"
+                hint = (
+                    "split takes `sizes=[...]`"
+                    if kind == "split"
+                    else f"{kind} takes no arguments"
+                )
                 self.error(f"unexpected argument to {kind}", span, hint, "unknown-argument")
         if kind in ("branch", "shortcut"):
             where = "add, concat or split" if kind == "branch" else "residual"
-            self.error(f"`{kind}:` belongs directly inside {where}", head.name_span, code="misplaced")
+            self.error(
+                f"`{kind}:` belongs directly inside {where}", head.name_span, code="misplaced"
+            )
             return None
         if kind == "residual":
-            shortcuts = [s for s in stmt.body if isinstance(s, S.Compound) and s.head.name == "shortcut"]
-            main = tuple(s for s in stmt.body if not (isinstance(s, S.Compound) and s.head.name == "shortcut"))
+            shortcuts = [
+                s for s in stmt.body if isinstance(s, S.Compound) and s.head.name == "shortcut"
+            ]
+            main = tuple(
+                s
+                for s in stmt.body
+                if not (isinstance(s, S.Compound) and s.head.name == "shortcut")
+            )
             for extra in shortcuts[1:]:
-                self.error("a residual has at most one `shortcut:`", extra.head.name_span, code="misplaced")
+                self.error(
+                    "a residual has at most one `shortcut:`",
+                    extra.head.name_span,
+                    code="misplaced",
+                )
             if not main:
-                self.error("residual needs at least one statement besides its shortcut", head.name_span, code="empty")
+                self.error(
+                    "residual needs at least one statement besides its shortcut",
+                    head.name_span,
+                    code="empty",
+                )
                 return None
             body = self.body(main, env, shape, head.span, namer)
-            short = self.body(shortcuts[0].body, env, shape, shortcuts[0].span, namer) if shortcuts else None
+            short = (
+                self.body(shortcuts[0].body, env, shape, shortcuts[0].span, namer)
+                if shortcuts
+                else None
+            )
             return ir.Residual(head, shape, body.out_shape, body, short)
 
         parts: list[ir.Shape]
@@ -578,7 +762,11 @@ class Elaborator:
         i = 0
         for s in stmt.body:
             if isinstance(s, S.Let):
-                self.error(f"`let` cannot stand directly in {kind}; put it inside a `branch:`", s.name_span, code="misplaced")
+                self.error(
+                    f"`let` cannot stand directly in {kind}; put it inside a `branch:`",
+                    s.name_span,
+                    code="misplaced",
+                )
                 continue
             part = parts[i]
             i += 1

@@ -55,7 +55,9 @@ def _kind(value: Value) -> str:
 def as_int(value: Value, span: Span, what: str) -> int:
     """`value` as an int; floats are accepted only when they are whole numbers."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise EvalError(f"{what} must be an integer, not {_kind(value)} {format_value(value)}", span)
+        raise EvalError(
+            f"{what} must be an integer, not {_kind(value)} {format_value(value)}", span
+        )
     if isinstance(value, float):
         if not value.is_integer():
             raise EvalError(
@@ -89,7 +91,9 @@ def _div(a, b, span: Span, op: str) -> Value:
 
 def _pow(a, b, span: Span) -> Value:
     if abs(b) > limits.MAX_EXPONENT:
-        raise EvalError(f"exponent {b} is too large (limit {limits.MAX_EXPONENT})", span, code="limit")
+        raise EvalError(
+            f"exponent {b} is too large (limit {limits.MAX_EXPONENT})", span, code="limit"
+        )
     if a == 0 and b < 0:
         raise EvalError("division by zero", span)
     if a < 0 and not float(b).is_integer():
@@ -171,7 +175,9 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
                 return CONSTANTS[node.name]
             if node.name == "in":
                 raise EvalError(
-                    "`in` is defined only inside `layers:` and block bodies", node.span, code="unknown-name"
+                    "`in` is defined only inside `layers:` and block bodies",
+                    node.span,
+                    code="unknown-name",
                 ) from None
             raise EvalError(
                 f"unknown name `{node.name}`",
@@ -211,14 +217,22 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
             try:
                 return target.get(key)
             except KeyError:
-                keys = ", ".join(format_value(k) for k in target.keys())
-                raise EvalError(f"no entry for {format_value(key)} in the table", node.index.span, f"keys: {keys}") from None
+                keys = ", ".join(format_value(k) for k in target.domain())
+                raise EvalError(
+                    f"no entry for {format_value(key)} in the table",
+                    node.index.span,
+                    f"keys: {keys}",
+                ) from None
         if isinstance(target, tuple):
             i = as_int(key, node.index.span, "a list index")
             if not -len(target) <= i < len(target):
-                raise EvalError(f"index {i} is out of range for a list of {len(target)}", node.index.span)
+                raise EvalError(
+                    f"index {i} is out of range for a list of {len(target)}", node.index.span
+                )
             return target[i]
-        raise EvalError(f"only lists and tables can be indexed, not {format_value(target)}", node.target.span)
+        raise EvalError(
+            f"only lists and tables can be indexed, not {format_value(target)}", node.target.span
+        )
     if t is S.ListExpr:
         if len(node.items) > limits.MAX_LIST:
             raise EvalError("list is too long", node.span, code="limit")

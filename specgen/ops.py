@@ -198,7 +198,9 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
     kind = spec.kind
     if kind == "int" and type(value) is int:
         if spec.low is not None and value < spec.low:
-            raise EvalError(f"{what} must be at least {spec.low:g}, got {value}", span, code="range")
+            raise EvalError(
+                f"{what} must be at least {spec.low:g}, got {value}", span, code="range"
+            )
         return value
     if kind == "pair":
         if isinstance(value, tuple):
@@ -209,7 +211,11 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
             v = as_int(value, span, what)
             pair = (v, v)
         if spec.low is not None and min(pair) < spec.low:
-            raise EvalError(f"{what} must be at least {spec.low:g}, got {format_value(value)}", span, code="range")
+            raise EvalError(
+                f"{what} must be at least {spec.low:g}, got {format_value(value)}",
+                span,
+                code="range",
+            )
         return pair
     if kind == "int":
         v = as_int(value, span, what)
@@ -223,7 +229,11 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise EvalError(f"{what} must be a number, got {format_value(value)}", span)
     if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
-        rng = f"between {spec.low:g} and {spec.high:g}" if spec.high is not None else f"at least {spec.low:g}"
+        rng = (
+            f"between {spec.low:g} and {spec.high:g}"
+            if spec.high is not None
+            else f"at least {spec.low:g}"
+        )
         raise EvalError(f"{what} must be {rng}, got {value!r}", span, code="range")
     return float(value)
 
@@ -259,13 +269,24 @@ def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
             a = spec.arg(arg.name)
             if a is None:
                 hint = did_you_mean(arg.name, names) or (
-                    f"{spec.name} takes {', '.join(names)}" if names else f"{spec.name} takes no arguments"
+                    f"{spec.name} takes {', '.join(names)}"
+                    if names
+                    else f"{spec.name} takes no arguments"
                 )
                 if arg.name in ("eps", "momentum") and spec.name != "bn":
                     hint = "configure a trailing BatchNorm as bn(eps, momentum)"
-                errors.append(EvalError(f"{spec.name} has no argument `{arg.name}`", arg.name_span, hint, "unknown-argument"))
+                errors.append(
+                    EvalError(
+                        f"{spec.name} has no argument `{arg.name}`",
+                        arg.name_span,
+                        hint,
+                        "unknown-argument",
+                    )
+                )
             elif arg.name in explicit:
-                errors.append(EvalError(f"`{arg.name}` is given twice", arg.span, code="duplicate-argument"))
+                errors.append(
+                    EvalError(f"`{arg.name}` is given twice", arg.span, code="duplicate-argument")
+                )
             else:
                 assign.append((a, arg.value))
                 explicit.add(arg.name)
@@ -296,7 +317,11 @@ def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
             positional.pop(0)
         if not positional:
             hint = did_you_mean(arg.name, [*OPS, *names]) if isinstance(arg, S.Name) else None
-            what = f"`{arg.name}` is not a layer or an argument of {spec.name}" if isinstance(arg, S.Name) else f"{spec.name} takes no more positional arguments"
+            what = (
+                f"`{arg.name}` is not a layer or an argument of {spec.name}"
+                if isinstance(arg, S.Name)
+                else f"{spec.name} takes no more positional arguments"
+            )
             errors.append(EvalError(what, arg.span, hint, "unknown-argument"))
             continue
         name = positional.pop(0)
@@ -308,11 +333,15 @@ def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
         if a.name in explicit:
             continue
         if a.default is REQUIRED:
-            errors.append(EvalError(f"{spec.name} needs `{a.name}=`", span, code="missing-argument"))
+            errors.append(
+                EvalError(f"{spec.name} needs `{a.name}=`", span, code="missing-argument")
+            )
             complete = False
         else:
             base[a.name] = a.default if a.kind != "pair" or a.default is AUTO else _pair(a.default)
-    return Plan(spec, tuple(assign), base, frozenset(explicit), tuple(trailing), tuple(errors), complete)
+    return Plan(
+        spec, tuple(assign), base, frozenset(explicit), tuple(trailing), tuple(errors), complete
+    )
 
 
 def apply(p: Plan, env: dict[str, Value]) -> dict[str, Any]:

@@ -211,7 +211,9 @@ class _Builder(Transformer):
 
     def block_def(self, c):
         name, params, body = c
-        return S.BlockDef(str(name), params or (), body, _span(name, *(params or ())), _tok_span(name))
+        return S.BlockDef(
+            str(name), params or (), body, _span(name, *(params or ())), _tok_span(name)
+        )
 
     def network_decl(self, c):
         return c[0], c[1] or ()
@@ -317,7 +319,15 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> Diagnostic:
             "_INDENT": "indentation",
             "_DEDENT": "end of the indented block",
         }.get(tok.type, f"`{tok}`")
-        span = Span(line, column, line, column + max(1, len(str(tok)) if tok.type not in ("_NL", "$END", "_INDENT", "_DEDENT") else 1))
+        span = Span(
+            line,
+            column,
+            line,
+            column
+            + max(
+                1, len(str(tok)) if tok.type not in ("_NL", "$END", "_INDENT", "_DEDENT") else 1
+            ),
+        )
         hint = None
         if tok.type == "_INDENT":
             hint = "only the line after one ending in `:` may be indented further"
@@ -325,7 +335,9 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> Diagnostic:
         return Diagnostic(f"unexpected {what}{expected}", span, hint, code="syntax")
     if isinstance(err, UnexpectedCharacters):
         char = source.line_text(line)[column - 1 : column] or "?"
-        return Diagnostic(f"unexpected character `{char}`", Span(line, column, line, column + 1), code="syntax")
+        return Diagnostic(
+            f"unexpected character `{char}`", Span(line, column, line, column + 1), code="syntax"
+        )
     if isinstance(err, UnexpectedEOF):
         line = source.text.count("\n")
         return Diagnostic("unexpected end of file", Span(line, 1, line, 2), code="syntax")
@@ -335,17 +347,35 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> Diagnostic:
 def _precheck(source: Source) -> None:
     text = source.text
     if len(text) > limits.MAX_SOURCE_CHARS:
-        raise SpecError([Diagnostic(f"spec is larger than {limits.MAX_SOURCE_CHARS} characters", code="limit")], source)
+        raise SpecError(
+            [
+                Diagnostic(
+                    f"spec is larger than {limits.MAX_SOURCE_CHARS} characters", code="limit"
+                )
+            ],
+            source,
+        )
     if "\x00" in text:
-        raise SpecError([Diagnostic("this is a binary file, not a .conv spec", code="binary")], source)
+        raise SpecError(
+            [Diagnostic("this is a binary file, not a .conv spec", code="binary")], source
+        )
     if not text.strip():
-        raise SpecError([Diagnostic("spec is empty: it needs `network`, `input` and `layers:`", code="empty")], source)
+        raise SpecError(
+            [Diagnostic("spec is empty: it needs `network`, `input` and `layers:`", code="empty")],
+            source,
+        )
     problems = []
     for number, line in enumerate(text.split("\n"), 1):
         stripped = line.lstrip(" ")
         if stripped.startswith("\t") or (stripped[:1] in ("\f",)):
             col = len(line) - len(stripped) + 1
-            problems.append(Diagnostic("indent with spaces, not tabs", Span(number, col, number, col + 1), code="syntax"))
+            problems.append(
+                Diagnostic(
+                    "indent with spaces, not tabs",
+                    Span(number, col, number, col + 1),
+                    code="syntax",
+                )
+            )
     if problems:
         raise SpecError(problems[:10], source)
 
@@ -364,7 +394,9 @@ def parse_value(text: str, name: str) -> object:
     except UnexpectedInput as err:
         raise SpecError([_syntax_error(err, source)], source) from None
     except EvalError as err:
-        raise SpecError([Diagnostic(err.message, err.span, err.hint, code=err.code)], source) from None
+        raise SpecError(
+            [Diagnostic(err.message, err.span, err.hint, code=err.code)], source
+        ) from None
 
 
 @functools.lru_cache(maxsize=512)
@@ -381,7 +413,9 @@ def parse(text: str, filename: str = "<spec>") -> S.Program:
         raise SpecError([Diagnostic(str(err), err.span, code="limit")], source) from None
     except _BadIndent as err:
         span = Span(err.line, err.column, err.line, err.column + 1)
-        diag = Diagnostic("this line's indentation matches no enclosing block", span, code="syntax")
+        diag = Diagnostic(
+            "this line's indentation matches no enclosing block", span, code="syntax"
+        )
         raise SpecError([diag], source) from None
     except UnexpectedInput as err:
         raise SpecError([_syntax_error(err, source)], source) from None

@@ -49,5 +49,7 @@ def checked(shape: Shape) -> Shape:
     if shape.c > limits.MAX_CHANNELS:
         raise ShapeError(f"{shape.c} channels exceed the limit of {limits.MAX_CHANNELS}", "limit")
     if max(shape.h, shape.w) > limits.MAX_SPATIAL:
-        raise ShapeError(f"a {shape.h}x{shape.w} map exceeds the limit of {limits.MAX_SPATIAL}", "limit")
+        raise ShapeError(
+            f"a {shape.h}x{shape.w} map exceeds the limit of {limits.MAX_SPATIAL}", "limit"
+        )
     return shape

@@ -22,11 +22,16 @@ def _arg_span(head: S.Head | None, *names: str) -> Span:
     return head.name_span
 
 
+CHECKED = {ir.Conv, ir.Shuffle, ir.IGC, ir.Linear}  # the layers `check` has rules for
+
+
 def validate(net: ir.Network) -> list[Diagnostic]:
     errors: list[Diagnostic] = []
     seen: set[int] = set()
 
-    def report(message: str, span: Span, chain: tuple[Frame, ...], hint: str | None, code: str) -> None:
+    def report(
+        message: str, span: Span, chain: tuple[Frame, ...], hint: str | None, code: str
+    ) -> None:
         errors.append(Diagnostic(message, span, hint, chain, code))
 
     def check(node: ir.Node, chain: tuple[Frame, ...]) -> None:
@@ -68,7 +73,9 @@ def validate(net: ir.Network) -> list[Diagnostic]:
             if c != width:
                 hint = f"M·L must equal {c}"
                 if c > 0:
-                    pairs = [f"M={m} L={c // m}" for m in range(1, min(c, 64) + 1) if c % m == 0][:6]
+                    pairs = [f"M={m} L={c // m}" for m in range(1, min(c, 64) + 1) if c % m == 0][
+                        :6
+                    ]
                     hint += f", e.g. {', '.join(pairs)}"
                 report(
                     f"igc input has {c} channels but M·L = {node.M}·{node.L} = {width}",
@@ -126,23 +133,23 @@ def validate(net: ir.Network) -> list[Diagnostic]:
                     )
 
     def walk(node: ir.Node, chain: tuple[Frame, ...]) -> None:
-        if id(node) in seen:
+        if id(node) in seen:  # a shared block instantiation: checked once
             return
         seen.add(id(node))
         if type(node) is ir.Block:
             if node.derived.get("valid"):
                 return
             before = len(errors)
-            frame = Frame(node.name, node.args, node.src.span)
-            walk(node.body, chain + (frame,))
+            walk(node.body, chain + (Frame(node.name, node.args, node.src.span),))
             if len(errors) == before:
                 node.derived["valid"] = True
             return
         check(node, chain)
-        get = ir.CHILDREN.get(type(node))
-        if get is not None:
-            for _, child in get(node):
+        for _, child in ir.CHILDREN[type(node)](node):
+            if type(child) in ir.CHILDREN:
                 walk(child, chain)
+            elif type(child) in CHECKED:
+                check(child, chain)
 
-    walk(net.body, ())
+    walk(net.body, ())  # the body is a Seq
     return errors

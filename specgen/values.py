@@ -15,7 +15,9 @@ def format_value(value: Any) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, Table):
-        return "{" + ", ".join(f"{format_value(k)}: {format_value(v)}" for k, v in value.items) + "}"
+        return (
+            "{" + ", ".join(f"{format_value(k)}: {format_value(v)}" for k, v in value.items) + "}"
+        )
     return str(value)
 
 
@@ -31,5 +33,5 @@ class Table:
                 return v
         raise KeyError(key)
 
-    def keys(self) -> list[Any]:
+    def domain(self) -> list[Any]:
         return [k for k, _ in self.items]

@@ -34,4 +34,6 @@ def get_emitter(name: str) -> Emitter:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown target {name!r}; targets: {', '.join(targets()) or 'none'}") from None
+        raise ValueError(
+            f"unknown target {name!r}; targets: {', '.join(targets()) or 'none'}"
+        ) from None

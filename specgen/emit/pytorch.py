@@ -178,10 +178,9 @@ class _Generator:
                 cur, rank = self.composite(node, cur, out, rank, cls, names)
                 owned = t is not ir.Seq and not (t is ir.Add and len(node.branches) == 1)
                 continue
-            if t is ir.Block or t is ir.SepConv or _needs_4d(node):
-                if rank == 2:
-                    cls.forward.append(f"{out} = {cur}[:, :, None, None]")
-                    cur, rank = out, 4
+            if rank == 2 and (t is ir.Block or t is ir.SepConv or _needs_4d(node)):
+                cls.forward.append(f"{out} = {cur}[:, :, None, None]")
+                cur, rank = out, 4
             arg = cur
             if t is ir.Linear and rank == 4:
                 arg = f"torch.flatten({cur}, 1)"
@@ -212,7 +211,9 @@ class _Generator:
         if t is ir.Seq:
             return self.seq(node.children, cur, out, rank, cls, names)
         if t is ir.Residual:
-            body = self.to4(*self.seq(node.body.children, cur, names.fresh("out"), 4, cls, names), cls)
+            body = self.to4(
+                *self.seq(node.body.children, cur, names.fresh("out"), 4, cls, names), cls
+            )
             short = cur
             if node.shortcut is not None and node.shortcut.children:
                 short = self.to4(
@@ -234,7 +235,9 @@ class _Generator:
             ]
         else:
             results = [
-                self.to4(*self.seq(_branch(n, b), cur, names.fresh("branch", True), 4, cls, names), cls)
+                self.to4(
+                    *self.seq(_branch(n, b), cur, names.fresh("branch", True), 4, cls, names), cls
+                )
                 for n, b in node.branches
             ]
         if t is ir.Add:
