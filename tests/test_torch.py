@@ -244,6 +244,7 @@ layers:
     channel_shuffle(4)
     torch
     nn
+    gap
     fc 2
 """
 
@@ -263,7 +264,7 @@ def test_hostile_names_are_renamed_or_rejected(tmp_path):
     y = model(torch.randn(1, 3, 8, 8))
     assert y.shape == (1, 2)
     names = {n for n, _ in model.named_children()}
-    assert names == {"channel_shuffle1", "torch1", "nn1", "fc1"}
+    assert names == {"channel_shuffle1", "torch1", "nn1", "gap1", "fc1"}
 
 
 def test_build_cli_stdout_and_atomic_write(tmp_path, capsys):
