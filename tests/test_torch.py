@@ -242,6 +242,7 @@ block nn(k=1):
 
 layers:
     channel_shuffle(4)
+    shuffle group=2
     torch
     nn
     gap
@@ -260,11 +261,12 @@ def test_hostile_names_are_renamed_or_rejected(tmp_path):
     ns: dict = {}
     exec(compile(code, "gen", "exec"), ns)
     assert ns["ChannelShuffle"].__doc__.startswith("Channel shuffle")  # the helper, untouched
+    assert ns["ChannelShuffle_"].__doc__.startswith("channel_shuffle(n=4)")  # the block, renamed
     model = ns["Print"]().eval()
     y = model(torch.randn(1, 3, 8, 8))
     assert y.shape == (1, 2)
     names = {n for n, _ in model.named_children()}
-    assert names == {"channel_shuffle1", "torch1", "nn1", "gap1", "fc1"}
+    assert names == {"channel_shuffle1", "shuffle1", "torch1", "nn1", "gap1", "fc1"}
 
 
 def test_build_cli_stdout_and_atomic_write(tmp_path, capsys):
