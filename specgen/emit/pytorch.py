@@ -14,7 +14,18 @@ from typing import Any
 
 from .. import ir
 from . import register
-from .common import call_text, class_names, doc_info, format_code, instance_key, render
+from .common import (
+    FRESH,
+    BodyWriter,
+    Vars,
+    block_keys,
+    call_text,
+    class_names,
+    doc_info,
+    format_code,
+    instance_key,
+    render,
+)
 
 RESERVED_CLASSES = {"ChannelShuffle", "InterleavedGroupConv", "OrderedDict", "Tensor", "Module"}
 _ACTS = {
@@ -29,8 +40,6 @@ _ACTS = {
     "tanh": "nn.Tanh()",
     "gelu": "nn.GELU()",
 }
-# layers whose output is a tensor of their own, which a following activation may overwrite
-_FRESH = (ir.Conv, ir.IGC, ir.BatchNorm, ir.Linear, ir.Pool, ir.GlobalPool)
 
 
 def _size(pair: tuple[int, int]) -> str:
@@ -110,42 +119,14 @@ class _Class:
     out_rank: int = 4
 
 
-class _Vars:
-    """Fresh local variable names for one forward method."""
-
-    def __init__(self) -> None:
-        self.used = {"x", "self", "torch", "nn"}
-
-    def fresh(self, base: str, numbered: bool = False) -> str:
-        name, k = (f"{base}1", 1) if numbered else (base, 0)
-        while name in self.used:
-            k += 1
-            name = f"{base}{k}"
-        self.used.add(name)
-        return name
-
-
 class _Generator:
     def __init__(self, net: Any):
         self.net = net
         self.classes: list[_Class] = []
         self.done: dict[tuple, _Class] = {}
         self.helpers = {"shuffle": False, "igc": False, "ordered_dict": False}
-        keys: list[tuple[str, Any]] = []
-        self._collect(net.ir.body, keys, set())
-        self.names = class_names(keys, RESERVED_CLASSES | {_network_class(net)})
+        self.names = class_names(block_keys(net), RESERVED_CLASSES | {_network_class(net)})
 
-    def _collect(self, node: ir.Node, keys: list, seen: set[int]) -> None:
-        """Block instantiations, callees first, so classes are defined before use."""
-        if id(node) in seen:
-            return
-        seen.add(id(node))
-        for _, child in ir.children(node):
-            self._collect(child, keys, seen)
-        if isinstance(node, ir.Block):
-            keys.append((node.name, instance_key(node)))
-
-    # ---- classes -----------------------------------------------------------------------
     def network(self) -> _Class:
         net = self.net
         doc = f"{call_text(net.name, net.ir.params)}: {net.input_shape} -> {net.output_shape}."
@@ -162,94 +143,11 @@ class _Generator:
 
     def _class(self, name: str, doc: str, body: ir.Seq) -> _Class:
         cls = _Class(name, doc)
-        out, rank = self.seq(body.children, "x", "x", 4, cls, _Vars())
+        out, rank = _ForwardWriter(self, cls).seq(body.children, "x", "x", 4)
         cls.forward.append(f"return {out}")
         cls.out_rank = rank
         self.classes.append(cls)
         return cls
-
-    # ---- forward bodies ----------------------------------------------------------------
-    def seq(self, children, cur: str, out: str, rank: int, cls: _Class, names: _Vars):
-        """Emit `children` applied in order to `cur`, results in `out`: (variable, rank)."""
-        owned = False  # does `cur` hold a tensor of this sequence's own (safe to overwrite)?
-        for name, node in children:
-            t = type(node)
-            if isinstance(node, ir.TRANSPARENT):
-                cur, rank = self.composite(node, cur, out, rank, cls, names)
-                owned = t is not ir.Seq and not (t is ir.Add and len(node.branches) == 1)
-                continue
-            if rank == 2 and (t is ir.Block or t is ir.SepConv or _needs_4d(node)):
-                cls.forward.append(f"{out} = {cur}[:, :, None, None]")
-                cur, rank = out, 4
-            arg = cur
-            if t is ir.Linear and rank == 4:
-                arg = f"torch.flatten({cur}, 1)"
-            if t is ir.Block:
-                sub = self.block(node)
-                cls.init.append(f"self.{name} = {sub.name}()")
-                new_rank = sub.out_rank
-            elif t is ir.SepConv:
-                cls.init.append(f"self.{name} = {self.sequential(node)}")
-                new_rank = 4
-            else:
-                inplace = owned and t is ir.Act
-                cls.init.append(f"self.{name} = {module_ctor(node, rank, inplace)}")
-                self._use(node)
-                new_rank = 2 if t is ir.Linear or t is ir.Flatten else rank
-            cls.forward.append(f"{out} = self.{name}({arg})  # {_shape(node.out_shape, new_rank)}")
-            cur, rank = out, new_rank
-            # an activation's output is new, or (in place) the tensor it was allowed to overwrite
-            owned = isinstance(node, _FRESH) or t is ir.Act
-        return cur, rank
-
-    def composite(self, node: ir.Node, cur: str, out: str, rank: int, cls: _Class, names: _Vars):
-        f = cls.forward
-        if rank == 2:
-            f.append(f"{out} = {cur}[:, :, None, None]")
-            cur, rank = out, 4
-        t = type(node)
-        if t is ir.Seq:
-            return self.seq(node.children, cur, out, rank, cls, names)
-        if t is ir.Residual:
-            body = self.to4(
-                *self.seq(node.body.children, cur, names.fresh("out"), 4, cls, names), cls
-            )
-            short = cur
-            if node.shortcut is not None and node.shortcut.children:
-                short = self.to4(
-                    *self.seq(node.shortcut.children, cur, names.fresh("shortcut"), 4, cls, names),
-                    cls,
-                )
-            f.append(f"{out} = {body} + {short}  # {node.out_shape}")
-            return out, 4
-        if t is ir.Split:
-            parts = [names.fresh("part", True) for _ in node.sizes]
-            target = ", ".join(parts) + ("," if len(parts) == 1 else "")
-            if len(set(node.sizes)) == 1:
-                f.append(f"{target} = {cur}.chunk({len(parts)}, dim=1)")
-            else:
-                f.append(f"{target} = torch.split({cur}, {list(node.sizes)}, dim=1)")
-            results = [
-                self.to4(*self.seq(_branch(n, b), p, p, 4, cls, names), cls)
-                for p, (n, b) in zip(parts, node.branches, strict=True)
-            ]
-        else:
-            results = [
-                self.to4(
-                    *self.seq(_branch(n, b), cur, names.fresh("branch", True), 4, cls, names), cls
-                )
-                for n, b in node.branches
-            ]
-        if t is ir.Add:
-            f.append(f"{out} = {' + '.join(results)}  # {node.out_shape}")
-        else:
-            f.append(f"{out} = torch.cat([{', '.join(results)}], dim=1)  # {node.out_shape}")
-        return out, 4
-
-    def to4(self, var: str, rank: int, cls: _Class) -> str:
-        if rank == 2:
-            cls.forward.append(f"{var} = {var}[:, :, None, None]")
-        return var
 
     def sequential(self, node: ir.SepConv) -> str:
         self.helpers["ordered_dict"] = True
@@ -257,23 +155,57 @@ class _Generator:
         owned = False
         for name, child in node.body.children:
             items.append(f'("{name}", {module_ctor(child, 4, owned and type(child) is ir.Act)})')
-            owned = isinstance(child, _FRESH) or type(child) is ir.Act
+            owned = isinstance(child, FRESH) or type(child) is ir.Act
         return f"nn.Sequential(OrderedDict([{', '.join(items)}]))"
 
-    def _use(self, node: ir.Node) -> None:
+    def use(self, node: ir.Node) -> None:
         if type(node) is ir.Shuffle:
             self.helpers["shuffle"] = True
         elif type(node) is ir.IGC:
             self.helpers["shuffle"] = self.helpers["igc"] = True
 
 
-def _branch(name: str, node: ir.Node) -> tuple[ir.Named, ...]:
-    """A branch as a statement list: its children if it is a group, else the node itself."""
-    return node.children if type(node) is ir.Seq else ((name, node),)
+class _ForwardWriter(BodyWriter):
+    """`__init__` lines (the modules) and `forward` lines (the data flow) of one class."""
 
+    def __init__(self, gen: _Generator, cls: _Class):
+        super().__init__(cls.forward, Vars({"x", "self", "torch", "nn"}))
+        self.gen, self.cls = gen, cls
 
-def _needs_4d(node: ir.Node) -> bool:
-    return isinstance(node, ir.Conv | ir.IGC | ir.Shuffle | ir.Pool | ir.GlobalPool)
+    def layer(self, name: str, node: ir.Node, arg: str, out: str, rank: int, owned: bool) -> int:
+        t = type(node)
+        if t is ir.Linear and rank == 4:
+            arg = f"torch.flatten({arg}, 1)"
+        if t is ir.Block:
+            sub = self.gen.block(node)
+            ctor, new_rank = f"{sub.name}()", sub.out_rank
+        elif t is ir.SepConv:
+            ctor, new_rank = self.gen.sequential(node), 4
+        else:
+            ctor = module_ctor(node, rank, owned and t is ir.Act)
+            self.gen.use(node)
+            new_rank = 2 if t is ir.Linear or t is ir.Flatten else rank
+        self.cls.init.append(f"self.{name} = {ctor}")
+        self.lines.append(f"{out} = self.{name}({arg})  # {_shape(node.out_shape, new_rank)}")
+        return new_rank
+
+    def to_map(self, var: str, out: str, shape: ir.Shape) -> None:
+        self.lines.append(f"{out} = {var}[:, :, None, None]")
+
+    def merge(self, kind: str, name: str, out: str, parts: list[str], node: ir.Node) -> None:
+        if kind == "add":
+            self.lines.append(f"{out} = {' + '.join(parts)}  # {node.out_shape}")
+        else:
+            self.lines.append(
+                f"{out} = torch.cat([{', '.join(parts)}], dim=1)  # {node.out_shape}"
+            )
+
+    def split(self, name: str, parts: list[str], var: str, sizes: tuple[int, ...]) -> None:
+        target = ", ".join(parts) + ("," if len(parts) == 1 else "")
+        if len(set(sizes)) == 1:
+            self.lines.append(f"{target} = {var}.chunk({len(parts)}, dim=1)")
+        else:
+            self.lines.append(f"{target} = torch.split({var}, {list(sizes)}, dim=1)")
 
 
 def _shape(shape: ir.Shape, rank: int) -> str:
