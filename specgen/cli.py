@@ -94,8 +94,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--target", required=True, help=f"one of: {', '.join(targets())}")
     p.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
+    p.add_argument(
+        "--split-groups",
+        action="store_true",
+        help="keras: write group convs as slice -> Conv2D per group -> Concatenate",
+    )
     p.set_defaults(run=_cmd_build)
+
+    p = sub.add_parser(
+        "verify", help="check that the PyTorch and Keras code compute the same function"
+    )
+    _add_common(p)
+    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="max |diff| / output scale")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_cmd_verify)
     return parser
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import select_backend
+
+    try:
+        select_backend(args.backend)
+    except RuntimeError as err:
+        raise _Usage(str(err)) from None
+    net = _compile(args)
+    from .verify import verify
+
+    report = verify(net, tolerance=args.tolerance, seed=args.seed)
+    sys.stdout.write(report.render())
+    return EXIT_OK if report.passed else EXIT_FAILED
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -104,7 +133,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.target not in targets():
         raise _Usage(f"unknown target `{args.target}`; targets: {', '.join(targets())}")
     net = _compile(args)
-    code = get_emitter(args.target).emit(net)
+    options = {"split_groups": True} if args.split_groups else {}
+    if options and args.target != "keras":
+        raise _Usage("--split-groups applies to --target keras only")
+    code = get_emitter(args.target).emit(net, **options)
     if args.output:
         _write_atomic(args.output, code)
     else:
@@ -135,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except SpecError as err:
         print(err.render(), file=sys.stderr)
+        return EXIT_SPEC
+    except ImportError as err:
+        print(
+            f"specgen: error: {err.name or err} is not installed (see README.md)", file=sys.stderr
+        )
         return EXIT_SPEC
     except _Usage as err:
         print(f"specgen: error: {err}", file=sys.stderr)

@@ -106,6 +106,12 @@ class Network:
 
         return get_emitter("torch").build(self)
 
+    def to_keras(self, *, split_groups: bool = False) -> Any:
+        """A `keras.Model` of this network, built in memory from the generated source."""
+        from .emit import get_emitter
+
+        return get_emitter("keras").build(self, split_groups=split_groups)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={ir.format_value(v)}" for k, v in self.ir.params)
         return f"<Network {self.name}({args}) {self.input_shape} -> {self.output_shape}>"

@@ -26,7 +26,7 @@ def targets() -> list[str]:
 
 def _load_builtin() -> None:
     """The built-in targets register themselves on import (none imports a framework)."""
-    from . import pytorch  # noqa: F401
+    from . import keras3, pytorch  # noqa: F401
 
 
 def get_emitter(name: str) -> Emitter:

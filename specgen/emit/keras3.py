@@ -1,0 +1,394 @@
+"""The Keras 3 target: one self-contained module of functional-API builders (channels_last).
+
+One builder function per distinct block instantiation (`unit(x, name)`, its layers named
+`{name}-conv1`), and a network function returning a `keras.Model`.  Everything PyTorch does
+implicitly is explicit: ZeroPadding2D + valid padding wherever PyTorch pads, BatchNorm epsilon
+and momentum, per-channel PReLU, -inf padding before max pooling, PyTorch's (C, H, W) order
+before `flatten`.  Each block ends in an Identity layer named after it, so its output can be
+read by name.  `split_groups=True` writes group convolutions as slice → Conv2D per group →
+Concatenate, for export paths that reject `groups`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import keyword
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import ir
+from . import register
+from .common import (
+    BodyWriter,
+    Vars,
+    block_keys,
+    call_text,
+    doc_info,
+    format_code,
+    instance_key,
+    render,
+)
+
+HELPERS = {"keras", "layers", "ops", "ChannelShuffle", "ChannelSlice", "ConstantPad2D"}
+_ACTS = {
+    "relu": "layers.ReLU({name})",
+    "relu6": "layers.ReLU(max_value=6.0, {name})",
+    "sigmoid": 'layers.Activation("sigmoid", {name})',
+    "tanh": 'layers.Activation("tanh", {name})',
+    "silu": 'layers.Activation("silu", {name})',
+    "gelu": 'layers.Activation("gelu", {name})',
+    "hswish": 'layers.Activation("hard_swish", {name})',
+    "hsigmoid": 'layers.Activation("hard_sigmoid", {name})',
+}
+
+
+def keras_name(path: str) -> str:
+    """The Keras layer name of a PyTorch module path: `unit1.conv1` -> `unit1-conv1`."""
+    return path.replace(".", "-")
+
+
+def _size(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
+def nhwc(shape: ir.Shape) -> str:
+    return f"{shape.h}x{shape.w}x{shape.c}"
+
+
+@dataclass
+class _Function:
+    name: str
+    signature: str
+    returns: str
+    doc: str
+    lines: list[str] = field(default_factory=list)
+    out_rank: int = 4
+
+
+def _snake_names(keys: list[tuple[str, Any]], reserved: set[str]) -> dict[Any, str]:
+    """Function names: `unit` for a block with one instantiation, `unit_1`, ... otherwise."""
+    per_block: dict[str, list[Any]] = {}
+    for block, key in keys:
+        bucket = per_block.setdefault(block, [])
+        if key not in bucket:
+            bucket.append(key)
+    used = set(reserved)
+    names: dict[Any, str] = {}
+    for block, bucket in per_block.items():
+        for i, key in enumerate(bucket, 1):
+            name = block if len(bucket) == 1 else f"{block}_{i}"
+            while name in used or keyword.iskeyword(name) or hasattr(builtins, name):
+                name += "_"
+            used.add(name)
+            names[key] = name
+    return names
+
+
+class _Generator:
+    def __init__(self, net: Any, split_groups: bool):
+        self.net = net
+        self.split_groups = split_groups
+        self.functions: list[_Function] = []
+        self.done: dict[tuple, _Function] = {}
+        self.helpers = {"shuffle": False, "slice": False, "pad": False, "ops": False}
+        self.network_name = network_function(net)
+        self.names = _snake_names(block_keys(net), HELPERS | {self.network_name})
+
+    def network(self) -> _Function:
+        net = self.net
+        doc = f"{call_text(net.name, net.ir.params)}: {nhwc(net.input_shape)} -> {nhwc(net.output_shape)} (NHWC)."
+        fn = _Function(self.network_name, "", " -> keras.Model", doc)
+        s = net.input_shape
+        fn.lines.append(f'inputs = keras.Input(shape=({s.h}, {s.w}, {s.c}), name="input")')
+        writer = _Writer(self, fn, prefix=None)
+        out, _ = writer.seq(net.ir.body.children, "inputs", "x", 4)
+        fn.lines.append(f'return keras.Model(inputs, {out}, name="{net.name}")')
+        self.functions.append(fn)
+        return fn
+
+    def block(self, node: ir.Block) -> _Function:
+        key = instance_key(node)
+        fn = self.done.get(key)
+        if fn is None:
+            doc = (
+                f"{call_text(node.name, node.args)}: {nhwc(node.in_shape)} -> "
+                f"{nhwc(node.out_shape)}; layers named `{{name}}-...`."
+            )
+            fn = _Function(self.names[key], "x, name: str", "", doc)
+            out, rank = _Writer(self, fn, prefix="name").seq(node.body.children, "x", "x", 4)
+            fn.lines.append(f"return layers.Identity(name=name)({out})")
+            fn.out_rank = rank
+            self.functions.append(fn)
+            self.done[key] = fn
+        return fn
+
+
+class _Writer(BodyWriter):
+    """The lines of one builder function; `prefix` is the variable holding the block's name."""
+
+    def __init__(self, gen: _Generator, fn: _Function, prefix: str | None):
+        super().__init__(fn.lines, Vars({"x", "inputs", "name", *HELPERS}))
+        self.gen, self.fn, self.prefix = gen, fn, prefix
+
+    def label(self, local: str) -> str:
+        """The `name=` value of a layer: `f"{name}-conv1"` in a block, `"conv1"` outside."""
+        local = keras_name(local)
+        return f'f"{{{self.prefix}}}-{local}"' if self.prefix else f'"{local}"'
+
+    def indexed(self, local: str, suffix: str) -> str:
+        """An f-string name with the loop index: `f"{name}-conv1-g{i}"`."""
+        local = keras_name(local)
+        return (
+            f'f"{{{self.prefix}}}-{local}{suffix}{{i}}"'
+            if self.prefix
+            else f'f"{local}{suffix}{{i}}"'
+        )
+
+    def emit(self, out: str, ctor: str, arg: str, comment: str = "") -> None:
+        """`out = ctor(arg)`; `comment` (a shape) is kept only where black keeps one line."""
+        line = f"{out} = {ctor}({arg})"
+        if comment and len(line) + len(comment) + 7 <= 88:
+            line += f"  # {comment}"
+        self.lines.append(line)
+
+    # ---- BodyWriter --------------------------------------------------------------------
+    def layer(self, name: str, node: ir.Node, arg: str, out: str, rank: int, owned: bool) -> int:
+        t = type(node)
+        if t is ir.Block:
+            fn = self.gen.block(node)
+            block_name = f'f"{{{self.prefix}}}-{name}"' if self.prefix else f'"{name}"'
+            self.lines.append(f"{out} = {fn.name}({arg}, {block_name})  # {nhwc(node.out_shape)}")
+            return fn.out_rank
+        if t is ir.SepConv:
+            cur = arg
+            for child_name, child in node.body.children:
+                self.leaf(f"{name}.{child_name}", child, cur, out, 4)
+                cur = out
+            self.emit(out, f"layers.Identity(name={self.label(name)})", cur)
+            return 4
+        return self.leaf(name, node, arg, out, rank)
+
+    def to_map(self, var: str, out: str, shape: ir.Shape) -> None:
+        self.emit(out, f"layers.Reshape((1, 1, {shape.c}))", var)
+
+    def merge(self, kind: str, name: str, out: str, parts: list[str], node: ir.Node) -> None:
+        layer = "layers.Add" if kind == "add" else "layers.Concatenate"
+        if len(parts) == 1:
+            self.lines.append(f"{out} = {parts[0]}")
+            return
+        self.emit(
+            out, f"{layer}(name={self.label(name)})", f"[{', '.join(parts)}]", nhwc(node.out_shape)
+        )
+
+    def split(self, name: str, parts: list[str], var: str, sizes: tuple[int, ...]) -> None:
+        self.gen.helpers["slice"] = True
+        start = 0
+        for i, (part, size) in enumerate(zip(parts, sizes, strict=True), 1):
+            ctor = f"ChannelSlice({start}, {start + size}, name={self.label(f'{name}.part{i}')})"
+            self.emit(part, ctor, var)
+            start += size
+
+    # ---- layers ------------------------------------------------------------------------
+    def leaf(self, path: str, node: ir.Node, arg: str, out: str, rank: int) -> int:
+        t = type(node)
+        name = self.label(path)
+        shape = nhwc(node.out_shape)
+        if t is ir.Conv:
+            arg = self.pad(path, node.padding, arg, out, 0.0)
+            self.conv(path, node, arg, out)
+            return 4
+        if t is ir.IGC:
+            arg = self.pad(path, node.padding, arg, out, 0.0)
+            g = node.M * node.L
+            self.gen.helpers["shuffle"] = self.gen.helpers["ops"] = True
+            opts = _conv_options(node.kernel, node.stride, node.dilation)
+            self.emit(
+                out,
+                f"layers.Conv2D({g}, {opts}, groups={node.L}, use_bias=False, name={self.label(path + '.primary')})",
+                arg,
+            )
+            self.emit(
+                out, f"ChannelShuffle({node.L}, name={self.label(path + '.interleave')})", out
+            )
+            bias = "" if node.bias else ", use_bias=False"
+            self.emit(
+                out,
+                f"layers.Conv2D({g}, 1, groups={node.M}{bias}, name={self.label(path + '.secondary')})",
+                out,
+            )
+            self.emit(out, f"ChannelShuffle({node.M}, name={name})", out, shape)
+            return 4
+        if t is ir.Shuffle:
+            self.gen.helpers["shuffle"] = self.gen.helpers["ops"] = True
+            self.emit(out, f"ChannelShuffle({node.groups}, name={name})", arg, shape)
+            return 4
+        if t is ir.BatchNorm:
+            ctor = f"layers.BatchNormalization(epsilon={node.eps!r}, momentum={round(1 - node.momentum, 12)!r}, name={name})"
+            self.emit(out, ctor, arg, shape if rank == 4 else str(node.out_shape.c))
+            return rank
+        if t is ir.Act:
+            if node.kind == "prelu":
+                axes = "shared_axes=[1, 2], " if rank == 4 else ""
+                ctor = f"layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), {axes}name={name})"
+            elif node.kind == "leakyrelu":
+                ctor = f"layers.LeakyReLU(negative_slope={node.slope!r}, name={name})"
+            else:
+                ctor = _ACTS[node.kind].format(name=f"name={name}")
+            self.emit(out, ctor, arg)
+            return rank
+        if t is ir.Pool:
+            arg = self.pad(
+                path, node.padding, arg, out, float("-inf") if node.kind == "max" else 0.0
+            )
+            cls = "layers.MaxPooling2D" if node.kind == "max" else "layers.AveragePooling2D"
+            self.emit(
+                out,
+                f"{cls}(pool_size={_size(node.kernel)}, strides={_size(node.stride)}, name={name})",
+                arg,
+                shape,
+            )
+            return 4
+        if t is ir.GlobalPool:
+            cls = (
+                "layers.GlobalAveragePooling2D"
+                if node.kind == "avg"
+                else "layers.GlobalMaxPooling2D"
+            )
+            self.emit(out, f"{cls}(keepdims=True, name={name})", arg, shape)
+            return 4
+        if t is ir.Flatten:
+            if rank == 4 and (node.in_shape.h, node.in_shape.w) != (1, 1):
+                # PyTorch flattens (C, H, W); a channels_last map is (H, W, C)
+                self.emit(
+                    out, f"layers.Permute((3, 1, 2), name={self.label(path + '.nchw')})", arg
+                )
+                arg = out
+            self.emit(out, f"layers.Flatten(name={name})", arg, str(node.out_shape.c))
+            return 2
+        if t is ir.Linear:
+            if rank == 4:
+                self.emit(out, f"layers.Flatten(name={self.label(path + '.flatten')})", arg)
+                arg = out
+            bias = "" if node.bias else ", use_bias=False"
+            self.emit(out, f"layers.Dense({node.out}{bias}, name={name})", arg, str(node.out))
+            return 2
+        if t is ir.Dropout:
+            self.emit(out, f"layers.Dropout({node.p!r}, name={name})", arg)
+            return rank
+        if t is ir.Identity:
+            self.emit(out, f"layers.Identity(name={name})", arg)
+            return rank
+        raise AssertionError(f"no Keras layer for {t.__name__}")
+
+    def pad(self, path: str, padding: tuple[int, int], arg: str, out: str, value: float) -> str:
+        if padding == (0, 0):
+            return arg
+        if value == 0.0:
+            self.emit(
+                out,
+                f"layers.ZeroPadding2D({_size(padding)}, name={self.label(path + '.pad')})",
+                arg,
+            )
+        else:
+            self.gen.helpers["pad"] = self.gen.helpers["ops"] = True
+            self.emit(
+                out,
+                f"ConstantPad2D({padding}, float(\"-inf\"), name={self.label(path + '.pad')})",
+                arg,
+            )
+        return out
+
+    def conv(self, path: str, node: ir.Conv, arg: str, out: str) -> None:
+        name = self.label(path)
+        c, g = node.in_shape.c, node.groups
+        opts = _conv_options(node.kernel, node.stride, node.dilation)
+        bias = "" if node.bias else ", use_bias=False"
+        shape = nhwc(node.out_shape)
+        if g > 1 and g == c:
+            mult = "" if node.out == c else f", depth_multiplier={node.out // c}"
+            self.emit(out, f"layers.DepthwiseConv2D({opts}{mult}{bias}, name={name})", arg, shape)
+        elif g > 1 and self.gen.split_groups:
+            self.gen.helpers["slice"] = True
+            cin, cout = c // g, node.out // g
+            part = (
+                f"layers.Conv2D({cout}, {opts}{bias}, name={self.indexed(path, '-g')})"
+                f"(ChannelSlice(i * {cin}, (i + 1) * {cin}, name={self.indexed(path, '-in')})({arg}))"
+            )
+            self.emit(
+                out, f"layers.Concatenate(name={name})", f"[{part} for i in range({g})]", shape
+            )
+        else:
+            groups = f", groups={g}" if g > 1 else ""
+            self.emit(
+                out, f"layers.Conv2D({node.out}, {opts}{groups}{bias}, name={name})", arg, shape
+            )
+
+
+def _conv_options(
+    kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> str:
+    opts = [_size(kernel)]
+    if stride != (1, 1):
+        opts.append(f"strides={_size(stride)}")
+    if dilation != (1, 1):
+        opts.append(f"dilation_rate={_size(dilation)}")
+    return ", ".join(opts)
+
+
+def network_function(net: Any) -> str:
+    name = net.name
+    if name in HELPERS or keyword.iskeyword(name) or hasattr(builtins, name):
+        name += "_model"
+    return name
+
+
+@dataclass(frozen=True)
+class _KerasDoc:
+    title: str
+    version: str
+    source: str
+    input_nhwc: str
+    output_nhwc: str
+    params: str
+    macs: str
+    flat: bool
+
+
+class KerasEmitter:
+    name = "keras"
+
+    def emit(
+        self, net: Any, *, format: bool = True, split_groups: bool = False
+    ) -> str:  # noqa: A002
+        """The module's source; `split_groups` writes group convs as per-group Conv2D."""
+        gen = _Generator(net, split_groups)
+        gen.network()
+        d = doc_info(net)
+        doc = _KerasDoc(
+            d.title,
+            d.version,
+            d.source,
+            nhwc(net.input_shape),
+            nhwc(net.output_shape),
+            d.params,
+            d.macs,
+            d.flat,
+        )
+        code = render("keras.py.j2", doc=doc, helpers=gen.helpers, functions=gen.functions)
+        return format_code(code) if format else code
+
+    def build(self, net: Any, *, split_groups: bool = False) -> Any:
+        """A `keras.Model` of the network, built from the generated source in memory."""
+        code = self.emit(net, format=False, split_groups=split_groups)
+        namespace: dict[str, Any] = {"__name__": f"specgen_generated_keras.{net.name}"}
+        exec(_compiled(code), namespace)  # noqa: S102 - our own generated, validated source
+        return namespace[network_function(net)]()
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(code: str):
+    return compile(code, "<specgen keras>", "exec")
+
+
+KERAS = register(KerasEmitter())
