@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max |diff| / output scale")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split-groups", action="store_true", help="verify the split-groups form")
     p.set_defaults(run=_cmd_verify)
     return parser
 
@@ -122,7 +123,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     net = _compile(args)
     from .verify import verify
 
-    report = verify(net, tolerance=args.tolerance, seed=args.seed)
+    report = verify(net, tolerance=args.tolerance, seed=args.seed, split_groups=args.split_groups)
     sys.stdout.write(report.render())
     return EXIT_OK if report.passed else EXIT_FAILED
 

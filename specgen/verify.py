@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .emit.keras3 import keras_name
+from .transfer import torch_to_keras
 
 DEFAULT_TOLERANCE = 1e-4
 
@@ -91,19 +92,22 @@ def _randomize(module: Any, seed: int) -> None:
 
 
 def verify(
-    net: Any, *, tolerance: float = DEFAULT_TOLERANCE, seed: int = 0, batch: int = 2
+    net: Any,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    seed: int = 0,
+    batch: int = 2,
+    split_groups: bool = False,
 ) -> Report:
     """Compare the two targets of `net` (a compiled `specgen.Network`) block by block."""
     import keras
     import numpy as np
     import torch
 
-    from .transfer import torch_to_keras
-
     torch.manual_seed(seed)
     module = net.to_torch().eval()
     _randomize(module, seed)
-    model = net.to_keras()
+    model = net.to_keras(split_groups=split_groups)
     torch_to_keras(module, model)
 
     blocks = [row.name for row in net.cost.blocks]
