@@ -89,7 +89,7 @@ class Network:
 
     @functools.cached_property
     def shapes(self) -> dict[str, ir.Shape]:
-        """The output shape of every layer and block, by path (`unit1.residual1.conv1`)."""
+        """The output shape of every layer and block, by path (`unit1.conv1`)."""
         from .cost import walk
 
         return {name: node.out_shape for name, node in walk(self.ir.body)}
@@ -130,6 +130,8 @@ def compile(  # noqa: A001 - the natural name for the entry point
     source = read_source(spec, filename)
     program, analysis = _front(source.text, source.filename)
     errors = list(analysis.errors)
+    if any(d.code == "recursive-block" for d in errors):
+        raise SpecError(errors, source)  # expanding would only hit the nesting limit
     net, found = elaborate(program, params, analysis)
     errors.extend(found)
     if net is not None and not errors:

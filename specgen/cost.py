@@ -141,7 +141,7 @@ class Cost:
 
     @functools.cached_property
     def layers(self) -> list[LayerCost]:
-        """One row per layer, named by its path (`unit1.residual1.conv1`)."""
+        """One row per layer, named by its path (`unit1.conv1`)."""
         rows: list[LayerCost] = []
         for name, node in walk(self._net.body):
             if not ir.children(node):

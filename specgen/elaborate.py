@@ -134,7 +134,8 @@ def analyze(program: S.Program) -> Analysis:
 
     calls: dict[str, set[str]] = {name: set() for name in blocks}
 
-    def walk(body: tuple[S.Stmt, ...], owner: str | None) -> None:
+    def walk(body: tuple[S.Stmt, ...], owner: str | None, scope: set[str] | None = None) -> None:
+        scope = set(scope or ())  # names already bound in this body: parameters, earlier lets
         for stmt in body:
             if isinstance(stmt, S.Let):
                 if stmt.name in RESERVED:
@@ -143,6 +144,13 @@ def analyze(program: S.Program) -> Analysis:
                         stmt.name_span,
                         code="reserved",
                     )
+                elif stmt.name in scope:
+                    err(
+                        f"`{stmt.name}` is already defined here; choose another name",
+                        stmt.name_span,
+                        code="redefined",
+                    )
+                scope.add(stmt.name)
                 continue
             head = stmt.head
             name = head.name
@@ -158,10 +166,17 @@ def analyze(program: S.Program) -> Analysis:
                         hint,
                         "unknown-composite",
                     )
-                walk(stmt.body, owner)
+                walk(stmt.body, owner, scope)
             elif name in blocks:
                 if owner is not None:
                     calls[owner].add(name)
+                for arg in head.args:
+                    if _trailing_name(arg):
+                        err(
+                            f"a block call takes no trailing layers: put `{_trailing_name(arg)}` on a line of its own",
+                            arg.span,
+                            code="syntax",
+                        )
             elif name in ops.COMPOSITES:
                 err(
                     f"`{name}` needs an indented body: end the line with `:`",
@@ -181,8 +196,17 @@ def analyze(program: S.Program) -> Analysis:
                 hint = did_you_mean(name, [*OPS, *blocks])
                 err(f"unknown layer or block `{name}`", head.name_span, hint, "unknown-layer")
 
+    top: set[str] = {p.name for p in program.params}
+    for let in program.lets:
+        if let.name in top:
+            err(
+                f"`{let.name}` is already defined; choose another name",
+                let.name_span,
+                code="redefined",
+            )
+        top.add(let.name)
     for b in program.blocks:
-        walk(b.body, b.name if blocks.get(b.name) is b else None)
+        walk(b.body, b.name if blocks.get(b.name) is b else None, {p.name for p in b.params})
     walk(program.body, None)
 
     # recursion: a cycle in the call graph
@@ -328,7 +352,7 @@ class Elaborator:
                 code="parameter-type",
             )
             raise _Abort
-        if isinstance(default, bool) != isinstance(value, bool) or (
+        if _kind(default) != _kind(value) or (
             isinstance(default, int)
             and not isinstance(default, bool)
             and isinstance(value, float)
@@ -371,7 +395,7 @@ class Elaborator:
                     current = node.out_shape
                 continue
             nxt = stmts[i + 1] if i + 1 < len(stmts) else None
-            next_is_bn = isinstance(nxt, S.Simple) and nxt.head.name == "bn"
+            next_is_bn = isinstance(nxt, S.Simple) and nxt.head.name == "bn" and nxt.repeat is None
             for base, node in self.simple(stmt, env, current, next_is_bn):
                 children.append((namer(base), node))
                 current = node.out_shape
@@ -450,7 +474,7 @@ class Elaborator:
             )
         op = plan.spec.name
         if op == "sepconv":
-            return [("sepconv", self.sepconv(head, values, trailing, shape))]
+            return [("sepconv", self.sepconv(head, values, trailing, shape, next_is_bn))]
         node = self.make(op, head, values, shape)
         out = [(op, node)]
         for name, tvalues in trailing:
@@ -565,7 +589,7 @@ class Elaborator:
         raise AssertionError(op)
 
     def sepconv(
-        self, head: S.Head, v: dict[str, Any], trailing: list, shape: ir.Shape
+        self, head: S.Head, v: dict[str, Any], trailing: list, shape: ir.Shape, next_is_bn: bool
     ) -> ir.SepConv:
         bias = not (trailing and trailing[0][0] == "bn")
         padding = (
@@ -579,7 +603,7 @@ class Elaborator:
             "multiplier": 1,
             "bias": bias,
         }
-        pw = {"out": v["out"], "stride": (1, 1), "group": 1, "bias": bias}
+        pw = {"out": v["out"], "stride": (1, 1), "group": 1, "bias": bias and not next_is_bn}
         namer = _Namer()
         children: list[ir.Named] = []
         current = shape
@@ -600,6 +624,9 @@ class Elaborator:
         ok = True
         position = 0
         for arg in head.args:
+            if _trailing_name(arg):
+                ok = False  # reported by analyze
+                continue
             try:
                 if isinstance(arg, S.KwArg):
                     if arg.name not in names:
@@ -622,7 +649,7 @@ class Elaborator:
                 else:
                     if position >= len(names):
                         raise EvalError(
-                            f"block {bdef.name} takes {len(names)} arguments, got more",
+                            f"block {bdef.name} takes {_count(len(names), 'argument')}, got more",
                             arg.span,
                             code="too-many-arguments",
                         )
@@ -636,13 +663,17 @@ class Elaborator:
         benv = dict(self.globals)
         benv["in"] = shape.c
         missing = []
-        for p in bdef.params:
-            if p.name in given:
-                benv[p.name] = given[p.name]
-            elif p.default is not None:
-                benv[p.name] = self.eval(p.default, benv)
-            else:
-                missing.append(p.name)
+        self.stack.append(Frame(bdef.name, tuple(given.items()), head.span))
+        try:  # defaults are evaluated inside the call: their errors get its frame
+            for p in bdef.params:
+                if p.name in given:
+                    benv[p.name] = given[p.name]
+                elif p.default is not None:
+                    benv[p.name] = self.eval(p.default, benv)
+                else:
+                    missing.append(p.name)
+        finally:
+            self.stack.pop()
         if missing:
             self.error(
                 f"block {bdef.name} needs {', '.join(f'`{m}`' for m in missing)}",
@@ -799,7 +830,11 @@ class Elaborator:
             raise _Abort
         values = tuple(as_int(v, span, "a split size") for v in sizes)
         if len(values) != n:
-            self.error(f"split has {n} branches but {len(values)} sizes", span, code="split-sizes")
+            self.error(
+                f"split has {_count(n, 'branch')} but {_count(len(values), 'size')}",
+                span,
+                code="split-sizes",
+            )
             raise _Abort
         if any(v <= 0 for v in values) or sum(values) != shape.c:
             self.error(
@@ -809,6 +844,24 @@ class Elaborator:
             )
             raise _Abort
         return values
+
+
+def _trailing_name(arg: S.Arg) -> str | None:
+    """`relu` or `leakyrelu(0.1)` written as an argument: the layer's name, else None."""
+    name = arg.name if isinstance(arg, S.Name) else arg.func if isinstance(arg, S.Call) else None
+    return name if name in OPS and OPS[name].trailing else None
+
+
+def _kind(value: Value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "es" if noun.endswith("ch") else "s")
 
 
 def _key(value: Value) -> Any:

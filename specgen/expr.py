@@ -120,7 +120,8 @@ def _call(node: S.Call, args: list[Value]) -> Value:
     def arity(lo: int, hi: int) -> None:
         if not lo <= len(args) <= hi:
             want = str(lo) if lo == hi else f"{lo} to {hi}"
-            raise EvalError(f"{name}() takes {want} arguments, got {len(args)}", span)
+            noun = "argument" if want == "1" else "arguments"
+            raise EvalError(f"{name}() takes {want} {noun}, got {len(args)}", span)
 
     if name in ("min", "max"):
         items = list(args[0]) if len(args) == 1 and isinstance(args[0], tuple) else args

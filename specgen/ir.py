@@ -2,7 +2,7 @@
 
 Nodes are small frozen dataclasses.  Each keeps `src`, the syntax node it came from (for error
 spans), and its input and output `Shape`.  Composite nodes hold their children under the names
-the emitters use for attributes and the cost report uses for rows (`unit1.residual1.conv1`).
+the emitters use for attributes and the cost report uses for rows (`unit1.conv1`).
 Identical block instantiations are elaborated once and the node is shared, so the tree is a
 DAG; passes that walk it memoize by node identity.
 """

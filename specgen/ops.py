@@ -320,7 +320,11 @@ def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
             what = (
                 f"`{arg.name}` is not a layer or an argument of {spec.name}"
                 if isinstance(arg, S.Name)
-                else f"{spec.name} takes no more positional arguments"
+                else (
+                    f"{spec.name} takes no arguments"
+                    if not spec.args
+                    else f"{spec.name} takes no more positional arguments"
+                )
             )
             errors.append(EvalError(what, arg.span, hint, "unknown-argument"))
             continue

@@ -30,9 +30,9 @@ def resource_dir(name: str) -> Path:
 class _Limit(Exception):
     """Raised from a parser callback when input exceeds a limit; becomes a SpecError."""
 
-    def __init__(self, message: str, span: Span):
+    def __init__(self, message: str, span: Span, code: str = "limit"):
         super().__init__(message)
-        self.span = span
+        self.span, self.code = span, code
 
 
 class _BadIndent(Exception):
@@ -120,12 +120,14 @@ class _Builder(Transformer):
 
     # expressions
     def int(self, c):
+        if len(c[0]) > limits.MAX_DIGITS or int(c[0]) > limits.MAX_INT:
+            raise _Limit(f"number {str(c[0])[:24]} is too large (limit 2**53)", _tok_span(c[0]))
         return S.Num(int(c[0]), _tok_span(c[0]))
 
     def float(self, c):
         value = float(c[0])
-        if value != value or value in (float("inf"), float("-inf")):
-            raise _Limit(f"number {c[0]} is too large", _tok_span(c[0]))
+        if not value <= limits.MAX_INT:
+            raise _Limit(f"number {str(c[0])[:24]} is too large (limit 2**53)", _tok_span(c[0]))
         return S.Num(value, _tok_span(c[0]))
 
     def name(self, c):
@@ -221,7 +223,7 @@ class _Builder(Transformer):
     def shape_dims(self, c):
         dims = _dims(c[0])
         if len(dims.values) != 3:
-            raise _Limit("the input shape needs three sizes: CxHxW", dims.span)
+            raise _Limit("the input shape needs three sizes: CxHxW", dims.span, "syntax")
         return tuple(S.Num(v, dims.span) for v in dims.values), dims.span
 
     def shape_terms(self, c):
@@ -311,8 +313,10 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> Diagnostic:
     if isinstance(err, UnexpectedToken):
         tok = err.token
         if tok.type == "$END":
-            line = source.text.count("\n")
+            line = _last_line(source)
             column = max(1, len(source.line_text(line)) + 1)
+        elif tok.type in ("_INDENT", "_DEDENT") and tok.end_line:
+            line, column = tok.end_line, max(1, tok.end_column)
         what = {
             "_NL": "end of line",
             "$END": "end of file",
@@ -339,9 +343,15 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> Diagnostic:
             f"unexpected character `{char}`", Span(line, column, line, column + 1), code="syntax"
         )
     if isinstance(err, UnexpectedEOF):
-        line = source.text.count("\n")
+        line = _last_line(source)
         return Diagnostic("unexpected end of file", Span(line, 1, line, 2), code="syntax")
     return Diagnostic(str(err).split("\n")[0], Span(line, column, line, column + 1), code="syntax")
+
+
+def _last_line(source: Source) -> int:
+    """The last line that has text (for errors at the end of the input)."""
+    lines = source.text.rstrip("\n").split("\n")
+    return max(1, len(lines))
 
 
 def _precheck(source: Source) -> None:
@@ -410,7 +420,7 @@ def parse(text: str, filename: str = "<spec>") -> S.Program:
     try:
         return _parser().parse(normalized, start="start")
     except _Limit as err:
-        raise SpecError([Diagnostic(str(err), err.span, code="limit")], source) from None
+        raise SpecError([Diagnostic(str(err), err.span, code=err.code)], source) from None
     except _BadIndent as err:
         span = Span(err.line, err.column, err.line, err.column + 1)
         diag = Diagnostic(

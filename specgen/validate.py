@@ -50,10 +50,10 @@ def validate(net: ir.Network) -> list[Diagnostic]:
                         f"groups dividing {c}: {divisors(c)}",
                         "group-divisibility",
                     )
-                if node.out % g:
+                if node.out % g and c % g == 0:  # one diagnostic per conv
                     report(
                         f"{node.kind} output channels ({node.out}) are not divisible by group={g}",
-                        _arg_span(head, "out") if c % g == 0 else span,
+                        _arg_span(head, "out"),
                         chain,
                         f"groups dividing {node.out}: {divisors(node.out)}",
                         "group-divisibility",

@@ -29,7 +29,7 @@ class Table:
 
     def get(self, key: Any) -> Any:
         for k, v in self.items:
-            if k == key and type(k) is not bool:
+            if k == key and isinstance(k, bool) == isinstance(key, bool):
                 return v
         raise KeyError(key)
 
