@@ -1,0 +1,91 @@
+"""Shared helpers for the specgen test suite.
+
+Every expected number in these tests is computed by hand (or taken from
+shared/REFERENCES.md), never by asking specgen.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import specgen
+import specgen.cli
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.conv"))
+
+# The smallest useful header: most tests only write the `layers:` body after it.
+HEADER = "network n\ninput 16x8x8\nlayers:\n"
+
+
+def spec(body: str, header: str = HEADER) -> str:
+    """A spec made of `header` and `body` (lines of the body indented by four spaces)."""
+    return header + body
+
+
+def compile_text(text: str, params: dict | None = None, filename: str | None = None):
+    """Compile spec text (never a path) and return the Network."""
+    return specgen.compile(text, params=params, filename=filename)
+
+
+def compile_error(text: str, params: dict | None = None, filename: str | None = None):
+    """Compile spec text that must fail and return the SpecError."""
+    with pytest.raises(specgen.SpecError) as info:
+        specgen.compile(text, params=params, filename=filename)
+    return info.value
+
+
+def layer_rows(net) -> dict:
+    """{path: LayerCost} of a compiled network."""
+    return {row.name: row for row in net.cost.layers}
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `specgen.cli.main([...])` in-process and capture what it prints."""
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()  # drop anything printed before
+        try:
+            code = specgen.cli.main(list(args))
+        except SystemExit as exc:  # argparse exits on usage errors and --version
+            code = exc.code if isinstance(exc.code, int) else 2
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def run_module(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `python -m specgen ARGS` in a fresh interpreter."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("SPECGEN_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "specgen", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def module_cli():
+    """`python -m specgen` as a subprocess (slower: use it for a handful of tests)."""
+    return run_module
