@@ -18,7 +18,7 @@ from . import syntax as S
 from .cost import Cost
 from .elaborate import Analysis, analyze, elaborate
 from .errors import Diagnostic, Source, SpecError
-from .parse import parse
+from .parse import normalize, parse
 from .validate import validate
 
 
@@ -29,11 +29,10 @@ def _front(text: str, filename: str) -> tuple[S.Program, Analysis]:
 
 
 def read_source(spec: str | os.PathLike[str], filename: str | None = None) -> Source:
-    """The spec's text: `spec` is a path (PathLike, or a one-line str naming a file) or text."""
-    if isinstance(spec, str) and (
-        "\n" in spec or not (spec.endswith(".conv") or os.path.exists(spec))
-    ):
-        return Source(spec, filename or "<spec>")
+    """The spec's text: `spec` is a path (a PathLike, or a str without a line break) or the
+    text itself (a str with at least one line break: no spec fits on one line)."""
+    if isinstance(spec, str) and (not spec or "\n" in spec or "\r" in spec or "\x00" in spec):
+        return Source(normalize(spec), filename or "<spec>")
     path = Path(spec)
     name = filename or str(spec)
 
@@ -50,13 +49,15 @@ def read_source(spec: str | os.PathLike[str], filename: str | None = None) -> So
         raise fail("permission denied") from None
     except OSError as err:
         raise fail(f"cannot read: {err.strerror or err}") from None
+    except ValueError:
+        raise fail("is not a valid file name") from None
     if b"\x00" in data:
         raise fail("this is a binary file, not a .conv spec")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise fail(f"not UTF-8 text (byte {err.start})") from None
-    return Source(text, name)
+    return Source(normalize(text), name)
 
 
 class Network:

@@ -212,24 +212,31 @@ def analyze(program: S.Program) -> Analysis:
     # recursion: a cycle in the call graph
     state: dict[str, int] = {}
 
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = 1
-        for callee in sorted(calls[name]):
-            if state.get(callee) == 1:
-                cycle = path[path.index(callee) :] + [callee] if callee in path else [name, callee]
-                b = blocks[name]
+    def visit(root: str) -> None:
+        """Depth-first search without recursion (a chain of blocks can be long)."""
+        path = [root]
+        state[root] = 1
+        stack = [iter(sorted(calls[root]))]
+        while stack:
+            callee = next(stack[-1], None)
+            if callee is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(callee) == 1:
+                cycle = path[path.index(callee) :] + [callee]
                 err(
                     f"block `{callee}` is recursive: {' → '.join(cycle)}",
-                    b.name_span,
+                    blocks[callee].name_span,
                     code="recursive-block",
                 )
             elif callee not in state:
-                visit(callee, path + [callee])
-        state[name] = 2
+                state[callee] = 1
+                path.append(callee)
+                stack.append(iter(sorted(calls[callee])))
 
     for name in blocks:
         if name not in state:
-            visit(name, [name])
+            visit(name)
 
     global_names = {p.name for p in program.params} | {let.name for let in program.lets}
     direct: dict[str, set[str]] = {}
@@ -284,6 +291,14 @@ class Elaborator:
             self.eval_error(e)
             raise _Abort from None
 
+    def int(self, value: Value, span: Span, what: str) -> int:
+        """`value` as an int; a mistake is reported here, with the current call chain."""
+        try:
+            return as_int(value, span, what)
+        except EvalError as e:
+            self.eval_error(e)
+            raise _Abort from None
+
     def count(self, n: int, span: Span) -> None:
         self.layers += n
         if self.layers > limits.MAX_LAYERS:
@@ -324,7 +339,7 @@ class Elaborator:
             for let in p.lets:
                 env[let.name] = self.eval(let.value, env)
             self.globals = env
-            c, h, w = (as_int(self.eval(e, env), p.input_span, "an input size") for e in p.input)
+            c, h, w = (self.int(self.eval(e, env), p.input_span, "an input size") for e in p.input)
             if min(c, h, w) <= 0:
                 self.error(
                     f"input sizes must be positive, got {c}x{h}x{w}",
@@ -345,6 +360,14 @@ class Elaborator:
     def override(self, param: S.Param, default: Value, value: Any) -> Value:
         """A parameter value given from the CLI or the API, checked against its default's type."""
         value = _from_python(value)
+        if value is not None and not _in_range(value):
+            self.error(
+                f"parameter `{param.name}` got a number that is too large or not finite "
+                "(limit 2**53)",
+                param.span,
+                code="parameter-type",
+            )
+            raise _Abort
         if value is None:
             self.error(
                 f"parameter `{param.name}` got a value that is not a number, list or table",
@@ -405,7 +428,7 @@ class Elaborator:
         head = stmt.head
         repeat = 1
         if stmt.repeat is not None:
-            repeat = as_int(self.eval(stmt.repeat, env), stmt.repeat.span, "a repeat count")
+            repeat = self.int(self.eval(stmt.repeat, env), stmt.repeat.span, "a repeat count")
             if not 0 <= repeat <= limits.MAX_REPEAT:
                 self.error(
                     f"repeat count must be between 0 and {limits.MAX_REPEAT}, got {repeat}",
@@ -828,7 +851,7 @@ class Elaborator:
         if not isinstance(sizes, tuple):
             self.error("split sizes must be a list like [16, 16]", span)
             raise _Abort
-        values = tuple(as_int(v, span, "a split size") for v in sizes)
+        values = tuple(self.int(v, span, "a split size") for v in sizes)
         if len(values) != n:
             self.error(
                 f"split has {_count(n, 'branch')} but {_count(len(values), 'size')}",
@@ -844,6 +867,17 @@ class Elaborator:
             )
             raise _Abort
         return values
+
+
+def _in_range(value: Value) -> bool:
+    """Every number in `value` finite and within 2**53 (lists and tables included)."""
+    if isinstance(value, tuple):
+        return all(_in_range(v) for v in value)
+    if isinstance(value, ir.Table):
+        return all(_in_range(k) and _in_range(v) for k, v in value.items)
+    if isinstance(value, float):
+        return value == value and abs(value) <= limits.MAX_INT
+    return isinstance(value, bool) or abs(value) <= limits.MAX_INT
 
 
 def _trailing_name(arg: S.Arg) -> str | None:

@@ -7,6 +7,7 @@ mistakes are reported together and the CLI can print them all before exiting 2.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,8 +41,14 @@ class Source:
     filename: str = "<spec>"
 
     def line_text(self, line: int) -> str:
-        lines = self.text.split("\n")
+        lines = _lines(self.text)
         return lines[line - 1] if 1 <= line <= len(lines) else ""
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(text: str) -> tuple[str, ...]:
+    """The lines of `text` as the parser counts them (CRLF and CR end lines too)."""
+    return tuple(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,9 @@ class Diagnostic:
         return "\n".join(lines)
 
 
+MAX_DIAGNOSTICS = 50  # reported at once; the rest are counted
+
+
 class SpecError(Exception):
     """A mistake in a spec (or in the parameters given for it), with its place in the file.
 
@@ -99,9 +109,15 @@ class SpecError(Exception):
     """
 
     def __init__(self, diagnostics: Iterable[Diagnostic], source: Source | None = None):
-        self.diagnostics = tuple(diagnostics)
-        if not self.diagnostics:
+        found = tuple(diagnostics)
+        if not found:
             raise ValueError("SpecError needs at least one diagnostic")
+        if len(found) > MAX_DIAGNOSTICS:
+            rest = Diagnostic(
+                f"{len(found) - MAX_DIAGNOSTICS} more mistakes not shown", code="more"
+            )
+            found = found[:MAX_DIAGNOSTICS] + (rest,)
+        self.diagnostics = found
         self.source = source
         super().__init__(self.render())
 
@@ -139,9 +155,14 @@ class SpecError(Exception):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest choice, for misspelt names."""
+    return _closest(word, tuple(sorted(set(choices))))
+
+
+@functools.lru_cache(maxsize=1024)
+def _closest(word: str, choices: tuple[str, ...]) -> str | None:
     import difflib
 
-    match = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean `{match[0]}`?" if match else None
 
 

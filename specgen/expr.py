@@ -84,9 +84,12 @@ def _div(a, b, span: Span, op: str) -> Value:
                 )
             return q
         return a / b
-    if op == "//":
-        return a // b if isinstance(a, int) and isinstance(b, int) else float(math.floor(a / b))
-    return a % b
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b if op == "//" else a % b
+    q = a / b
+    if not math.isfinite(q):
+        raise EvalError(f"{a} {op} {b} is too large (limit 2**53)", span, code="limit")
+    return float(math.floor(q)) if op == "//" else a % b
 
 
 def _pow(a, b, span: Span) -> Value:
@@ -100,9 +103,10 @@ def _pow(a, b, span: Span) -> Value:
         raise EvalError(f"{a} ** {b} is not a real number", span)
     if abs(a) > 1 and b > 0 and b * math.log2(abs(a)) > 53:
         raise EvalError(f"{a} ** {b} is too large (limit 2**53)", span, code="limit")
-    if isinstance(a, int) and isinstance(b, int) and b < 0:
-        return a**b  # a float
-    return a**b
+    try:
+        return a**b  # int ** negative int is a float
+    except (OverflowError, ZeroDivisionError):
+        raise EvalError(f"{a} ** {b} is too large (limit 2**53)", span, code="limit") from None
 
 
 def make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
@@ -222,7 +226,7 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
                 raise EvalError(
                     f"no entry for {format_value(key)} in the table",
                     node.index.span,
-                    f"keys: {keys}",
+                    f"keys: {keys}" if keys else "the table is empty",
                 ) from None
         if isinstance(target, tuple):
             i = as_int(key, node.index.span, "a list index")
@@ -247,9 +251,10 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
             key = evaluate(k, env)
             if isinstance(key, Table):
                 raise EvalError("a table key must be a number or a list", k.span)
-            if key in seen:
+            typed = (isinstance(key, bool), key)  # true and 1 are different keys
+            if typed in seen:
                 raise EvalError(f"duplicate key {format_value(key)} in the table", k.span)
-            seen.add(key)
+            seen.add(typed)
             items.append((key, evaluate(v, env)))
         return Table(tuple(items))
     raise AssertionError(f"unknown expression node {t.__name__}")

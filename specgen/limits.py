@@ -5,6 +5,7 @@ what any real network needs (the largest published efficient CNNs have a few hun
 """
 
 MAX_SOURCE_CHARS = 1_000_000  # characters in one spec
+MAX_SOURCE_LINES = 20_000  # lines in one spec (parsing takes some 100 µs a line)
 MAX_EXPR_DEPTH = 64  # nesting of one expression
 MAX_NESTING = 24  # composites (residual:, concat:, ...) nested inside one another
 MAX_CALL_DEPTH = 32  # block calls nested inside one another

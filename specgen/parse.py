@@ -146,7 +146,7 @@ class _Builder(Transformer):
     floordiv, mod, pow = _binop("//"), _binop("%"), _binop("**")
 
     def neg(self, c):
-        return S.Neg(c[0], c[0].span, _depth(c[0]))
+        return S.Neg(c[1], _span(c[0], c[1]), _depth(c[1]))
 
     def pos(self, c):
         return c[0]
@@ -159,18 +159,16 @@ class _Builder(Transformer):
         return S.Index(c[0], c[1], _span(c[0], c[1]), _depth(c[0], c[1]))
 
     def list(self, c):
-        items = _present(c)
-        span = _span(*items) if items else Span(0, 0, 0, 0)
-        return S.ListExpr(items, span, _depth(*items))
+        items = _present(c[1:])
+        return S.ListExpr(items, _span(c[0], *items), _depth(*items))
 
     def pair(self, c):
         return (c[0], c[1])
 
     def map(self, c):
-        pairs = _present(c)
+        pairs = _present(c[1:])
         flat = [x for p in pairs for x in p]
-        span = _span(*flat) if flat else Span(0, 0, 0, 0)
-        return S.MapExpr(pairs, span, _depth(*flat))
+        return S.MapExpr(pairs, _span(c[0], *flat), _depth(*flat))
 
     # arguments and statements
     def kwarg(self, c):
@@ -348,6 +346,31 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> Diagnostic:
     return Diagnostic(str(err).split("\n")[0], Span(line, column, line, column + 1), code="syntax")
 
 
+def normalize(text: str) -> str:
+    """Spec text as the parser reads it: no byte-order mark, `\n` line ends."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _unclosed(text: str) -> Span | None:
+    """The first `(`, `[` or `{` (outside comments) that is never closed, if any."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[tuple[str, int, int]] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        for col, ch in enumerate(line, 1):
+            if ch == "#":
+                break
+            if ch in "([{":
+                stack.append((ch, number, col))
+            elif ch in pairs:
+                if not stack or stack[-1][0] != pairs[ch]:
+                    return None  # a stray closer: the parser's own message is better
+                stack.pop()
+    if not stack:
+        return None
+    _, line, col = stack[0]
+    return Span(line, col, line, col + 1)
+
+
 def _last_line(source: Source) -> int:
     """The last line that has text (for errors at the end of the input)."""
     lines = source.text.rstrip("\n").split("\n")
@@ -374,9 +397,15 @@ def _precheck(source: Source) -> None:
             [Diagnostic("spec is empty: it needs `network`, `input` and `layers:`", code="empty")],
             source,
         )
+    lines = text.split("\n")
+    if len(lines) > limits.MAX_SOURCE_LINES:
+        message = f"spec has more than {limits.MAX_SOURCE_LINES} lines"
+        raise SpecError([Diagnostic(message, code="limit")], source)
     problems = []
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(lines, 1):
         stripped = line.lstrip(" ")
+        if not stripped.strip(" \t\f") or stripped.lstrip(" \t\f").startswith("#"):
+            continue  # blank and comment-only lines do not count for indentation
         if stripped.startswith("\t") or (stripped[:1] in ("\f",)):
             col = len(line) - len(stripped) + 1
             problems.append(
@@ -412,11 +441,10 @@ def parse_value(text: str, name: str) -> object:
 @functools.lru_cache(maxsize=512)
 def parse(text: str, filename: str = "<spec>") -> S.Program:
     """Parse .conv text into a `syntax.Program`, or raise `SpecError` with the place."""
+    text = normalize(text)
     source = Source(text, filename)
     _precheck(source)
-    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not normalized.endswith("\n"):
-        normalized += "\n"
+    normalized = text if text.endswith("\n") else text + "\n"
     try:
         return _parser().parse(normalized, start="start")
     except _Limit as err:
@@ -428,6 +456,11 @@ def parse(text: str, filename: str = "<spec>") -> S.Program:
         )
         raise SpecError([diag], source) from None
     except UnexpectedInput as err:
-        raise SpecError([_syntax_error(err, source)], source) from None
+        opener = _unclosed(normalized)
+        if opener is not None and (opener.line, opener.column) <= (err.line, err.column) or opener is not None and err.line <= 0:
+            diag = Diagnostic("this bracket is never closed", opener, code="syntax")
+        else:
+            diag = _syntax_error(err, source)
+        raise SpecError([diag], source) from None
     except RecursionError:
         raise SpecError([Diagnostic("spec is nested too deeply", code="limit")], source) from None

@@ -82,11 +82,6 @@ def test_directory(cli, tmp_path):
     assert "is a directory" in r.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a missing path without the .conv suffix is compiled as spec text "
-    "(`unexpected `missing`; expected `network``)",
-)
 def test_missing_file_without_conv_suffix(cli, tmp_path):
     path = str(tmp_path / "missing.txt")
     r = cli("check", path)
@@ -381,11 +376,9 @@ def test_bad_inputs_never_print_a_traceback(cli, tmp_path, name, command):
         "1e400",
         pytest.param(
             "1e-300 ** -2",
-            marks=pytest.mark.xfail(strict=True, reason="BUG: OverflowError, the CLI exits 3"),
         ),
         pytest.param(
             "1e15 // 1e-300",
-            marks=pytest.mark.xfail(strict=True, reason="BUG: OverflowError, the CLI exits 3"),
         ),
     ],
     ids=["5000-digits", "float-literal", "float-power", "float-floordiv"],

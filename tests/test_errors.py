@@ -111,10 +111,10 @@ CASES = [
          "split-divisibility", 4, 5, "split into 3 branches does not divide 16 channels",
          "give explicit sizes"),
     case("split-sizes-sum", H + "    split sizes=[4, 4]:\n        identity\n        identity\n",
-         "split-sizes", 4, 18, "split sizes [4, 4] do not add up to the 16 input channels"),
+         "split-sizes", 4, 17, "split sizes [4, 4] do not add up to the 16 input channels"),
     case("split-sizes-count",
          H + "    split sizes=[4, 4, 8]:\n        identity\n        identity\n",
-         "split-sizes", 4, 18, "split has 2 branches but 3 sizes"),
+         "split-sizes", 4, 17, "split has 2 branches but 3 sizes"),
     case("split-sizes-not-a-list", H + "    split sizes=3:\n        relu\n",
          "error", 4, 17, "split sizes must be a list"),
     # ---- shapes and sizes -----------------------------------------------------------------------
@@ -141,7 +141,7 @@ CASES = [
     case("float-channels", H + "    conv 1x1 out=16.5\n",
          "expr", 4, 18, "conv out must be an integer, not 16.5", "round it with int(...)"),
     case("list-channels", H + "    conv 1x1 out=[1, 2]\n",
-         "expr", 4, 19, "conv out must be an integer, not the list [1, 2]"),
+         "expr", 4, 18, "conv out must be an integer, not the list [1, 2]"),
     case("division-by-zero", H + "    conv 1x1 out=1 // 0\n",
          "expr", 4, 18, "division by zero"),
     # ---- names -----------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ CASES = [
          "recursive-block", 3, 7, "block `a` is recursive: a → a"),
     case("recursive-mutual",
          "network n\ninput 16x8x8\nblock a:\n    b\nblock b:\n    a\nlayers:\n    a\n",
-         "recursive-block", 5, 7, "block `a` is recursive: a → b → a"),
+         "recursive-block", 3, 7, "block `a` is recursive: a → b → a"),
     # ---- reserved names ------------------------------------------------------------------------
     case("reserved-param-in", "network n(in=3)\ninput 16x8x8\nlayers:\n    relu\n",
          "reserved", 1, 11, "`in` is reserved and cannot name a parameter"),
@@ -325,51 +325,24 @@ def test_bad_spec(text, params, code, line, column, phrase, hint):
         assert f"<spec>:{line}:{column}: error:" in rendered
 
 
-# ---- bugs: expected behaviour, marked xfail ----------------------------------------------------
+# ---- once bugs, now fixed: overflow, spans, brackets, tabs, BOM ------------------------------------
 
 BUGS = [
     case("float-power-overflow", H + "    conv 3x3 out=1e-300 ** -2\n",
-         "limit", 4, 18, "too large",
-         marks=pytest.mark.xfail(strict=True, raises=OverflowError,
-                                 reason="BUG: 1e-300 ** -2 crashes with OverflowError")),
+         "limit", 4, 18, "too large"),
     case("float-floordiv-overflow", H + "    conv 3x3 out=1e15 // 1e-300\n",
-         "limit", 4, 18, "too large",
-         marks=pytest.mark.xfail(strict=True, raises=OverflowError,
-                                 reason="BUG: 1e15 // 1e-300 crashes with OverflowError "
-                                 "(math.floor of inf)")),
+         "limit", 4, 18, "too large"),
     case("empty-list-call", H + "    conv 3x3 out=max([])\n",
-         "expr", 4, 18, "max() needs at least one value",
-         marks=pytest.mark.xfail(strict=True,
-                                 reason="BUG: an empty list has span 0:0, so max([]) is reported "
-                                 "at line 0 (no location)")),
+         "expr", 4, 18, "max() needs at least one value"),
     case("negative-literal-span", H + "    conv 3x3 out=-16\n",
-         "range", 4, 18, "conv out must be at least 1, got -16",
-         marks=pytest.mark.xfail(strict=True,
-                                 reason="BUG: a negation's span leaves out the `-` "
-                                 "(reported at column 19)")),
+         "range", 4, 18, "conv out must be at least 1, got -16"),
     case("negative-repeat-span", H + "    relu x -1\n",
-         "limit", 4, 12, "repeat count must be between 0 and 10000, got -1",
-         marks=pytest.mark.xfail(strict=True,
-                                 reason="BUG: a negation's span leaves out the `-`")),
+         "limit", 4, 12, "repeat count must be between 0 and 10000, got -1"),
     case("unclosed-paren", H + "    conv 3x3 out=(1 +\n    relu\n",
-         "syntax", 4, 18, "never closed",
-         marks=pytest.mark.xfail(strict=True,
-                                 reason="BUG: an unclosed `(` is reported as `unexpected end of "
-                                 "the indented block` at 6:1, past the last line")),
-    case("tab-on-blank-line", H + "    relu\n\t\n    relu\n", None, 0, 0, "",
-         marks=pytest.mark.xfail(strict=True,
-                                 reason="BUG: a whitespace-only line holding a tab is refused "
-                                 "with `indent with spaces, not tabs` (docs: blank lines are "
-                                 "ignored whatever their indentation)")),
-    case("tab-before-comment", H + "    relu\n\t# a comment\n    relu\n", None, 0, 0, "",
-         marks=pytest.mark.xfail(strict=True,
-                                 reason="BUG: a comment-only line indented with a tab is refused "
-                                 "(docs: comment-only lines are ignored whatever their "
-                                 "indentation)")),
-    case("bom-in-text", "\ufeff" + H + "    relu\n", None, 0, 0, "",
-         marks=pytest.mark.xfail(strict=True,
-                                 reason="BUG: a UTF-8 BOM is accepted in a file but not at the "
-                                 "start of spec text (`unexpected character`)")),
+         "syntax", 4, 18, "never closed"),
+    case("tab-on-blank-line", H + "    relu\n\t\n    relu\n", None, 0, 0, ""),
+    case("tab-before-comment", H + "    relu\n\t# a comment\n    relu\n", None, 0, 0, ""),
+    case("bom-in-text", "\ufeff" + H + "    relu\n", None, 0, 0, ""),
 ]  # fmt: skip
 
 
@@ -394,10 +367,6 @@ def test_recursion_is_reported_once(text):
     assert err.codes == ["recursive-block"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a non-integer repeat count or split size inside a block loses the call chain",
-)
 @pytest.mark.parametrize(
     "body",
     ["    relu x 2.5\n", "    split sizes=[8, 8.5]:\n        relu\n        relu\n"],
@@ -407,7 +376,8 @@ def test_chain_for_errors_in_repeat_and_split_sizes(body):
         "network n\ninput 16x8x8\nblock b:\n" + body + "layers:\n    relu\n    b\n"
     )
     assert err.line == 4
-    assert [(f.block, f.span.line, f.span.column) for f in err.chain] == [("b", 7, 5)]
+    call_line = 3 + body.count("\n") + 3  # header, the body, `layers:`, `relu`, then `b`
+    assert [(f.block, f.span.line, f.span.column) for f in err.chain] == [("b", call_line, 5)]
 
 
 def test_chain_for_an_error_in_a_block_default():
@@ -607,17 +577,11 @@ def test_crlf_error_location():
     assert caret_column(str(err).replace("\r", ""), "    shuffle group=5") == (13, 7)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: with CRLF line endings the source line is rendered with a stray \\r"
-)
 def test_crlf_rendering_has_no_carriage_return():
     err = compile_error((H + "    shuffle group=5\n").replace("\n", "\r\n"))
     assert "\r" not in str(err)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: with CR-only line endings the source line and caret are missing"
-)
 def test_cr_only_rendering_shows_the_line():
     err = compile_error((H + "    shuffle group=5\n").replace("\n", "\r"))
     assert (err.line, err.column) == (4, 13)

@@ -85,11 +85,6 @@ def test_expression_values(text, expected):
     assert type(got) is type(expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: lookups tell `true` from 1, but the table literal {1: 10, true: 20} is "
-    "refused with `duplicate key true`",
-)
 def test_bool_and_number_keys_are_different():
     assert value("{1: 10, true: 20}[true]") == 20
     assert value("{1: 10, true: 20}[1]") == 10
