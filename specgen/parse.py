@@ -457,7 +457,12 @@ def parse(text: str, filename: str = "<spec>") -> S.Program:
         raise SpecError([diag], source) from None
     except UnexpectedInput as err:
         opener = _unclosed(normalized)
-        if opener is not None and (opener.line, opener.column) <= (err.line, err.column) or opener is not None and err.line <= 0:
+        if (
+            opener is not None
+            and (opener.line, opener.column) <= (err.line, err.column)
+            or opener is not None
+            and err.line <= 0
+        ):
             diag = Diagnostic("this bracket is never closed", opener, code="syntax")
         else:
             diag = _syntax_error(err, source)

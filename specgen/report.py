@@ -25,33 +25,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _row(row: Any, **extra: Any) -> dict[str, Any]:
+    """One JSON row: name, op, output, params, macs, then `extra`, then dense_ratio if any."""
+    item = {
+        "name": row.name,
+        "op": row.op,
+        "output": row.output.as_list(),
+        "params": row.params,
+        "macs": row.macs,
+        **extra,
+    }
+    if row.dense_ratio is not None:
+        item["dense_ratio"] = row.dense_ratio
+    return item
+
+
 def to_dict(net: Network) -> dict[str, Any]:
     c = net.cost
-    layers = []
-    for row in c.layers:
-        item = {
-            "name": row.name,
-            "op": row.op,
-            "output": row.output.as_list(),
-            "params": row.params,
-            "macs": row.macs,
-            "activations": row.activations,
-        }
-        if row.dense_ratio is not None:
-            item["dense_ratio"] = row.dense_ratio
-        layers.append(item)
-    blocks = []
-    for row in c.blocks:
-        item = {
-            "name": row.name,
-            "op": row.op,
-            "output": row.output.as_list(),
-            "params": row.params,
-            "macs": row.macs,
-        }
-        if row.dense_ratio is not None:
-            item["dense_ratio"] = row.dense_ratio
-        blocks.append(item)
+    layers = [_row(r, activations=r.activations) for r in c.layers]
+    blocks = [_row(r) for r in c.blocks]
     return {
         "schema": SCHEMA,
         "network": net.name,

@@ -89,3 +89,31 @@ def run_module(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.
 def module_cli():
     """`python -m specgen` as a subprocess (slower: use it for a handful of tests)."""
     return run_module
+
+
+# ---- shared by the target tests (test_torch.py, test_keras.py) ---------------------------------
+
+# every example, plus the parameter variants the issues name
+VARIANTS = [
+    *[(p.name, {}) for p in sorted(EXAMPLES.glob("*.conv"))],
+    *[("shufflenet_v1.conv", {"g": g}) for g in (1, 2, 4, 8)],
+    ("mobilenet_v1.conv", {"width": 0.75}),
+    ("mobilenet_v1.conv", {"width": 0.5}),
+]
+SMALL = ["group_conv.conv", "shuffle.conv", "igc.conv", "gdc.conv", "separable.conv"]
+
+
+def variant_id(variant) -> str:
+    name, params = variant
+    return name.removesuffix(".conv") + "".join(f"-{k}{val}" for k, val in params.items())
+
+
+def check_golden(code: str, golden: Path) -> None:
+    """Compare generated code with its golden file; SPECGEN_UPDATE_GOLDEN=1 rewrites it."""
+    import os
+
+    if os.environ.get("SPECGEN_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(code)
+    assert golden.exists(), "run with SPECGEN_UPDATE_GOLDEN=1 to create the golden file"
+    assert code == golden.read_text(), "generated code changed; SPECGEN_UPDATE_GOLDEN=1 accepts it"

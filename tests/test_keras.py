@@ -20,6 +20,8 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from conftest import SMALL, VARIANTS, check_golden, variant_id  # noqa: E402
+
 import specgen  # noqa: E402
 from specgen.cli import main  # noqa: E402
 
@@ -33,19 +35,6 @@ from specgen.verify import verify  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "keras"
-UPDATE = os.environ.get("SPECGEN_UPDATE_GOLDEN") == "1"
-VARIANTS = [
-    *[(p.name, {}) for p in sorted(EXAMPLES.glob("*.conv"))],
-    *[("shufflenet_v1.conv", {"g": g}) for g in (1, 2, 4, 8)],
-    ("mobilenet_v1.conv", {"width": 0.75}),
-    ("mobilenet_v1.conv", {"width": 0.5}),
-]
-SMALL = ["group_conv.conv", "shuffle.conv", "igc.conv", "gdc.conv", "separable.conv"]
-
-
-def _id(v):
-    name, params = v
-    return name.removesuffix(".conv") + "".join(f"-{k}{val}" for k, val in params.items())
 
 
 def _bn_channels(net) -> int:
@@ -54,7 +43,7 @@ def _bn_channels(net) -> int:
     return sum(n.out_shape.c for _, n in walk(net.ir.body) if type(n).__name__ == "BatchNorm")
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=_id)
+@pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
 def test_keras_model_matches_compiler_and_pytorch(variant):
     name, params = variant
     net = specgen.compile(EXAMPLES / name, params)
@@ -198,12 +187,7 @@ def test_weight_transfer_refuses_models_of_different_specs():
 @pytest.mark.parametrize("name", SMALL)
 def test_golden_files(name):
     code = specgen.compile(EXAMPLES / name).emit("keras")
-    golden = GOLDEN / (name.removesuffix(".conv") + ".py")
-    if UPDATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(code)
-    assert golden.exists(), "run with SPECGEN_UPDATE_GOLDEN=1 to create the golden file"
-    assert code == golden.read_text(), "generated code changed; SPECGEN_UPDATE_GOLDEN=1 accepts it"
+    check_golden(code, GOLDEN / (name.removesuffix(".conv") + ".py"))
 
 
 def test_keras_code_is_black_ruff_clean_deterministic_and_standalone(tmp_path):

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SMALL, VARIANTS, check_golden, variant_id
 
 import specgen
 from specgen.cli import main
@@ -24,15 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "torch"
-UPDATE = os.environ.get("SPECGEN_UPDATE_GOLDEN") == "1"
 
-VARIANTS = [
-    *[(p.name, {}) for p in sorted(EXAMPLES.glob("*.conv"))],
-    *[("shufflenet_v1.conv", {"g": g}) for g in (1, 2, 4, 8)],
-    ("mobilenet_v1.conv", {"width": 0.75}),
-    ("mobilenet_v1.conv", {"width": 0.5}),
-]
-SMALL = ["group_conv.conv", "shuffle.conv", "igc.conv", "gdc.conv", "separable.conv"]
 DEVICES = [
     "cpu",
     pytest.param(
@@ -45,11 +38,6 @@ DEVICES = [
 ]
 
 
-def _id(v):
-    name, params = v
-    return name.removesuffix(".conv") + "".join(f"-{k}{val}" for k, val in params.items())
-
-
 def _shape_matches(tensor, shape) -> bool:
     """The compiler's C×H×W; a C×1×1 map after fc or flatten is a 2-D (N, C) tensor."""
     if tensor.dim() == 2:
@@ -58,7 +46,7 @@ def _shape_matches(tensor, shape) -> bool:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("variant", VARIANTS, ids=_id)
+@pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
 def test_module_matches_compiler(variant, device):
     name, params = variant
     net = specgen.compile(EXAMPLES / name, params)
@@ -171,12 +159,7 @@ def test_shuffle_and_igc_permutations_are_the_published_ones():
 @pytest.mark.parametrize("name", SMALL)
 def test_golden_files(name):
     code = specgen.compile(EXAMPLES / name).emit("torch")
-    golden = GOLDEN / (name.removesuffix(".conv") + ".py")
-    if UPDATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(code)
-    assert golden.exists(), "run with SPECGEN_UPDATE_GOLDEN=1 to create the golden file"
-    assert code == golden.read_text(), "generated code changed; SPECGEN_UPDATE_GOLDEN=1 accepts it"
+    check_golden(code, GOLDEN / (name.removesuffix(".conv") + ".py"))
 
 
 def test_generated_code_is_deterministic():
@@ -290,6 +273,6 @@ def test_in_memory_build_needs_no_file_and_reuses_compiled_code(tmp_path, monkey
     b = specgen.compile(text, {"g": 2}).to_torch()
     assert type(a).__name__ == type(b).__name__ == "ShufflenetV1"
     assert list(tmp_path.iterdir()) == []
-    from specgen.emit.pytorch import _compiled
+    from specgen.emit.common import _compiled
 
     assert _compiled.cache_info().hits >= 1

@@ -10,6 +10,7 @@ import builtins
 import functools
 import keyword
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +53,12 @@ def camel(name: str) -> str:
     return "".join(p[0].upper() + p[1:] for p in parts) or "Block"
 
 
-def class_names(keys: list[tuple[str, Any]], reserved: set[str]) -> dict[Any, str]:
-    """One class name per distinct instantiation key: `Unit` when a block has one
-    instantiation, `Unit1`, `Unit2`, ... when it has several; never a reserved word."""
+def instance_names(
+    keys: list[tuple[str, Any]], reserved: set[str], style: Callable[[str, int | None], str]
+) -> dict[Any, str]:
+    """One generated name per distinct instantiation key: `style(block, None)` when a block
+    has one instantiation, `style(block, 1)`, `style(block, 2)`, ... when it has several;
+    never a reserved word, keyword or builtin."""
     per_block: dict[str, list[Any]] = {}
     for block, key in keys:
         bucket = per_block.setdefault(block, [])
@@ -63,14 +67,30 @@ def class_names(keys: list[tuple[str, Any]], reserved: set[str]) -> dict[Any, st
     used = set(reserved)
     names: dict[Any, str] = {}
     for block, bucket in per_block.items():
-        base = camel(block)
         for i, key in enumerate(bucket, 1):
-            name = base if len(bucket) == 1 else f"{base}{i}"
+            name = style(block, None if len(bucket) == 1 else i)
             while name in used or keyword.iskeyword(name) or hasattr(builtins, name):
                 name += "_"
             used.add(name)
             names[key] = name
     return names
+
+
+def class_style(block: str, index: int | None) -> str:
+    """`Unit`, or `Unit1`, `Unit2`, ..."""
+    return camel(block) + ("" if index is None else str(index))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(code: str, label: str):
+    return compile(code, label, "exec")
+
+
+def run_source(code: str, module_name: str, label: str) -> dict[str, Any]:
+    """Execute generated source in a fresh namespace (code objects cached by text)."""
+    namespace: dict[str, Any] = {"__name__": module_name}
+    exec(_compiled(code, label), namespace)  # noqa: S102 - our own generated, validated source
+    return namespace
 
 
 def block_keys(net: Any) -> list[tuple[str, Any]]:

@@ -12,7 +12,6 @@ Concatenate, for export paths that reject `groups`.
 from __future__ import annotations
 
 import builtins
-import functools
 import keyword
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,9 @@ from .common import (
     doc_info,
     format_code,
     instance_key,
+    instance_names,
     render,
+    run_source,
 )
 
 HELPERS = {"keras", "layers", "ops", "ChannelShuffle", "ChannelSlice", "ConstantPad2D"}
@@ -66,23 +67,9 @@ class _Function:
     out_rank: int = 4
 
 
-def _snake_names(keys: list[tuple[str, Any]], reserved: set[str]) -> dict[Any, str]:
-    """Function names: `unit` for a block with one instantiation, `unit_1`, ... otherwise."""
-    per_block: dict[str, list[Any]] = {}
-    for block, key in keys:
-        bucket = per_block.setdefault(block, [])
-        if key not in bucket:
-            bucket.append(key)
-    used = set(reserved)
-    names: dict[Any, str] = {}
-    for block, bucket in per_block.items():
-        for i, key in enumerate(bucket, 1):
-            name = block if len(bucket) == 1 else f"{block}_{i}"
-            while name in used or keyword.iskeyword(name) or hasattr(builtins, name):
-                name += "_"
-            used.add(name)
-            names[key] = name
-    return names
+def _function_style(block: str, index: int | None) -> str:
+    """`unit`, or `unit_1`, `unit_2`, ..."""
+    return block if index is None else f"{block}_{index}"
 
 
 class _Generator:
@@ -93,7 +80,8 @@ class _Generator:
         self.done: dict[tuple, _Function] = {}
         self.helpers = {"shuffle": False, "slice": False, "pad": False, "ops": False}
         self.network_name = network_function(net)
-        self.names = _snake_names(block_keys(net), HELPERS | {self.network_name})
+        reserved = HELPERS | {self.network_name}
+        self.names = instance_names(block_keys(net), reserved, _function_style)
 
     def network(self) -> _Function:
         net = self.net
@@ -381,14 +369,8 @@ class KerasEmitter:
     def build(self, net: Any, *, split_groups: bool = False) -> Any:
         """A `keras.Model` of the network, built from the generated source in memory."""
         code = self.emit(net, format=False, split_groups=split_groups)
-        namespace: dict[str, Any] = {"__name__": f"specgen_generated_keras.{net.name}"}
-        exec(_compiled(code), namespace)  # noqa: S102 - our own generated, validated source
+        namespace = run_source(code, f"specgen_generated_keras.{net.name}", "<specgen keras>")
         return namespace[network_function(net)]()
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(code: str):
-    return compile(code, "<specgen keras>", "exec")
 
 
 KERAS = register(KerasEmitter())

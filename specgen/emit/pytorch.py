@@ -8,7 +8,6 @@ and transpose only) and `InterleavedGroupConv`.  `build` executes the same sourc
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +19,13 @@ from .common import (
     Vars,
     block_keys,
     call_text,
-    class_names,
+    class_style,
     doc_info,
     format_code,
     instance_key,
+    instance_names,
     render,
+    run_source,
 )
 
 RESERVED_CLASSES = {"ChannelShuffle", "InterleavedGroupConv", "OrderedDict", "Tensor", "Module"}
@@ -125,7 +126,8 @@ class _Generator:
         self.classes: list[_Class] = []
         self.done: dict[tuple, _Class] = {}
         self.helpers = {"shuffle": False, "igc": False, "ordered_dict": False}
-        self.names = class_names(block_keys(net), RESERVED_CLASSES | {_network_class(net)})
+        reserved = RESERVED_CLASSES | {_network_class(net)}
+        self.names = instance_names(block_keys(net), reserved, class_style)
 
     def network(self) -> _Class:
         net = self.net
@@ -238,14 +240,8 @@ class TorchEmitter:
     def build(self, net: Any) -> Any:
         """An `nn.Module` instance of the network, compiled from the generated source."""
         code = self.emit(net, format=False)
-        namespace: dict[str, Any] = {"__name__": f"specgen_generated.{net.name}"}
-        exec(_compiled(code), namespace)  # noqa: S102 - our own generated, validated source
+        namespace = run_source(code, f"specgen_generated.{net.name}", "<specgen torch>")
         return namespace[_network_class(net)]()
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(code: str):
-    return compile(code, "<specgen torch>", "exec")
 
 
 TORCH = register(TorchEmitter())
