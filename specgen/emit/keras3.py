@@ -136,7 +136,7 @@ class _Writer(BodyWriter):
     def emit(self, out: str, ctor: str, arg: str, comment: str = "") -> None:
         """`out = ctor(arg)`; `comment` (a shape) is kept only where black keeps one line."""
         line = f"{out} = {ctor}({arg})"
-        if comment and len(line) + len(comment) + 7 <= 88:
+        if comment and 4 + len(line) + 4 + len(comment) <= 88:  # indent, "  # "
             line += f"  # {comment}"
         self.lines.append(line)
 

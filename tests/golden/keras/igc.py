@@ -37,6 +37,6 @@ def igc() -> keras.Model:
     x = ChannelShuffle(8, name="igc1-interleave")(x)
     x = layers.Conv2D(16, 1, groups=2, use_bias=False, name="igc1-secondary")(x)
     x = ChannelShuffle(2, name="igc1")(x)  # 32x32x16
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn1")(x)  # 32x32x16
+    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
     return keras.Model(inputs, x, name="igc")

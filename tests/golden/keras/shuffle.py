@@ -33,10 +33,10 @@ def shuffle() -> keras.Model:
     """shuffle(g=4): 28x28x64 -> 28x28x64 (NHWC)."""
     inputs = keras.Input(shape=(28, 28, 64), name="input")
     x = layers.Conv2D(64, 1, groups=4, use_bias=False, name="conv1")(inputs)  # 28x28x64
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn1")(x)  # 28x28x64
+    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
     x = ChannelShuffle(4, name="shuffle1")(x)  # 28x28x64
     x = layers.Conv2D(64, 1, groups=4, use_bias=False, name="conv2")(x)  # 28x28x64
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn2")(x)  # 28x28x64
+    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn2")(x)
     x = layers.ReLU(name="relu2")(x)
     return keras.Model(inputs, x, name="shuffle")

@@ -24,7 +24,9 @@ class Separable(nn.Module):
                 [
                     (
                         "dw",
-                        nn.Conv2d(128, 128, kernel_size=3, padding=1, groups=128, bias=False),
+                        nn.Conv2d(
+                            128, 128, kernel_size=3, padding=1, groups=128, bias=False
+                        ),
                     ),
                     ("bn1", nn.BatchNorm2d(128)),
                     ("relu1", nn.ReLU(inplace=True)),
@@ -34,7 +36,9 @@ class Separable(nn.Module):
                 ]
             )
         )
-        self.dwconv1 = nn.Conv2d(128, 128, kernel_size=3, padding=1, groups=128, bias=False)
+        self.dwconv1 = nn.Conv2d(
+            128, 128, kernel_size=3, padding=1, groups=128, bias=False
+        )
         self.bn2 = nn.BatchNorm2d(128)
         self.relu2 = nn.ReLU(inplace=True)
         self.pwconv1 = nn.Conv2d(128, 128, kernel_size=1, bias=False)
