@@ -213,3 +213,26 @@ def test_keras_code_is_black_ruff_clean_deterministic_and_standalone(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout.split()[-1]) == 2_294_784  # 2,278,604 + 2·C of every BatchNorm
     assert main(["build", spec, "--target", "torch", "--split-groups"]) == 2
+
+
+def test_every_padding_form_matches_pytorch():
+    """padding="same" only where it equals PyTorch's padding (stride 1, d·(k-1) even and
+    halved); explicit ZeroPadding2D for strided, even-kernel, asymmetric or other paddings."""
+    spec = """\
+network pads
+input 6x15x15
+layers:
+    conv 3x3 out=6 bn
+    conv 3x3 dilation=2 out=6
+    conv 5x3 out=6
+    conv 2x2 padding=1 out=6
+    conv 3x3 padding=2 out=6
+    dwconv 3x3 stride=2
+    conv 3x3 stride=2 padding=1 out=6
+"""
+    net = specgen.compile(spec)
+    code = net.emit("keras")
+    assert code.count('padding="same"') == 3  # the 3x3, the dilated 3x3 and the 5x3
+    assert code.count("ZeroPadding2D(") == 4
+    report = verify(net)
+    assert report.passed, report.render()

@@ -183,8 +183,10 @@ class _Writer(BodyWriter):
         name = self.label(path)
         shape = nhwc(node.out_shape)
         if t is ir.Conv:
-            arg = self.pad(path, node.padding, arg, out, 0.0)
-            self.conv(path, node, arg, out)
+            same = same_padding(node)
+            if not same:
+                arg = self.pad(path, node.padding, arg, out, 0.0)
+            self.conv(path, node, arg, out, same)
             return 4
         if t is ir.IGC:
             arg = self.pad(path, node.padding, arg, out, 0.0)
@@ -287,10 +289,12 @@ class _Writer(BodyWriter):
             )
         return out
 
-    def conv(self, path: str, node: ir.Conv, arg: str, out: str) -> None:
+    def conv(self, path: str, node: ir.Conv, arg: str, out: str, same: bool) -> None:
         name = self.label(path)
         c, g = node.in_shape.c, node.groups
         opts = _conv_options(node.kernel, node.stride, node.dilation)
+        if same:
+            opts += ', padding="same"'
         bias = "" if node.bias else ", use_bias=False"
         shape = nhwc(node.out_shape)
         if g > 1 and g == c:
@@ -311,6 +315,18 @@ class _Writer(BodyWriter):
             self.emit(
                 out, f"layers.Conv2D({node.out}, {opts}{groups}{bias}, name={name})", arg, shape
             )
+
+
+def same_padding(node: ir.Conv) -> bool:
+    """Whether Keras' `padding="same"` is exactly PyTorch's padding here: at stride 1 it pads
+    d·(k-1)/2 on every side, symmetric when d·(k-1) is even.  (At stride 2 it pads the
+    bottom and right only, so there the padding is written out with ZeroPadding2D.)"""
+    if node.stride != (1, 1) or node.padding == (0, 0):
+        return False
+    return all(
+        d * (k - 1) % 2 == 0 and p == d * (k - 1) // 2
+        for k, p, d in zip(node.kernel, node.padding, node.dilation, strict=True)
+    )
 
 
 def _conv_options(

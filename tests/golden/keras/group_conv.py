@@ -14,12 +14,10 @@ from keras import layers
 def group_conv() -> keras.Model:
     """group_conv(g=4): 56x56x64 -> 56x56x64 (NHWC)."""
     inputs = keras.Input(shape=(56, 56, 64), name="input")
-    x = layers.ZeroPadding2D(1, name="conv1-pad")(inputs)
-    x = layers.Conv2D(64, 3, use_bias=False, name="conv1")(x)  # 56x56x64
+    x = layers.Conv2D(64, 3, padding="same", use_bias=False, name="conv1")(inputs)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
-    x = layers.ZeroPadding2D(1, name="conv2-pad")(x)
-    x = layers.Conv2D(64, 3, groups=4, use_bias=False, name="conv2")(x)  # 56x56x64
+    x = layers.Conv2D(64, 3, padding="same", groups=4, use_bias=False, name="conv2")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn2")(x)
     x = layers.ReLU(name="relu2")(x)
     return keras.Model(inputs, x, name="group_conv")

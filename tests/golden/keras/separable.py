@@ -14,20 +14,17 @@ from keras import layers
 def separable() -> keras.Model:
     """separable(out=128): 56x56x64 -> 56x56x128 (NHWC)."""
     inputs = keras.Input(shape=(56, 56, 64), name="input")
-    x = layers.ZeroPadding2D(1, name="conv1-pad")(inputs)
-    x = layers.Conv2D(128, 3, use_bias=False, name="conv1")(x)  # 56x56x128
+    x = layers.Conv2D(128, 3, padding="same", use_bias=False, name="conv1")(inputs)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
-    x = layers.ZeroPadding2D(1, name="sepconv1-dw-pad")(x)
-    x = layers.DepthwiseConv2D(3, use_bias=False, name="sepconv1-dw")(x)  # 56x56x128
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="sepconv1-dw")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="sepconv1-bn1")(x)
     x = layers.ReLU(name="sepconv1-relu1")(x)
     x = layers.Conv2D(128, 1, use_bias=False, name="sepconv1-pw")(x)  # 56x56x128
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="sepconv1-bn2")(x)
     x = layers.ReLU(name="sepconv1-relu2")(x)
     x = layers.Identity(name="sepconv1")(x)
-    x = layers.ZeroPadding2D(1, name="dwconv1-pad")(x)
-    x = layers.DepthwiseConv2D(3, use_bias=False, name="dwconv1")(x)  # 56x56x128
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dwconv1")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="bn2")(x)
     x = layers.ReLU(name="relu2")(x)
     x = layers.Conv2D(128, 1, use_bias=False, name="pwconv1")(x)  # 56x56x128
