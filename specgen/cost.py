@@ -185,7 +185,3 @@ def walk(node: ir.Node, prefix: str = ""):
         path = f"{prefix}.{name}" if prefix else name
         yield path, child
         yield from walk(child, path)
-
-
-def cost(net: ir.Network) -> Cost:
-    return Cost(net)

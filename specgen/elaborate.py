@@ -516,9 +516,7 @@ class Elaborator:
                 groups, out = shape.c, shape.c * v["multiplier"]
             else:
                 groups, out = v["group"], shape.c if v["out"] is AUTO else v["out"]
-            padding = (
-                auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
-            )
+            padding = _padding(v)
             out_shape = self.shape(
                 windowed, span, shape, out, v["kernel"], v["stride"], padding, v["dilation"]
             )
@@ -553,9 +551,7 @@ class Elaborator:
             )
         if op == "igc":
             g = v["M"] * v["L"]
-            padding = (
-                auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
-            )
+            padding = _padding(v)
             out_shape = self.shape(
                 windowed, span, shape, g, v["kernel"], v["stride"], padding, v["dilation"]
             )
@@ -572,7 +568,7 @@ class Elaborator:
                 v["bias"],
             )
         if op in ("maxpool", "avgpool"):
-            padding = auto_padding(v["kernel"], (1, 1)) if v["padding"] is AUTO else v["padding"]
+            padding = _padding(v, (1, 1))
             if padding[0] * 2 > v["kernel"][0] or padding[1] * 2 > v["kernel"][1]:
                 self.error(
                     f"{op} padding {padding[0]}x{padding[1]} is more than half its kernel",
@@ -615,9 +611,7 @@ class Elaborator:
         self, head: S.Head, v: dict[str, Any], trailing: list, shape: ir.Shape, next_is_bn: bool
     ) -> ir.SepConv:
         bias = not (trailing and trailing[0][0] == "bn")
-        padding = (
-            auto_padding(v["kernel"], v["dilation"]) if v["padding"] is AUTO else v["padding"]
-        )
+        padding = _padding(v)
         dw = {
             "kernel": v["kernel"],
             "stride": v["stride"],
@@ -867,6 +861,13 @@ class Elaborator:
             )
             raise _Abort
         return values
+
+
+def _padding(v: dict[str, Any], dilation: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The written padding, or by default the `same` padding of the kernel (and dilation)."""
+    if v["padding"] is not AUTO:
+        return v["padding"]
+    return auto_padding(v["kernel"], dilation or v["dilation"])
 
 
 def _in_range(value: Value) -> bool:

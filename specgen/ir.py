@@ -157,8 +157,6 @@ class Identity(Node):
     pass
 
 
-LEAVES = (Conv, IGC, Shuffle, BatchNorm, Act, Pool, GlobalPool, Flatten, Linear, Dropout, Identity)
-
 # ---- composites -----------------------------------------------------------------------------
 
 Named = tuple[str, Node]
