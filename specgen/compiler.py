@@ -138,7 +138,8 @@ def compile(  # noqa: A001 - the natural name for the entry point
     if net is not None and not errors:
         errors.extend(validate(net))
     elif net is not None:
-        errors.extend(d for d in validate(net) if d not in errors)
+        known = set(errors)
+        errors.extend(d for d in validate(net) if d not in known)
     if errors:
         raise SpecError(errors, source)
     return Network(net, source)

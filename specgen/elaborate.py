@@ -15,10 +15,11 @@ from typing import Any
 
 from . import ir, limits, ops
 from . import syntax as S
-from .errors import Diagnostic, Frame, Span, did_you_mean
+from .errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
 from .expr import CONSTANTS, EvalError, Value, as_int, evaluate
 from .ops import AUTO, OPS
 from .shapes import ShapeError, auto_padding, checked, windowed
+from .values import ValueProblem, from_python
 
 
 class _Abort(Exception):
@@ -32,7 +33,7 @@ class Analysis:
     """What is known of a program before any parameter value: its mistakes of names,
     duplicates and recursion, and the binding plan of every layer line."""
 
-    __slots__ = ("errors", "plans", "reads", "blocks", "line_reads", "lines")
+    __slots__ = ("errors", "plans", "reads", "blocks", "line_reads", "lines", "callable")
 
     def __init__(self) -> None:
         self.errors: list[Diagnostic] = []
@@ -46,6 +47,8 @@ class Analysis:
         self.line_reads: dict[int, tuple[str, ...]] = {}
         # the nodes of layer lines, shared across compiles
         self.lines: dict[tuple, tuple[list[ir.Named], int]] = {}
+        # the blocks that can be called: defined once, under a name that is not reserved
+        self.callable: frozenset[str] = frozenset()
 
 
 BLOCK_CACHE_SIZE = 20_000
@@ -193,7 +196,10 @@ def analyze(program: S.Program) -> Analysis:
                 for e in p.errors:
                     err(e.message, e.span, e.hint, e.code)
             else:
-                hint = did_you_mean(name, [*OPS, *blocks])
+                # only the diagnostics that will be shown get a (linear-time) suggestion
+                hint = (
+                    did_you_mean(name, [*OPS, *blocks]) if len(errors) < MAX_DIAGNOSTICS else None
+                )
                 err(f"unknown layer or block `{name}`", head.name_span, hint, "unknown-layer")
 
     top: set[str] = {p.name for p in program.params}
@@ -209,55 +215,56 @@ def analyze(program: S.Program) -> Analysis:
         walk(b.body, b.name if blocks.get(b.name) is b else None, {p.name for p in b.params})
     walk(program.body, None)
 
-    # recursion: a cycle in the call graph
-    state: dict[str, int] = {}
-
-    def visit(root: str) -> None:
-        """Depth-first search without recursion (a chain of blocks can be long)."""
-        path = [root]
-        state[root] = 1
-        stack = [iter(sorted(calls[root]))]
-        while stack:
-            callee = next(stack[-1], None)
-            if callee is None:
-                state[path.pop()] = 2
-                stack.pop()
-            elif state.get(callee) == 1:
-                cycle = path[path.index(callee) :] + [callee]
-                err(
-                    f"block `{callee}` is recursive: {' → '.join(cycle)}",
-                    blocks[callee].name_span,
-                    code="recursive-block",
-                )
-            elif callee not in state:
-                state[callee] = 1
-                path.append(callee)
-                stack.append(iter(sorted(calls[callee])))
-
-    for name in blocks:
-        if name not in state:
-            visit(name)
-
+    # One depth-first pass over the call graph, without recursion (a chain of blocks can be
+    # long): it reports cycles and, in post-order, closes `reads` over the callees, so the
+    # whole analysis stays linear in the size of the program.
     global_names = {p.name for p in program.params} | {let.name for let in program.lets}
-    direct: dict[str, set[str]] = {}
-    for name, b in blocks.items():
+    reach: dict[str, frozenset[str]] = {}
+    position: dict[str, int] = {}  # blocks on the current path, with their depth on it
+
+    def direct_reads(b: S.BlockDef) -> set[str]:
         found: set[str] = set()
         for p in b.params:
             if p.default is not None:
                 _names(p.default, found)
         for stmt in b.body:
             _names(stmt, found)
-        direct[name] = found & global_names
+        return found & global_names
+
+    def visit(root: str) -> None:
+        path = [root]
+        position[root] = 0
+        stack = [iter(sorted(calls[root]))]
+        while stack:
+            callee = next(stack[-1], None)
+            if callee is None:
+                done = path.pop()
+                del position[done]
+                stack.pop()
+                found = direct_reads(blocks[done])
+                for c in calls[done]:
+                    found |= reach.get(c, frozenset())  # absent only on a cycle (an error)
+                reach[done] = frozenset(found)
+            elif callee in position:
+                cycle = path[position[callee] :] + [callee]
+                if len(cycle) > 9:
+                    cycle = cycle[:4] + [f"... ({len(cycle) - 8} more)"] + cycle[-4:]
+                err(
+                    f"block `{callee}` is recursive: {' → '.join(cycle)}",
+                    blocks[callee].name_span,
+                    code="recursive-block",
+                )
+            elif callee not in reach:
+                position[callee] = len(path)
+                path.append(callee)
+                stack.append(iter(sorted(calls[callee])))
+
     for name in blocks:
-        reach, todo, seen_blocks = set(), [name], set()
-        while todo:
-            n = todo.pop()
-            if n in seen_blocks:
-                continue
-            seen_blocks.add(n)
-            reach |= direct[n]
-            todo.extend(calls[n])
-        analysis.reads[name] = tuple(sorted(reach))
+        if name not in reach:
+            visit(name)
+    for name, found in reach.items():
+        analysis.reads[name] = tuple(sorted(found))
+    analysis.callable = frozenset(blocks)
     return analysis
 
 
@@ -269,10 +276,15 @@ class Elaborator:
         self.cache = analysis.blocks
         self.line_reads = analysis.line_reads
         self.lines = analysis.lines
-        self.blocks = {b.name: b for b in program.blocks}
+        # only blocks that passed the checks of names (a reserved or duplicate one is
+        # reported by analyze, and a call to it is not expanded)
+        self.blocks = {b.name: b for b in program.blocks if b.name in analysis.callable}
         self.errors: list[Diagnostic] = []
         self.stack: list[Frame] = []
         self.layers = 0
+        self.depth = 0  # block calls and composites around the statement being expanded
+        self.deepest = 0  # the largest depth reached (below the current block call)
+        self.keys: dict[int, tuple[Value, Any]] = {}  # id(list or table) -> (it, its _key)
         self.globals: dict[str, Value] = {}
 
     # ---- diagnostics ---------------------------------------------------------------------
@@ -305,6 +317,28 @@ class Elaborator:
             self.error(f"the network has more than {limits.MAX_LAYERS} layers", span, code="limit")
             raise _Abort
 
+    def descend(self, span: Span, levels: int) -> None:
+        """Check that `levels` more levels of nesting stay within MAX_DEPTH: every later pass
+        recurses once per level, so this bounds their stack."""
+        if self.depth + levels > limits.MAX_DEPTH:
+            self.error(
+                f"blocks and composites nested more than {limits.MAX_DEPTH} deep",
+                span,
+                code="limit",
+            )
+            raise _Abort
+        self.deepest = max(self.deepest, self.depth + levels)
+
+    def key(self, value: Value) -> Any:
+        """`_key(value)`, computed once per list or table object in a compile (a large list
+        passed to a block called many times is walked once)."""
+        if type(value) is not tuple and type(value) is not ir.Table:
+            return (type(value), value)
+        found = self.keys.get(id(value))
+        if found is None:
+            found = self.keys[id(value)] = (value, _key(value))  # holding `value` keeps its id
+        return found[1]
+
     def shape(self, fn, span: Span, *args) -> ir.Shape:
         try:
             return fn(*args)
@@ -318,7 +352,9 @@ class Elaborator:
         declared = {q.name: q for q in p.params}
         for name in params:
             if name not in declared:
-                hint = did_you_mean(name, declared) or (
+                hint = (
+                    did_you_mean(name, declared) if len(self.errors) < MAX_DIAGNOSTICS else None
+                ) or (
                     f"parameters: {', '.join(declared)}"
                     if declared
                     else "this network has no parameters"
@@ -359,18 +395,17 @@ class Elaborator:
 
     def override(self, param: S.Param, default: Value, value: Any) -> Value:
         """A parameter value given from the CLI or the API, checked against its default's type."""
-        value = _from_python(value)
-        if value is not None and not _in_range(value):
+        try:
+            value = from_python(value, limits.MAX_LIST, limits.MAX_VALUE_DEPTH)
+        except ValueProblem as problem:
+            self.error(
+                f"parameter `{param.name}` got {problem}", param.span, code="parameter-type"
+            )
+            raise _Abort from None
+        if not _in_range(value):
             self.error(
                 f"parameter `{param.name}` got a number that is too large or not finite "
                 "(limit 2**53)",
-                param.span,
-                code="parameter-type",
-            )
-            raise _Abort
-        if value is None:
-            self.error(
-                f"parameter `{param.name}` got a value that is not a number, list or table",
                 param.span,
                 code="parameter-type",
             )
@@ -463,7 +498,7 @@ class Elaborator:
             id(head),
             shape,
             next_is_bn,
-            _key(tuple(env.get(n) for n in self.line_reads[id(head)])),
+            tuple(self.key(env.get(n)) for n in self.line_reads[id(head)]),
         )
         cached = self.lines.get(key)
         if cached is not None:
@@ -704,12 +739,13 @@ class Elaborator:
         # the globals it reads: identical calls, in this compile or an earlier one, share it.
         key = (
             id(head),
-            _key(tuple(v for _, v in args)),
+            tuple(self.key(v) for _, v in args),
             shape,
-            _key(tuple(self.globals[n] for n in self.reads[bdef.name])),
+            tuple(self.key(self.globals[n]) for n in self.reads[bdef.name]),
         )
         cached = self.cache.get(key)
         if cached is not None:
+            self.descend(head.span, cached.derived["depth"])
             self.count(cached.layer_count, head.span)
             return cached
         if len(self.stack) >= limits.MAX_CALL_DEPTH:
@@ -719,13 +755,20 @@ class Elaborator:
                 code="limit",
             )
             raise _Abort
+        self.descend(head.span, 1)
         self.stack.append(Frame(bdef.name, args, head.span))
         before, errors_before = self.layers, len(self.errors)
+        start, outer_deepest = self.depth, self.deepest
+        self.depth += 1
+        self.deepest = self.depth
         try:
             body = self.body(bdef.body, benv, shape, bdef.span)
         finally:
             self.stack.pop()
+            self.depth -= 1
+            depth, self.deepest = self.deepest - start, max(outer_deepest, self.deepest)
         node = ir.Block(head, shape, body.out_shape, bdef.name, args, body, self.layers - before)
+        node.derived["depth"] = depth  # levels of nesting it adds, itself included
         if len(self.errors) == errors_before:
             if len(self.cache) >= BLOCK_CACHE_SIZE:
                 self.cache.clear()
@@ -734,6 +777,16 @@ class Elaborator:
 
     # ---- composites ------------------------------------------------------------------------
     def compound(
+        self, stmt: S.Compound, env: dict[str, Value], shape: ir.Shape, namer: _Namer
+    ) -> ir.Node | None:
+        self.descend(stmt.head.span, 1)
+        self.depth += 1
+        try:
+            return self._compound(stmt, env, shape, namer)
+        finally:
+            self.depth -= 1
+
+    def _compound(
         self, stmt: S.Compound, env: dict[str, Value], shape: ir.Shape, namer: _Namer
     ) -> ir.Node | None:
         head = stmt.head
@@ -929,21 +982,6 @@ class _Namer:
         self.counts[base] = k
         self.used.add(name)
         return name
-
-
-def _from_python(value: Any) -> Value | None:
-    """A parameter value from Python (API or CLI) as a spec value, or None if it is not one."""
-    if isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, list | tuple):
-        items = [_from_python(v) for v in value]
-        return None if any(i is None for i in items) else tuple(items)
-    if isinstance(value, ir.Table):
-        return value
-    if isinstance(value, dict):
-        items = [(_from_python(k), _from_python(v)) for k, v in value.items()]
-        return None if any(k is None or v is None for k, v in items) else ir.Table(tuple(items))
-    return None
 
 
 def elaborate(

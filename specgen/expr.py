@@ -14,6 +14,7 @@ from . import limits
 from . import syntax as S
 from .errors import Span, did_you_mean
 from .ir import Table, format_value
+from .values import measure
 
 Value = Any
 CONSTANTS = {"true": True, "false": False}
@@ -23,6 +24,21 @@ class EvalError(Exception):
     def __init__(self, message: str, span: Span, hint: str | None = None, code: str = "expr"):
         super().__init__(message)
         self.message, self.span, self.hint, self.code = message, span, hint, code
+
+
+def _sized(value: Value, span: Span) -> Value:
+    """`value` (a new list or table), refused if it holds more than MAX_LIST items counting
+    nested ones (lists of lists that share their items would otherwise grow exponentially)
+    or nests deeper than MAX_VALUE_DEPTH (every walk over values stays shallow)."""
+    items, depth = measure(value, limits.MAX_LIST)
+    what = "table" if type(value) is Table else "list"
+    if items > limits.MAX_LIST:
+        message = f"{what} has more than {limits.MAX_LIST} items (nested items included)"
+        raise EvalError(message, span, code="limit")
+    if depth > limits.MAX_VALUE_DEPTH:
+        message = f"lists and tables nested more than {limits.MAX_VALUE_DEPTH} deep"
+        raise EvalError(message, span, code="limit")
+    return value
 
 
 def _check(value: Value, span: Span) -> Value:
@@ -195,9 +211,9 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
         b = evaluate(node.right, env)
         op = node.op
         if op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
-            if len(a) + len(b) > limits.MAX_LIST:
-                raise EvalError("list is too long", node.span, code="limit")
-            return a + b
+            if len(a) + len(b) > limits.MAX_LIST:  # refused before the copy is made
+                return _sized(a + b[: limits.MAX_LIST + 1 - len(a)], node.span)
+            return _sized(a + b, node.span)
         a = _number(a, node.left.span)
         b = _number(b, node.right.span)
         if op == "+":
@@ -241,7 +257,7 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
     if t is S.ListExpr:
         if len(node.items) > limits.MAX_LIST:
             raise EvalError("list is too long", node.span, code="limit")
-        return tuple(evaluate(i, env) for i in node.items)
+        return _sized(tuple(evaluate(i, env) for i in node.items), node.span)
     if t is S.MapExpr:
         if len(node.pairs) > limits.MAX_LIST:
             raise EvalError("table is too long", node.span, code="limit")
@@ -256,5 +272,5 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
                 raise EvalError(f"duplicate key {format_value(key)} in the table", k.span)
             seen.add(typed)
             items.append((key, evaluate(v, env)))
-        return Table(tuple(items))
+        return _sized(Table(tuple(items)), node.span)
     raise AssertionError(f"unknown expression node {t.__name__}")

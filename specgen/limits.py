@@ -1,19 +1,42 @@
 """Hard limits that keep hostile or runaway specs from hanging the compiler or exhausting memory.
 
 Each one is reported as a SpecError naming the limit, never as a crash.  They are far above
-what any real network needs (the largest published efficient CNNs have a few hundred layers).
+what any real network needs (the largest published efficient CNNs have a few hundred layers
+and specs of a few kilobytes), and each is sized so that the work it bounds stays within a
+few seconds on one core: docs/language.md § Limits gives the figures.
 """
 
-MAX_SOURCE_CHARS = 1_000_000  # characters in one spec
-MAX_SOURCE_LINES = 20_000  # lines in one spec (parsing takes some 100 µs a line)
+# ---- the text ----------------------------------------------------------------------------
+# Lark's LALR loop costs some 30-40 µs per token, and a dense spec has one token every 2-5
+# characters, so these keep parsing under ~3 s.
+MAX_SOURCE_CHARS = 100_000  # characters in one spec
+MAX_SOURCE_BYTES = 4 * MAX_SOURCE_CHARS + 3  # UTF-8 bytes read at most (a BOM, 4 bytes a char)
+MAX_SOURCE_LINES = 10_000  # lines in one spec
 MAX_EXPR_DEPTH = 64  # nesting of one expression
-MAX_NESTING = 24  # composites (residual:, concat:, ...) nested inside one another
+MAX_NESTING = 24  # composites (residual:, concat:, ...) nested inside one another in one body
+
+# ---- expansion ---------------------------------------------------------------------------
 MAX_CALL_DEPTH = 32  # block calls nested inside one another
+# block calls and composites nested along any path from `layers:` (every pass that walks the
+# network recurses once per level, so this bounds their stack depth)
+MAX_DEPTH = 64
 MAX_REPEAT = 10_000  # the `x N` of one statement
 MAX_LAYERS = 100_000  # layers after expanding every block and repeat
+
+# ---- values ------------------------------------------------------------------------------
 MAX_DIGITS = 18  # digits of one integer literal
 MAX_INT = 2**53  # magnitude of any value an expression computes
 MAX_EXPONENT = 64  # right operand of `**`
-MAX_LIST = 10_000  # items in one list or table
+MAX_LIST = 10_000  # items in one list or table, nested items included (shared ones counted)
+MAX_VALUE_DEPTH = 32  # lists and tables nested inside one another (parameters from Python)
+
+# ---- sizes the frameworks can hold ---------------------------------------------------------
 MAX_CHANNELS = 1 << 20  # channels of any tensor
-MAX_SPATIAL = 1 << 16  # height or width of any tensor
+MAX_SPATIAL = 1 << 16  # height or width of any tensor; also bounds kernels, strides, padding
+# TensorFlow and PyTorch index tensors with int64: no weight tensor, and no total, may exceed it
+MAX_ELEMENTS = 2**63 - 1
+
+# ---- memory ------------------------------------------------------------------------------
+# above this many bytes of fp32 parameters, `check`, `cost` and `build` warn before anything
+# is allocated; `to_torch()` / `to_keras()` refuse models that do not fit in available memory
+LARGE_MODEL_BYTES = 2 * 2**30

@@ -35,3 +35,131 @@ class Table:
 
     def domain(self) -> list[Any]:
         return [k for k, _ in self.items]
+
+
+class ValueProblem(Exception):
+    """A Python value that cannot become a spec value; the message says why."""
+
+
+def measure(value: Any, budget: int) -> tuple[int, int]:
+    """(items, depth) of `value`: items nested ones included, shared ones counted each time
+    they appear, and lists and tables nested inside one another.  The walk stops past
+    `budget` items, so a hostile value costs at most the budget."""
+    total = deepest = 0
+    todo = [(value, 0)]
+    while todo:
+        v, depth = todo.pop()
+        t = type(v)
+        if t is tuple:
+            items = v
+        elif t is Table:
+            items = [x for pair in v.items for x in pair]
+            total -= len(v.items)  # a key and its value are one item
+        else:
+            continue
+        total += len(items)
+        deepest = max(deepest, depth + 1)
+        if total > budget:
+            break
+        todo.extend((item, depth + 1) for item in items)
+    return total, deepest
+
+
+def from_python(value: Any, max_items: int, max_depth: int) -> Any:
+    """A value given from Python (a parameter override) as a spec value of exactly the
+    built-in types, re-created from its value.
+
+    This is the one boundary through which caller objects enter the compiler: an `int` or
+    `float` subclass with a hostile `__str__`/`__repr__`/`__format__` comes out as a plain
+    `int`/`float`, so nothing but numbers re-created from their values can ever reach
+    generated code.  numpy scalars are accepted; lists, tuples, dicts and other mappings
+    become lists and tables.  Raises `ValueProblem` for anything else, for self-containing
+    values, and past `max_items` items or `max_depth` levels of nesting.
+    """
+    budget = [max_items]
+    active: set[int] = set()
+
+    def convert(v: Any, depth: int) -> Any:
+        t = type(v)
+        if t is bool or t is int or t is float:
+            return v
+        if getattr(getattr(v, "dtype", None), "kind", None) == "b":  # numpy's bool
+            return bool(v)  # bool() always returns exactly True or False
+        if isinstance(v, int):
+            return int.__int__(v)  # the exact int value, whatever the subclass overrides
+        if isinstance(v, float):
+            return float.__float__(v)
+        if isinstance(v, str | bytes | bytearray):
+            raise ValueProblem(f"a value that is not a number, list or table ({type(v).__name__})")
+        if hasattr(type(v), "__index__") and not isinstance(v, list | tuple | dict):
+            return _exact(v, int)  # numpy integers
+        if isinstance(v, list | tuple | dict | Table) or _is_mapping(v):
+            if depth >= max_depth:
+                raise ValueProblem(f"lists and tables nested more than {max_depth} deep")
+            if id(v) in active:
+                raise ValueProblem("a list or table that contains itself")
+            active.add(id(v))
+            try:
+                return container(v, depth + 1)
+            finally:
+                active.discard(id(v))
+        if _is_real(v):
+            return _exact(v, float)  # numpy floats and other real numbers
+        raise ValueProblem(f"a value that is not a number, list or table ({type(v).__name__})")
+
+    def take(n: int) -> None:
+        budget[0] -= n
+        if budget[0] < 0:
+            raise ValueProblem(f"more than {max_items} items in its lists and tables")
+
+    def container(v: Any, depth: int) -> Any:
+        if isinstance(v, list):
+            take(list.__len__(v))
+            return tuple(convert(item, depth) for item in list.__iter__(v))
+        if isinstance(v, tuple):
+            take(tuple.__len__(v))
+            return tuple(convert(item, depth) for item in tuple.__iter__(v))
+        if isinstance(v, Table):
+            pairs = v.items
+        elif isinstance(v, dict):
+            pairs = dict.items(v)
+        else:
+            try:
+                if len(v) > max_items:
+                    raise ValueProblem(f"more than {max_items} items in its lists and tables")
+                pairs = list(v.items())
+            except ValueProblem:
+                raise
+            except Exception as err:  # a caller's mapping that fails to list itself
+                raise ValueProblem(f"a mapping that could not be read ({type(err).__name__})")
+        take(len(pairs))
+        items = []
+        for key, item in pairs:
+            key = convert(key, depth)
+            if type(key) is Table:
+                raise ValueProblem("a table key must be a number or a list")
+            items.append((key, convert(item, depth)))
+        return Table(tuple(items))
+
+    return convert(value, 0)
+
+
+def _exact(v: Any, kind: type) -> Any:
+    """`int(v)` or `float(v)` of a number-like object, as exactly that built-in type."""
+    try:
+        result = int.__int__(int(v)) if kind is int else float.__float__(float(v))
+    except Exception as err:  # a caller's number that fails to convert itself
+        raise ValueProblem(f"a {type(v).__name__} that could not be read as a number") from err
+    return result
+
+
+def _is_mapping(v: Any) -> bool:
+    from collections.abc import Mapping
+
+    return isinstance(v, Mapping)
+
+
+def _is_real(v: Any) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Real)

@@ -291,7 +291,7 @@ CASES = [
          "limit", 2, 7, "a 100000x8 map exceeds the limit of 65536"),
     case("list-too-long", "network n\ninput 16x8x8\nlet a0 = [1, 2, 3, 4, 5, 6, 7, 8]\n"
          + "".join(f"let a{i + 1} = a{i} + a{i}\n" for i in range(11)) + "layers:\n    relu\n",
-         "limit", 14, 11, "list is too long"),
+         "limit", 14, 11, "list has more than 10000 items"),
     case("let-redefined-at-top", "network n(g=2)\ninput 16x8x8\nlet a = 1\nlet a = 2\nlayers:\n    relu\n",
          "redefined", 4, 5, "`a` is already defined"),
     case("let-shadows-parameter", "network n(g=2)\ninput 16x8x8\nlet g = 3\nlayers:\n    relu\n",
@@ -305,7 +305,7 @@ CASES = [
     case("only-a-comment", "# nothing here\n", "syntax", 1, 15, "unexpected end of file"),
     case("nul-in-text", H + "    relu\x00\n", "binary", 0, 0, "binary file"),
     case("text-too-large", H + "    relu\n" + "#" * 1_000_000 + "\n",
-         "limit", 0, 0, "spec is larger than 1000000 characters"),
+         "limit", 0, 0, "spec is larger than 100000 characters"),
 ]  # fmt: skip
 
 
