@@ -131,7 +131,9 @@ def from_python(value: Any, max_items: int, max_depth: int) -> Any:
             except ValueProblem:
                 raise
             except Exception as err:  # a caller's mapping that fails to list itself
-                raise ValueProblem(f"a mapping that could not be read ({type(err).__name__})")
+                raise ValueProblem(
+                    f"a mapping that could not be read ({type(err).__name__})"
+                ) from None
         take(len(pairs))
         items = []
         for key, item in pairs:
