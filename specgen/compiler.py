@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import ir
+from . import ir, limits
 from . import syntax as S
 from .cost import Cost
 from .elaborate import Analysis, analyze, elaborate
@@ -28,19 +28,32 @@ def _front(text: str, filename: str) -> tuple[S.Program, Analysis]:
     return program, analyze(program)
 
 
-def read_source(spec: str | os.PathLike[str], filename: str | None = None) -> Source:
-    """The spec's text: `spec` is a path (a PathLike, or a str without a line break) or the
-    text itself (a str with at least one line break: no spec fits on one line)."""
+def read_source(spec: str | bytes | os.PathLike[str], filename: str | None = None) -> Source:
+    """The spec's text: `spec` is a path (a PathLike, or a str without a line break), the text
+    itself (a str with at least one line break: no spec fits on one line) or its UTF-8 bytes.
+
+    A file is read in one bounded read, so a huge file, a FIFO or /dev/zero costs at most
+    `MAX_SOURCE_BYTES` before it is refused.  Raises TypeError for any other Python type.
+    """
+    if isinstance(spec, (bytes, bytearray, memoryview)):
+        return _decode(bytes(spec[: limits.MAX_SOURCE_BYTES + 1]), filename or "<spec>")
     if isinstance(spec, str) and (not spec or "\n" in spec or "\r" in spec or "\x00" in spec):
         return Source(normalize(spec), filename or "<spec>")
-    path = Path(spec)
-    name = filename or str(spec)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(
+            f"spec must be a path, the spec's text (str) or its UTF-8 bytes, "
+            f"not {type(spec).__name__}"
+        )
+    name = filename or os.fspath(spec)
+    if not isinstance(name, str):
+        raise TypeError(f"a spec's path must be text, not {type(name).__name__}")
 
     def fail(message: str) -> SpecError:
         return SpecError([Diagnostic(message, code="file")], Source("", name))
 
     try:
-        data = path.read_bytes()
+        with open(spec, "rb") as file:
+            data = file.read(limits.MAX_SOURCE_BYTES + 1)
     except FileNotFoundError:
         raise fail("no such file") from None
     except IsADirectoryError:
@@ -51,6 +64,16 @@ def read_source(spec: str | os.PathLike[str], filename: str | None = None) -> So
         raise fail(f"cannot read: {err.strerror or err}") from None
     except ValueError:
         raise fail("is not a valid file name") from None
+    return _decode(data, name)
+
+
+def _decode(data: bytes, name: str) -> Source:
+    def fail(message: str) -> SpecError:
+        return SpecError([Diagnostic(message, code="limit" if big else "file")], Source("", name))
+
+    big = len(data) > limits.MAX_SOURCE_BYTES
+    if big:
+        raise fail(f"spec is larger than {limits.MAX_SOURCE_CHARS} characters")
     if b"\x00" in data:
         raise fail("this is a binary file, not a .conv spec")
     try:
@@ -58,6 +81,26 @@ def read_source(spec: str | os.PathLike[str], filename: str | None = None) -> So
     except UnicodeDecodeError as err:
         raise fail(f"not UTF-8 text (byte {err.start})") from None
     return Source(normalize(text), name)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable, else free physical
+    pages), or None where the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
 
 
 class Network:
@@ -101,21 +144,82 @@ class Network:
 
         return get_emitter(target).emit(self, **options)
 
-    def to_torch(self) -> Any:
-        """A `torch.nn.Module` of this network, built in memory from the generated source."""
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of fp32 parameters: what building the model allocates at least."""
+        return 4 * self.cost.params
+
+    @property
+    def memory_warning(self) -> str | None:
+        """A warning for models above `LARGE_MODEL_BYTES` of weights, else None; the CLI shows
+        it before anything is allocated."""
+        if self.weight_bytes <= limits.LARGE_MODEL_BYTES:
+            return None
+        return (
+            f"{self.name} has {self.cost.params:,} parameters: "
+            f"{_gib(self.weight_bytes)} of fp32 weights"
+        )
+
+    def _check_memory(self, check: bool) -> None:
+        """Refuse to build a model whose weights alone exceed the memory available now."""
+        available = available_memory()
+        if not check or available is None or self.weight_bytes <= available:
+            return
+        raise SpecError(
+            [
+                Diagnostic(
+                    f"{self.name} needs {_gib(self.weight_bytes)} for its weights but only "
+                    f"{_gib(available)} of memory is available",
+                    hint="pass check_memory=False to try anyway",
+                    code="memory",
+                )
+            ],
+            self.source,
+        )
+
+    def to_torch(self, *, check_memory: bool = True) -> Any:
+        """A `torch.nn.Module` of this network, built in memory from the generated source.
+
+        Raises SpecError (code "memory") before allocating anything when the weights do not
+        fit in the memory available, unless `check_memory` is False.
+        """
         from .emit import get_emitter
 
+        self._check_memory(check_memory)
         return get_emitter("torch").build(self)
 
-    def to_keras(self, *, split_groups: bool = False) -> Any:
-        """A `keras.Model` of this network, built in memory from the generated source."""
+    def to_keras(self, *, split_groups: bool = False, check_memory: bool = True) -> Any:
+        """A `keras.Model` of this network, built in memory from the generated source (the
+        memory check as in `to_torch`)."""
         from .emit import get_emitter
 
+        self._check_memory(check_memory)
         return get_emitter("keras").build(self, split_groups=split_groups)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={ir.format_value(v)}" for k, v in self.ir.params)
         return f"<Network {self.name}({args}) {self.input_shape} -> {self.output_shape}>"
+
+
+def _check_params(params: Any, source: Source) -> dict[str, Any]:
+    """`params` as a plain dict with exact-`str` keys; the values are checked by `elaborate`."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"params must be a mapping of names to values, not {type(params).__name__}"
+        )
+    if len(params) > limits.MAX_LIST:
+        raise SpecError(
+            [Diagnostic(f"more than {limits.MAX_LIST} parameter values given", code="limit")],
+            source,
+        )
+    checked: dict[str, Any] = {}
+    for key, value in params.items():
+        if not isinstance(key, str):
+            raise TypeError(f"parameter names must be str, not {type(key).__name__}")
+        checked[str.__str__(key)] = value
+    return checked
 
 
 def compile(  # noqa: A001 - the natural name for the entry point
@@ -124,11 +228,16 @@ def compile(  # noqa: A001 - the natural name for the entry point
     *,
     filename: str | None = None,
 ) -> Network:
-    """Compile a spec (a path or its text) with parameter values overriding the defaults.
+    """Compile a spec (a path, its text, or its UTF-8 bytes) with parameter values overriding
+    the defaults.
 
-    Raises `SpecError` with every mistake found; never any other exception for bad input.
+    Raises `SpecError` with every mistake found in the spec or the values; `TypeError` only
+    when the Python types themselves are wrong (`spec` not text, bytes or a path; `params` not
+    a mapping with string keys).  Values are re-created from their numbers, so objects of
+    subclasses never reach generated code.
     """
     source = read_source(spec, filename)
+    params = _check_params(params, source)
     program, analysis = _front(source.text, source.filename)
     errors = list(analysis.errors)
     if any(d.code == "recursive-block" for d in errors):

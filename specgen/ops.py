@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import limits
 from . import syntax as S
 from .errors import Span, did_you_mean
 from .expr import EvalError, Value, as_int, evaluate
@@ -44,14 +45,18 @@ class OpSpec:
 
 
 def _kernel(default=REQUIRED):
-    return ArgSpec("kernel", "pair", default, 1, None, "kernel size, `3x3` or `3`")
+    return ArgSpec("kernel", "pair", default, 1, limits.MAX_SPATIAL, "kernel size, `3x3` or `3`")
 
 
-_STRIDE = ArgSpec("stride", "pair", 1, 1, None, "stride")
-_PADDING = ArgSpec("padding", "pair", AUTO, 0, None, "zero padding; default (k-1)/2·dilation")
-_DILATION = ArgSpec("dilation", "pair", 1, 1, None, "dilation")
+_STRIDE = ArgSpec("stride", "pair", 1, 1, limits.MAX_SPATIAL, "stride")
+_PADDING = ArgSpec(
+    "padding", "pair", AUTO, 0, limits.MAX_SPATIAL, "zero padding; default (k-1)/2·dilation"
+)
+_DILATION = ArgSpec("dilation", "pair", 1, 1, limits.MAX_SPATIAL, "dilation")
 _BIAS = ArgSpec("bias", "bool", AUTO, doc="add a bias; default: yes unless a bn follows")
-_OUT = ArgSpec("out", "int", AUTO, 1, None, "output channels; default: the input channels")
+_OUT = ArgSpec(
+    "out", "int", AUTO, 1, limits.MAX_CHANNELS, "output channels; default: the input channels"
+)
 
 _CONV_DOC = "convolution; `group=g` makes it a group convolution"
 _ACTS = {
@@ -77,7 +82,7 @@ OPS: dict[str, OpSpec] = {
                 _STRIDE,
                 _PADDING,
                 _DILATION,
-                ArgSpec("group", "int", 1, 1, None, "groups"),
+                ArgSpec("group", "int", 1, 1, limits.MAX_CHANNELS, "groups"),
                 _BIAS,
             ),
             ("kernel",),
@@ -85,7 +90,7 @@ OPS: dict[str, OpSpec] = {
         ),
         OpSpec(
             "pwconv",
-            (_OUT, _STRIDE, ArgSpec("group", "int", 1, 1, None, "groups"), _BIAS),
+            (_OUT, _STRIDE, ArgSpec("group", "int", 1, 1, limits.MAX_CHANNELS, "groups"), _BIAS),
             ("out",),
             "pointwise (1×1) convolution",
         ),
@@ -96,7 +101,14 @@ OPS: dict[str, OpSpec] = {
                 _STRIDE,
                 _PADDING,
                 _DILATION,
-                ArgSpec("multiplier", "int", 1, 1, None, "output channels per input channel"),
+                ArgSpec(
+                    "multiplier",
+                    "int",
+                    1,
+                    1,
+                    limits.MAX_CHANNELS,
+                    "output channels per input channel",
+                ),
                 _BIAS,
             ),
             ("kernel",),
@@ -119,8 +131,10 @@ OPS: dict[str, OpSpec] = {
             "igc",
             (
                 _kernel((3, 3)),
-                ArgSpec("M", "int", REQUIRED, 1, None, "channels per primary partition"),
-                ArgSpec("L", "int", REQUIRED, 1, None, "primary partitions"),
+                ArgSpec(
+                    "M", "int", REQUIRED, 1, limits.MAX_CHANNELS, "channels per primary partition"
+                ),
+                ArgSpec("L", "int", REQUIRED, 1, limits.MAX_CHANNELS, "primary partitions"),
                 _STRIDE,
                 _PADDING,
                 _DILATION,
@@ -131,7 +145,7 @@ OPS: dict[str, OpSpec] = {
         ),
         OpSpec(
             "shuffle",
-            (ArgSpec("group", "int", REQUIRED, 1, None, "groups"),),
+            (ArgSpec("group", "int", REQUIRED, 1, limits.MAX_CHANNELS, "groups"),),
             ("group",),
             "channel shuffle: (g, C/g) → (C/g, g)",
         ),
@@ -165,7 +179,10 @@ OPS: dict[str, OpSpec] = {
         OpSpec("flatten", (), (), "C×H×W → (C·H·W)×1×1"),
         OpSpec(
             "fc",
-            (ArgSpec("out", "int", REQUIRED, 1, None, "outputs"), ArgSpec("bias", "bool", True)),
+            (
+                ArgSpec("out", "int", REQUIRED, 1, limits.MAX_CHANNELS, "outputs"),
+                ArgSpec("bias", "bool", True),
+            ),
             ("out",),
             "fully connected layer; needs a 1×1 map (after gap or flatten)",
         ),
@@ -192,16 +209,30 @@ COMPOSITES = {
 KEYWORDS = {"network", "input", "let", "block", "layers", "x", "in", "true", "false"}
 
 
+def _check_range(spec: ArgSpec, what: str, shown: str, span: Span, *values: float) -> None:
+    """Refuse values outside [low, high]; "between" only for floats with both bounds."""
+
+    def fmt(bound: float) -> str:
+        return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+    low, high = spec.low, spec.high
+    both = spec.kind == "float" and low is not None and high is not None
+    code = "range"
+    if low is not None and min(values) < low:
+        bound = f"between {fmt(low)} and {fmt(high)}" if both else f"at least {fmt(low)}"
+    elif high is not None and max(values) > high:
+        bound = f"between {fmt(low)} and {fmt(high)}" if both else f"at most {fmt(high)}"
+        code = "range" if both else "limit"  # sizes: what the frameworks' integers hold
+    else:
+        return
+    raise EvalError(f"{what} must be {bound}, got {shown}", span, code=code)
+
+
 def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
-    """A written value as the argument's type, range-checked."""
+    """A written value as the argument's type, range-checked (the upper bounds keep sizes
+    within what the frameworks' integer types hold)."""
     what = f"{op} {spec.name}"
     kind = spec.kind
-    if kind == "int" and type(value) is int:
-        if spec.low is not None and value < spec.low:
-            raise EvalError(
-                f"{what} must be at least {spec.low:g}, got {value}", span, code="range"
-            )
-        return value
     if kind == "pair":
         if isinstance(value, tuple):
             if len(value) != 2:
@@ -210,17 +241,11 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
         else:
             v = as_int(value, span, what)
             pair = (v, v)
-        if spec.low is not None and min(pair) < spec.low:
-            raise EvalError(
-                f"{what} must be at least {spec.low:g}, got {format_value(value)}",
-                span,
-                code="range",
-            )
+        _check_range(spec, what, format_value(value), span, *pair)
         return pair
     if kind == "int":
-        v = as_int(value, span, what)
-        if spec.low is not None and v < spec.low:
-            raise EvalError(f"{what} must be at least {spec.low:g}, got {v}", span, code="range")
+        v = value if type(value) is int else as_int(value, span, what)
+        _check_range(spec, what, str(v), span, v)
         return v
     if kind == "bool":
         if value in (0, 1) and not isinstance(value, float):
@@ -228,13 +253,7 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
         raise EvalError(f"{what} must be true or false, got {format_value(value)}", span)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise EvalError(f"{what} must be a number, got {format_value(value)}", span)
-    if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
-        rng = (
-            f"between {spec.low:g} and {spec.high:g}"
-            if spec.high is not None
-            else f"at least {spec.low:g}"
-        )
-        raise EvalError(f"{what} must be {rng}, got {value!r}", span, code="range")
+    _check_range(spec, what, repr(value), span, value)
     return float(value)
 
 

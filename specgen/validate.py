@@ -7,8 +7,9 @@ block instantiations are checked once.
 
 from __future__ import annotations
 
-from . import ir
+from . import ir, limits
 from . import syntax as S
+from .cost import leaf_cost, totals
 from .errors import Diagnostic, Frame, Span, divisors
 
 
@@ -23,6 +24,7 @@ def _arg_span(head: S.Head | None, *names: str) -> Span:
 
 
 CHECKED = {ir.Conv, ir.Shuffle, ir.IGC, ir.Linear}  # the layers `check` has rules for
+_WEIGHTED = (ir.Conv, ir.IGC, ir.Linear)
 
 
 def validate(net: ir.Network) -> list[Diagnostic]:
@@ -38,6 +40,16 @@ def validate(net: ir.Network) -> list[Diagnostic]:
         t = type(node)
         head = node.src
         c = node.in_shape.c
+        if t in _WEIGHTED and leaf_cost(node)[0] > limits.MAX_ELEMENTS:
+            report(
+                f"this layer has {leaf_cost(node)[0]} parameters, more than a tensor can hold "
+                f"({limits.MAX_ELEMENTS}, int64)",
+                head.name_span,
+                chain,
+                None,
+                "limit",
+            )
+            return
         if t is ir.Conv:
             g = node.groups
             if node.kind in ("conv", "pwconv") and g > 1:
@@ -152,4 +164,15 @@ def validate(net: ir.Network) -> list[Diagnostic]:
                 check(child, chain)
 
     walk(net.body, ())  # the body is a Seq
+    if not errors:
+        params = totals(net.body, {})[0]
+        if params > limits.MAX_ELEMENTS:
+            report(
+                f"the network has {params} parameters, more than int64 can count "
+                f"({limits.MAX_ELEMENTS})",
+                net.program.layers_span,
+                (),
+                None,
+                "limit",
+            )
     return errors

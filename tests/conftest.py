@@ -6,6 +6,7 @@ shared/REFERENCES.md), never by asking specgen.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -40,6 +41,12 @@ def compile_error(text: str, params: dict | None = None, filename: str | None = 
     with pytest.raises(specgen.SpecError) as info:
         specgen.compile(text, params=params, filename=filename)
     return info.value
+
+
+def keras_trainable(model) -> int:
+    """Trainable parameters of a Keras model: what the cost report counts (Keras's
+    count_params() adds BatchNormalization's moving statistics)."""
+    return sum(math.prod(w.shape) for w in model.trainable_weights)
 
 
 def layer_rows(net) -> dict:

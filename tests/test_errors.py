@@ -286,7 +286,23 @@ CASES = [
     case("dims-too-many-digits", "network n\ninput 16x123456789012345678901x8\nlayers:\n    relu\n",
          "limit", 2, 7, "is too large"),
     case("channels-over-limit", H + "    conv 3x3 out=2000000\n",
+         "limit", 4, 18, "conv out must be at most 1048576, got 2000000"),
+    case("channels-over-limit-concat", H + "    concat:\n" + "        conv 1x1 out=1000000\n" * 2,
          "limit", 4, 5, "2000000 channels exceed the limit of 1048576"),
+    case("kernel-over-limit", H + "    conv 99999999x1 out=8\n",
+         "limit", 4, 10, "conv kernel must be at most 65536, got"),
+    case("stride-over-int32", H + "    maxpool 2 stride=2**31\n",
+         "limit", 4, 22, "maxpool stride must be at most 65536, got 2147483648"),
+    case("dilation-over-limit", H + "    dwconv 3x3 dilation=70000\n",
+         "limit", 4, 25, "dwconv dilation must be at most 65536"),
+    case("group-over-limit", H + "    shuffle group=2**40\n",
+         "limit", 4, 19, "shuffle group must be at most 1048576"),
+    case("layer-weights-over-int64", "network n\ninput 1048576x1x1\nlayers:\n"
+         "    conv 65536x65536 out=1048576 padding=32768\n",
+         "limit", 4, 5, "parameters, more than a tensor can hold"),
+    case("network-weights-over-int64", "network n\ninput 1048576x1x1\nlayers:\n"
+         + "    conv 2048x2048 out=1048576 padding=1024 bias=false\n" * 2,
+         "limit", 4, 5, "parameters, more than int64 can count"),
     case("map-over-limit", "network n\ninput 16x100000x8\nlayers:\n    relu\n",
          "limit", 2, 7, "a 100000x8 map exceeds the limit of 65536"),
     case("list-too-long", "network n\ninput 16x8x8\nlet a0 = [1, 2, 3, 4, 5, 6, 7, 8]\n"
