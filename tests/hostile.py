@@ -64,12 +64,13 @@ def call_cycle(n: int) -> str:
     return "network n\ninput 16x8x8\n" + "".join(blocks) + "layers:\n    b0()\n"
 
 
-def deep_nesting(calls: int = limits.MAX_CALL_DEPTH, composites: int | None = None) -> str:
-    """Block calls nested `calls` deep, each body a residual around the next call, up to the
-    combined depth limit: every pass that walks the network recursed past Python's stack."""
-    if composites is None:
-        composites = min(limits.MAX_DEPTH - calls, calls)
-    lines = ["network n\ninput 8x8x8\n", "block b0():\n    conv 3x3 bn relu\n"]
+def deep_nesting(calls: int, composites: int, inner: int = 0) -> str:
+    """Block calls nested `calls` deep, `composites` of them a residual around the next call,
+    the innermost body `inner` residuals deep: every pass that walks the network recursed
+    past Python's stack."""
+    innermost = "".join("    " * (i + 1) + "residual:\n" for i in range(inner))
+    innermost += "    " * (inner + 1) + "conv 3x3 bn relu\n"
+    lines = ["network n\ninput 8x8x8\n", "block b0():\n" + innermost]
     for k in range(1, calls):
         if k <= composites:
             lines.append(f"block b{k}():\n    residual:\n        b{k - 1}()\n")

@@ -91,7 +91,8 @@ def test_most_residuals():
     assert net.cost.params == text.count("residual") * (16 * 16 + 16)
 
 
-DEEPEST = limits.MAX_CALL_DEPTH - 1, min(limits.MAX_DEPTH - limits.MAX_CALL_DEPTH, 31)
+# 32 calls, 31 of them around a residual, and 1 more residual inside: 64 levels in all
+DEEPEST = limits.MAX_CALL_DEPTH, limits.MAX_CALL_DEPTH - 1, 1
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +105,17 @@ def deepest():
 def test_deepest_nesting_checks_and_costs(deepest):
     assert deepest.cost.params > 0
     assert max(name.count(".") for name in deepest.shapes) == DEEPEST[0]
+    assert sum(DEEPEST) == limits.MAX_DEPTH
 
 
 def test_nesting_one_deeper_is_an_error():
     err = timed_compile(H.deep_nesting(limits.MAX_CALL_DEPTH + 1, 0))
     assert isinstance(err, specgen.SpecError)
     assert err.diagnostics[0].code == "limit"
+    err = timed_compile(H.deep_nesting(*DEEPEST[:2], DEEPEST[2] + 1))
+    assert isinstance(err, specgen.SpecError)
+    message = err.diagnostics[0].message
+    assert message == f"blocks and composites nested more than {limits.MAX_DEPTH} deep"
 
 
 @pytest.mark.parametrize("target", ["torch", "keras"])
