@@ -1,3 +1,5 @@
+"""`python -m specgen`: the command line (Ctrl-C while it starts exits 130, see specgen.cli)."""
+
 from .cli import main
 
 raise SystemExit(main())

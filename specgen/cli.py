@@ -1,25 +1,85 @@
-"""The `specgen` command line: check, cost, build.
+"""The `specgen` command line: check, cost, build, verify.
 
-Exit codes: 0 success; 1 a check that ran and failed (verify); 2 a mistake in the spec, the
-parameters or the command line (printed with its place, never as a traceback); 3 an internal
-error (a bug in specgen: set SPECGEN_DEBUG=1 for the traceback).
+Exit codes:
+
+- 0 success;
+- 1 a check that ran and failed (verify);
+- 2 a mistake in the spec, the parameters or the command line, or an output that cannot be
+  written (printed with its place, never as a traceback);
+- 3 an internal error (a bug in specgen: set SPECGEN_DEBUG=1 for the traceback);
+- 130 interrupted by Ctrl-C, silently, from the moment specgen's own code runs (Python's own
+  start-up, the first few tens of milliseconds, is not ours).  Under `python -m specgen`,
+  CPython 3.11 instead ends the process by SIGINT (which a shell also reports as 130) when the
+  KeyboardInterrupt passed through exec()'d code, such as a dataclass being created, before
+  `main` caught it;
+- 141 (128 + SIGPIPE, what a shell shows for a writer killed by SIGPIPE) when whoever read
+  standard output went away (`specgen cost net.conv | head -1`): the rest of the output is
+  dropped, silently, as Python's documentation advises (stdout is pointed at os.devnull so the
+  final flush cannot fail).  Not 1, which means "verify failed".
+
+`cost` and `build` without -o exist for their output, so a closed standard output
+(`specgen cost net.conv >&-`) is a usage error (2); `check` and `verify` answer with their exit
+code and then print nothing.
+
+Start-up: importing this module is cheap (the standard library and `specgen.errors`).  The
+compiler (lark), the emitters (jinja2, black) and the frameworks are imported inside `main`,
+whose `except KeyboardInterrupt` turns Ctrl-C into exit 130; while this module itself is being
+imported, a SIGINT handler exits 130 at once (it is removed again at the end of the import, so
+a program or test runner that imports this module keeps its own Ctrl-C).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
+import signal
 import sys
-import traceback
-from collections.abc import Sequence
-from typing import Any
 
-from . import __version__
-from .compiler import Network, compile
-from .errors import Diagnostic, Source, SpecError
-from .parse import parse_value
+
+def _exit_on_sigint(signum: int, frame: object) -> None:
+    """Ctrl-C before `main` can catch KeyboardInterrupt: exit 130 without a traceback."""
+    raise SystemExit(130)
+
+
+def _install_startup_sigint() -> bool:
+    """Install `_exit_on_sigint` unless someone else (an application, a test runner) already
+    handles SIGINT or this is not the main thread; say whether it was installed."""
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return False
+        signal.signal(signal.SIGINT, _exit_on_sigint)
+        return True
+    except (ValueError, OSError):  # not the main thread, or no signals here
+        return False
+
+
+_STARTUP_SIGINT = _install_startup_sigint()
+
+import argparse  # noqa: E402  (after the SIGINT handler, on purpose)
+import contextlib  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from typing import TYPE_CHECKING, Any, TextIO  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .errors import Diagnostic, Source, SpecError  # noqa: E402
+
+if TYPE_CHECKING:
+    from .compiler import Network
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 0 .. 2**64 - 1 (negatives alias)
+
+
+def __getattr__(name: str) -> Any:
+    """`specgen.cli.compile` and `.Network`, imported on first use (PEP 562) so that importing
+    the command line does not import lark; tests may replace `specgen.cli.compile`."""
+    if name in ("compile", "Network"):
+        from . import compiler
+
+        return getattr(compiler, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Usage(Exception):
@@ -27,6 +87,8 @@ class _Usage(Exception):
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    from .parse import parse_value
+
     params: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -41,22 +103,91 @@ def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _compile(args: argparse.Namespace) -> Network:
-    return compile(args.file, _parse_sets(args.set))
+    # Not the bare name: without a module global `compile` it would be the builtin.
+    compile_: Callable[..., Network] = globals().get("compile") or __getattr__("compile")
+    net = compile_(args.file, _parse_sets(args.set))
+    warning = getattr(net, "memory_warning", None)
+    if warning:  # before anything is allocated
+        _complain(f"specgen: warning: {warning}")
+    return net
+
+
+def _stdout(needed: bool = True) -> TextIO | None:
+    """sys.stdout, or a usage error when it is closed (None) and the command exists to print."""
+    if sys.stdout is None and needed:
+        raise _Usage("standard output is closed")
+    return sys.stdout
+
+
+def _print(text: str, needed: bool = True) -> None:
+    """Write and flush now, inside main's try: a broken pipe or a full disk surfaces here, not
+    as an 'Exception ignored' at interpreter exit."""
+    out = _stdout(needed)
+    if out is None:
+        return
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        _discard_stdout()
+        raise _Usage(f"cannot write to standard output: {err.strerror or err}") from None
+
+
+def _discard_stdout() -> None:
+    """Point fd 1 at os.devnull so that the interpreter's final flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (AttributeError, OSError, ValueError):  # None, closed, or not a real file
+        return
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     net = _compile(args)
     layers = len(net.cost.layers)
-    print(f"ok: {net!r}, {layers} layers, {net.cost.params:,} params, {net.cost.macs:,} MACs")
+    text = f"ok: {net!r}, {layers} layers, {net.cost.params:,} params, {net.cost.macs:,} MACs"
+    _print(text + "\n", needed=False)
     return EXIT_OK
 
 
 def _cmd_cost(args: argparse.Namespace) -> int:
     from .report import to_json, to_table
 
+    _stdout()  # fail before the work
     net = _compile(args)
-    sys.stdout.write(to_json(net) if args.format == "json" else to_table(net, blocks=args.blocks))
+    _print(to_json(net) if args.format == "json" else to_table(net, blocks=args.blocks))
     return EXIT_OK
+
+
+def _tolerance(text: str) -> float:
+    """argparse type of --tolerance: nan would pass every comparison, inf or < 0 make none."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number, got `{text}`") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expects a finite number >= 0, got `{text}`")
+    return value
+
+
+def _seed(text: str) -> int:
+    """argparse type of --seed: torch seeds are 0 .. 2**64-1; negatives would alias large ones
+    and larger ones crash inside torch."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a whole number, got `{text}`") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expects a whole number from 0 to 2**64-1, got {text}")
+    return value
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -93,7 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="emit framework source code for a spec")
     _add_common(p)
     p.add_argument("--target", required=True, help=f"one of: {', '.join(targets())}")
-    p.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write to FILE instead of stdout, atomically; FILE must be a regular file (its mode"
+        " is kept) or a new name (mode 0666 less the umask); a symlink is written through to its"
+        " target; folders, FIFOs, devices and sockets are refused",
+    )
     p.add_argument(
         "--split-groups",
         action="store_true",
@@ -106,8 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p)
     p.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend")
-    p.add_argument("--tolerance", type=float, default=1e-4, help="max |diff| / output scale")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--tolerance", type=_tolerance, default=1e-4, help="max |diff| / output scale (>= 0)"
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="random weights and input (0 .. 2**64-1)")
     p.add_argument("--split-groups", action="store_true", help="verify the split-groups form")
     p.set_defaults(run=_cmd_verify)
     return parser
@@ -124,70 +264,76 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
     report = verify(net, tolerance=args.tolerance, seed=args.seed, split_groups=args.split_groups)
-    sys.stdout.write(report.render())
+    _print(report.render(), needed=False)
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from .emit import get_emitter, targets
+    from .output import OutputError, plan_output, write_output
 
     if args.target not in targets():
         raise _Usage(f"unknown target `{args.target}`; targets: {', '.join(targets())}")
-    net = _compile(args)
     options = {"split_groups": True} if args.split_groups else {}
     if options and args.target != "keras":
         raise _Usage("--split-groups applies to --target keras only")
-    code = get_emitter(args.target).emit(net, **options)
-    if args.output:
-        _write_atomic(args.output, code)
-    else:
-        sys.stdout.write(code)
+    try:
+        if args.output is None:
+            _stdout()
+        else:
+            plan_output(args.output)  # fail before the work; checked again when written
+        code = get_emitter(args.target).emit(_compile(args), **options)
+        if args.output is None:
+            _print(code)
+        else:
+            write_output(args.output, code)
+    except OutputError as err:
+        raise _Usage(str(err)) from None
     return EXIT_OK
 
 
-def _write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file in the same folder and rename: never a partial file."""
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".specgen-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _complain(text: str) -> None:
+    """Print to stderr if there is one: a closed or broken stderr must not turn a clean exit
+    code into a traceback (print(file=None) would even fall back to stdout)."""
+    if sys.stderr is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line and return its exit code (the module docstring lists them)."""
     try:
+        args = build_parser().parse_args(argv)  # in the try: it imports the emitters
         return args.run(args)
     except SpecError as err:
-        print(err.render(), file=sys.stderr)
+        _complain(err.render())
         return EXIT_SPEC
     except ImportError as err:
-        print(
-            f"specgen: error: {err.name or err} is not installed (see README.md)", file=sys.stderr
-        )
+        _complain(f"specgen: error: {err.name or err} is not installed (see README.md)")
         return EXIT_SPEC
     except _Usage as err:
-        print(f"specgen: error: {err}", file=sys.stderr)
+        _complain(f"specgen: error: {err}")
         return EXIT_SPEC
+    except BrokenPipeError:  # the reader of stdout is gone: nobody to tell
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except OSError as err:
-        print(f"specgen: error: {err.strerror or err}: {err.filename or ''}", file=sys.stderr)
+        _complain(f"specgen: error: {err.strerror or err}: {err.filename or ''}")
         return EXIT_SPEC
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as err:  # a bug in specgen, not a user mistake
         if os.environ.get("SPECGEN_DEBUG"):
             traceback.print_exc()
-        print(
+        _complain(
             f"specgen: internal error: {type(err).__name__}: {err}\n"
-            "  this is a bug in specgen; SPECGEN_DEBUG=1 shows the traceback",
-            file=sys.stderr,
+            "  this is a bug in specgen; SPECGEN_DEBUG=1 shows the traceback"
         )
         return EXIT_INTERNAL
+
+
+# Imported: from here on Ctrl-C raises KeyboardInterrupt again, which main turns into 130, and
+# a program that imports this module keeps its own Ctrl-C.
+if _STARTUP_SIGINT and signal.getsignal(signal.SIGINT) is _exit_on_sigint:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
