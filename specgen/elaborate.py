@@ -17,6 +17,7 @@ from . import ir, limits, ops
 from . import syntax as S
 from .errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
 from .expr import CONSTANTS, EvalError, Value, as_int, evaluate
+from .names import NameTable
 from .ops import AUTO, OPS
 from .shapes import ShapeError, auto_padding, checked, windowed
 from .values import ValueProblem, from_python
@@ -963,25 +964,20 @@ def _key(value: Value) -> Any:
 
 
 class _Namer:
-    """Unique attribute names within one body: conv1, bn1, relu1, conv2, unit1, ..."""
+    """Unique attribute names within one body: conv1, bn1, relu1, conv2, unit1, ...
 
-    __slots__ = ("counts", "used")
+    They name the modules of the generated code as well as the cost report's rows, so they
+    come from the name table: a block called `dw` twice gives `dw1`, `dw2`, and the 16th call
+    of a block `bfloat` gives `bfloat16_`, never the `nn.Module.bfloat16` method.
+    """
+
+    __slots__ = ("table",)
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.used: set[str] = set()
+        self.table = NameTable()
 
     def __call__(self, base: str) -> str:
-        if base in ("dw", "pw"):
-            return base
-        k = self.counts.get(base, 0) + 1
-        name = f"{base}{k}"
-        while name in self.used:
-            k += 1
-            name = f"{base}{k}"
-        self.counts[base] = k
-        self.used.add(name)
-        return name
+        return self.table.fresh(base, numbered=True)
 
 
 def elaborate(

@@ -1,16 +1,22 @@
-"""What every emitter shares: safe names, the Jinja2 environment, black, doc summaries.
+"""What every emitter shares: numbers re-created from their values, the Jinja2 environment,
+statements laid out as black lays them out, doc summaries and the body writer.
 
-Only names that passed the grammar's identifier rule and the reserved-word checks, and numbers,
-reach generated code; `class_names` still guarantees unique, keyword-safe class names.
+Only names drawn from a `NameTable` (specgen/names.py) and numbers written by `num` reach
+generated code.  Formatting a whole file with black costs about a millisecond a line (minutes
+for a network at the layer limit), so statements are written already formatted: one that fits
+on a line stays as it is, and a longer one gets the layout black gives its *skeleton* (the same
+tokens, every name, string, number and comment replaced by a placeholder of the same width).
+Black's layout depends only on the kinds and widths of the tokens, so each distinct skeleton is
+formatted once and cached, and the tokens are put back into black's layout.
 """
 
 from __future__ import annotations
 
-import builtins
 import functools
 import keyword
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +24,9 @@ import black
 import jinja2
 
 from .. import __version__, ir
+from ..names import NameTable
 from ..parse import resource_dir
-from ..values import format_value
+from ..values import Table, format_value
 
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_.\- ]{1,100}$")
 
@@ -40,45 +47,173 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
+# ---- numbers -------------------------------------------------------------------------------
+
+
+def num(value: int | float) -> str:
+    """A number as Python source, re-created from its value (`int.__repr__`,
+    `float.__repr__`: never the object's own `str`/`repr`/`format`), in black's normal form."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"not a number: {type(value).__name__}")
+    if isinstance(value, int):
+        return int.__repr__(int.__int__(value))
+    v = float.__float__(value)
+    if not math.isfinite(v):
+        raise ValueError("a number in generated code must be finite")
+    return float.__repr__(v).replace("e+", "e")  # black writes 1e16, not 1e+16
+
+
+def grouped(value: int) -> str:
+    """An integer with thousands separators (`1,234`), for docstrings."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"not an integer: {type(value).__name__}")
+    return f"{int.__int__(value):,}"
+
+
+def literal(value: Any) -> str:
+    """A spec value in .conv syntax (`[1, 2]`, `{1: 144}`, `true`), every number by `num`."""
+    if type(value) is bool:
+        return "true" if value else "false"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return num(value)
+    if type(value) is tuple:
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if type(value) is Table:
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items) + "}"
+    raise TypeError(f"not a spec value: {type(value).__name__}")
+
+
+def shape_text(shape: ir.Shape) -> str:
+    """`CxHxW`."""
+    return f"{num(shape.c)}x{num(shape.h)}x{num(shape.w)}"
+
+
+def size(pair: tuple[int, int]) -> str:
+    """A kernel, stride, padding or dilation argument: `3`, or `(1, 7)`."""
+    return num(pair[0]) if pair[0] == pair[1] else f"({num(pair[0])}, {num(pair[1])})"
+
+
+def call_text(name: str, args: Iterable[tuple[str, Any]]) -> str:
+    """`unit(g=3, c=[1, 2])`: a block or network call, for docstrings."""
+    return f"{name}({', '.join(f'{k}={literal(v)}' for k, v in args)})"
+
+
+# ---- layout ----------------------------------------------------------------------------------
+
+LINE_LENGTH = 88  # black's default
 BLACK_MODE = black.Mode()  # black's defaults, so the output passes `black --check` anywhere
+_TOKEN = re.compile(
+    r'(?P<comment>#[^\n]*)|(?P<string>f?"[^"\\\n]*")'
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<number>[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?)"
+)
+_SKELETONS: dict[tuple[int, str], tuple[str, ...] | None] = {}
+_MAX_SKELETONS = 4096
 
 
-def format_code(code: str) -> str:
-    return black.format_str(code, mode=BLACK_MODE)
+def fits(text: str, depth: int) -> bool:
+    """Whether `text` fits on one line at `depth` (4 spaces a level), as black measures."""
+    return 4 * depth + len(text) <= LINE_LENGTH
 
 
-def camel(name: str) -> str:
-    """`bottleneck_res` -> `BottleneckRes`."""
-    parts = [p for p in name.split("_") if p]
-    return "".join(p[0].upper() + p[1:] for p in parts) or "Block"
+def layout(statement: str, depth: int, comment: str = "", wrap: bool = True) -> list[str]:
+    """The lines of one statement (with `  # comment`) at `depth`, as black formats them,
+    continuation lines indented relative to the first; one line when `wrap` is False."""
+    line = f"{statement}  # {comment}" if comment else statement
+    if not wrap or fits(line, depth):
+        return [line]
+    atoms: list[str] = []
+    parts: list[str] = []
+    pos = 0
+    for m in _TOKEN.finditer(line):
+        token = m.group()
+        if m.lastgroup == "name" and keyword.iskeyword(token):
+            continue
+        parts.append(line[pos : m.start()])
+        parts.append(_placeholder(m.lastgroup, len(token)))
+        atoms.append(token)
+        pos = m.end()
+    parts.append(line[pos:])
+    key = (depth, "".join(parts))
+    if key not in _SKELETONS:
+        if len(_SKELETONS) >= _MAX_SKELETONS:
+            _SKELETONS.clear()
+        _SKELETONS[key] = _pieces(key[1], depth, [len(a) for a in atoms])
+    pieces = _SKELETONS[key]
+    if pieces is None:  # black changed a placeholder: format the statement itself
+        return _black(line, depth).split("\n")
+    out = [pieces[0]]
+    for atom, piece in zip(atoms, pieces[1:], strict=True):
+        out.append(atom)
+        out.append(piece)
+    return "".join(out).split("\n")
+
+
+def _placeholder(kind: str | None, width: int) -> str:
+    if kind == "comment":
+        return "# " + "z" * (width - 2) if width >= 2 else "#"
+    if kind == "string":
+        return '"' + "z" * (width - 2) + '"'
+    return ("z" if kind == "name" else "9") * width
+
+
+def _pieces(skeleton: str, depth: int, widths: list[int]) -> tuple[str, ...] | None:
+    """Black's layout of `skeleton` cut around its placeholders, or None if black changed one."""
+    text = _black(skeleton, depth)
+    pieces: list[str] = []
+    found: list[int] = []
+    pos = 0
+    for m in _TOKEN.finditer(text):
+        if m.lastgroup == "name" and keyword.iskeyword(m.group()):
+            continue
+        pieces.append(text[pos : m.start()])
+        found.append(len(m.group()))
+        pos = m.end()
+    pieces.append(text[pos:])
+    return tuple(pieces) if found == widths else None
+
+
+def _black(line: str, depth: int) -> str:
+    """Black's formatting of one statement (or a `def`/`class` header) at `depth`,
+    indentation relative to it."""
+    head = "".join("    " * i + "if x:\n" for i in range(depth))
+    body = f"{'    ' * (depth + 1)}pass\n" if line.endswith(":") else ""
+    out = black.format_str(f"{head}{'    ' * depth}{line}\n{body}", mode=BLACK_MODE)
+    lines = out.rstrip("\n").split("\n")[depth : -1 if body else None]
+    return "\n".join(line[4 * depth :] for line in lines)
+
+
+# ---- names ---------------------------------------------------------------------------------
+
+
+def camel(name: str, fallback: str) -> str:
+    """`bottleneck_res` -> `BottleneckRes`; prefixed with `fallback` when that would not start
+    with a letter (`_1` -> `Net1`, `_` -> `Net`)."""
+    text = "".join(p[0].upper() + p[1:] for p in name.split("_") if p)
+    return text if text[:1].isalpha() else fallback + text
 
 
 def instance_names(
-    keys: list[tuple[str, Any]], reserved: set[str], style: Callable[[str, int | None], str]
+    keys: list[tuple[str, Any]], table: NameTable, style: Callable[[str, int | None], str]
 ) -> dict[Any, str]:
-    """One generated name per distinct instantiation key: `style(block, None)` when a block
-    has one instantiation, `style(block, 1)`, `style(block, 2)`, ... when it has several;
-    never a reserved word, keyword or builtin."""
-    per_block: dict[str, list[Any]] = {}
+    """One generated name per distinct instantiation key, from `table`: `style(block, None)`
+    when a block has one instantiation, `style(block, 1)`, `style(block, 2)`, ... when it has
+    several."""
+    per_block: dict[str, dict[Any, None]] = {}
     for block, key in keys:
-        bucket = per_block.setdefault(block, [])
-        if key not in bucket:
-            bucket.append(key)
-    used = set(reserved)
+        per_block.setdefault(block, {})[key] = None
     names: dict[Any, str] = {}
     for block, bucket in per_block.items():
         for i, key in enumerate(bucket, 1):
-            name = style(block, None if len(bucket) == 1 else i)
-            while name in used or keyword.iskeyword(name) or hasattr(builtins, name):
-                name += "_"
-            used.add(name)
-            names[key] = name
+            names[key] = table.take(style(block, None if len(bucket) == 1 else i))
     return names
 
 
 def class_style(block: str, index: int | None) -> str:
     """`Unit`, or `Unit1`, `Unit2`, ..."""
-    return camel(block) + ("" if index is None else str(index))
+    return camel(block, "Block") + ("" if index is None else f"{index}")
+
+
+# ---- running generated code ------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=64)
@@ -91,6 +226,9 @@ def run_source(code: str, module_name: str, label: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": module_name}
     exec(_compiled(code, label), namespace)  # noqa: S102 - our own generated, validated source
     return namespace
+
+
+# ---- the IR ------------------------------------------------------------------------------------
 
 
 def block_keys(net: Any) -> list[tuple[str, Any]]:
@@ -116,10 +254,6 @@ def instance_key(node: ir.Block) -> tuple:
     return (node.name, format_value(tuple(v for _, v in node.args)), node.in_shape)
 
 
-def call_text(name: str, args: tuple[tuple[str, Any], ...]) -> str:
-    return f"{name}({', '.join(f'{k}={format_value(v)}' for k, v in args)})"
-
-
 @dataclass(frozen=True)
 class DocInfo:
     title: str
@@ -138,30 +272,19 @@ def doc_info(net: Any) -> DocInfo:
     source = filename if _SAFE_FILENAME.match(filename) and not filename.startswith("<") else ""
     out = net.output_shape
     return DocInfo(
-        title=f"{call_text(net.name, net.ir.params)}: {net.input_shape} -> {out}.",
+        title=f"{call_text(net.name, net.ir.params)}: {shape_text(net.input_shape)} -> "
+        f"{shape_text(out)}.",
         version=__version__,
         source=source,
-        input=str(net.input_shape),
-        output=str(out),
-        params=f"{net.cost.params:,}",
-        macs=f"{net.cost.macs:,}",
+        input=shape_text(net.input_shape),
+        output=shape_text(out),
+        params=grouped(net.cost.params),
+        macs=grouped(net.cost.macs),
         flat=out.h == 1 and out.w == 1,
     )
 
 
-class Vars:
-    """Fresh local variable names for one generated function."""
-
-    def __init__(self, taken: set[str]) -> None:
-        self.used = set(taken)
-
-    def fresh(self, base: str, numbered: bool = False) -> str:
-        name, k = (f"{base}1", 1) if numbered else (base, 0)
-        while name in self.used:
-            k += 1
-            name = f"{base}{k}"
-        self.used.add(name)
-        return name
+# ---- bodies ----------------------------------------------------------------------------------
 
 
 def branch_children(name: str, node: ir.Node) -> tuple[ir.Named, ...]:
@@ -178,12 +301,19 @@ class BodyWriter:
     layers in order, and residual / add / concat / split spelled out with local variables.
 
     A target supplies the line formats.  Ranks: 4 for maps, 2 for the (N, C) tensors that `fc`
-    and `flatten` give; a layer that needs a map gets one back through `to_map`.
+    and `flatten` give; a layer that needs a map gets one back through `to_map`.  Local names
+    come from `names`, a table inside the module's, so that no local shadows a global.
     """
 
-    def __init__(self, lines: list[str], names: Vars):
+    def __init__(self, lines: list[str], names: NameTable, depth: int, wrap: bool = True):
         self.lines = lines
         self.names = names
+        self.depth = depth
+        self.wrap = wrap
+
+    def add(self, statement: str, comment: str = "") -> None:
+        """Append one statement, laid out as black would."""
+        self.lines.extend(layout(statement, self.depth, comment, self.wrap))
 
     # ---- supplied by the target ----------------------------------------------------------
     def layer(self, name: str, node: ir.Node, arg: str, out: str, rank: int, owned: bool) -> int:

@@ -11,27 +11,33 @@ Concatenate, for export paths that reject `groups`.
 
 from __future__ import annotations
 
-import builtins
-import keyword
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
+from ..names import NameTable
 from . import register
 from .common import (
     BodyWriter,
-    Vars,
     block_keys,
     call_text,
     doc_info,
-    format_code,
+    fits,
     instance_key,
     instance_names,
+    layout,
+    num,
     render,
     run_source,
+    size,
 )
 
-HELPERS = {"keras", "layers", "ops", "ChannelShuffle", "ChannelSlice", "ConstantPad2D"}
+# module-level names of keras.py.j2, and the fixed locals of its functions
+TEMPLATE_NAMES = frozenset(
+    {"keras", "layers", "ops", "ChannelShuffle", "ChannelSlice", "ConstantPad2D"}
+    | {"x", "inputs", "name", "i"}
+)
+DEPTH = 1  # statements stand in functions
 _ACTS = {
     "relu": "layers.ReLU({name})",
     "relu6": "layers.ReLU(max_value=6.0, {name})",
@@ -49,12 +55,9 @@ def keras_name(path: str) -> str:
     return path.replace(".", "-")
 
 
-def _size(pair: tuple[int, int]) -> str:
-    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
-
-
 def nhwc(shape: ir.Shape) -> str:
-    return f"{shape.h}x{shape.w}x{shape.c}"
+    """`HxWxC`."""
+    return f"{num(shape.h)}x{num(shape.w)}x{num(shape.c)}"
 
 
 @dataclass
@@ -63,8 +66,15 @@ class _Function:
     signature: str
     returns: str
     doc: str
+    wrap: bool = True
     lines: list[str] = field(default_factory=list)
     out_rank: int = 4
+
+    @property
+    def header(self) -> str:
+        """The `def` line(s), as black lays them out."""
+        line = f"def {self.name}({self.signature}){self.returns}:"
+        return "\n".join(layout(line, 0, wrap=self.wrap))
 
 
 def _function_style(block: str, index: int | None) -> str:
@@ -73,25 +83,34 @@ def _function_style(block: str, index: int | None) -> str:
 
 
 class _Generator:
-    def __init__(self, net: Any, split_groups: bool):
+    """The functions of one module.  Its name table holds the templates' names, then the
+    network function, then one function per block instantiation; each function's locals
+    come from a table inside it."""
+
+    def __init__(self, net: Any, split_groups: bool, wrap: bool = True):
         self.net = net
         self.split_groups = split_groups
+        self.wrap = wrap
         self.functions: list[_Function] = []
         self.done: dict[tuple, _Function] = {}
         self.helpers = {"shuffle": False, "slice": False, "pad": False, "ops": False}
-        self.network_name = network_function(net)
-        reserved = HELPERS | {self.network_name}
-        self.names = instance_names(block_keys(net), reserved, _function_style)
+        self.table = NameTable(TEMPLATE_NAMES)
+        self.network_name = self.table.take(net.name)
+        self.names = instance_names(block_keys(net), self.table, _function_style)
 
     def network(self) -> _Function:
         net = self.net
-        doc = f"{call_text(net.name, net.ir.params)}: {nhwc(net.input_shape)} -> {nhwc(net.output_shape)} (NHWC)."
-        fn = _Function(self.network_name, "", " -> keras.Model", doc)
         s = net.input_shape
-        fn.lines.append(f'inputs = keras.Input(shape=({s.h}, {s.w}, {s.c}), name="input")')
+        doc = (
+            f"{call_text(net.name, net.ir.params)}: {nhwc(s)} -> {nhwc(net.output_shape)} (NHWC)."
+        )
+        fn = _Function(self.network_name, "", " -> keras.Model", doc, self.wrap)
         writer = _Writer(self, fn, prefix=None)
+        writer.add(
+            f'inputs = keras.Input(shape=({num(s.h)}, {num(s.w)}, {num(s.c)}), name="input")'
+        )
         out, _ = writer.seq(net.ir.body.children, "inputs", "x", 4)
-        fn.lines.append(f'return keras.Model(inputs, {out}, name="{net.name}")')
+        writer.add(f'return keras.Model(inputs, {out}, name="{net.name}")')
         self.functions.append(fn)
         return fn
 
@@ -103,9 +122,10 @@ class _Generator:
                 f"{call_text(node.name, node.args)}: {nhwc(node.in_shape)} -> "
                 f"{nhwc(node.out_shape)}; layers named `{{name}}-...`."
             )
-            fn = _Function(self.names[key], "x, name: str", "", doc)
-            out, rank = _Writer(self, fn, prefix="name").seq(node.body.children, "x", "x", 4)
-            fn.lines.append(f"return layers.Identity(name=name)({out})")
+            fn = _Function(self.names[key], "x, name: str", "", doc, self.wrap)
+            writer = _Writer(self, fn, prefix="name")
+            out, rank = writer.seq(node.body.children, "x", "x", 4)
+            writer.add(f"return layers.Identity(name=name)({out})")
             fn.out_rank = rank
             self.functions.append(fn)
             self.done[key] = fn
@@ -116,7 +136,7 @@ class _Writer(BodyWriter):
     """The lines of one builder function; `prefix` is the variable holding the block's name."""
 
     def __init__(self, gen: _Generator, fn: _Function, prefix: str | None):
-        super().__init__(fn.lines, Vars({"x", "inputs", "name", *HELPERS}))
+        super().__init__(fn.lines, NameTable(parent=gen.table), DEPTH, gen.wrap)
         self.gen, self.fn, self.prefix = gen, fn, prefix
 
     def label(self, local: str) -> str:
@@ -136,9 +156,7 @@ class _Writer(BodyWriter):
     def emit(self, out: str, ctor: str, arg: str, comment: str = "") -> None:
         """`out = ctor(arg)`; `comment` (a shape) is kept only where black keeps one line."""
         line = f"{out} = {ctor}({arg})"
-        if comment and 4 + len(line) + 4 + len(comment) <= 88:  # indent, "  # "
-            line += f"  # {comment}"
-        self.lines.append(line)
+        self.add(line, comment if comment and fits(f"{line}  # {comment}", DEPTH) else "")
 
     # ---- BodyWriter --------------------------------------------------------------------
     def layer(self, name: str, node: ir.Node, arg: str, out: str, rank: int, owned: bool) -> int:
@@ -146,7 +164,7 @@ class _Writer(BodyWriter):
         if t is ir.Block:
             fn = self.gen.block(node)
             block_name = f'f"{{{self.prefix}}}-{name}"' if self.prefix else f'"{name}"'
-            self.lines.append(f"{out} = {fn.name}({arg}, {block_name})  # {nhwc(node.out_shape)}")
+            self.add(f"{out} = {fn.name}({arg}, {block_name})", nhwc(node.out_shape))
             return fn.out_rank
         if t is ir.SepConv:
             cur = arg
@@ -158,12 +176,12 @@ class _Writer(BodyWriter):
         return self.leaf(name, node, arg, out, rank)
 
     def to_map(self, var: str, out: str, shape: ir.Shape) -> None:
-        self.emit(out, f"layers.Reshape((1, 1, {shape.c}))", var)
+        self.emit(out, f"layers.Reshape((1, 1, {num(shape.c)}))", var)
 
     def merge(self, kind: str, name: str, out: str, parts: list[str], node: ir.Node) -> None:
         layer = "layers.Add" if kind == "add" else "layers.Concatenate"
         if len(parts) == 1:
-            self.lines.append(f"{out} = {parts[0]}")
+            self.add(f"{out} = {parts[0]}")
             return
         self.emit(
             out, f"{layer}(name={self.label(name)})", f"[{', '.join(parts)}]", nhwc(node.out_shape)
@@ -172,10 +190,10 @@ class _Writer(BodyWriter):
     def split(self, name: str, parts: list[str], var: str, sizes: tuple[int, ...]) -> None:
         self.gen.helpers["slice"] = True
         start = 0
-        for i, (part, size) in enumerate(zip(parts, sizes, strict=True), 1):
-            ctor = f"ChannelSlice({start}, {start + size}, name={self.label(f'{name}.part{i}')})"
-            self.emit(part, ctor, var)
-            start += size
+        for i, (part, width) in enumerate(zip(parts, sizes, strict=True), 1):
+            label = self.label(f"{name}.part{i}")
+            self.emit(part, f"ChannelSlice({num(start)}, {num(start + width)}, name={label})", var)
+            start += width
 
     # ---- layers ------------------------------------------------------------------------
     def leaf(self, path: str, node: ir.Node, arg: str, out: str, rank: int) -> int:
@@ -195,34 +213,35 @@ class _Writer(BodyWriter):
             opts = _conv_options(node.kernel, node.stride, node.dilation)
             self.emit(
                 out,
-                f"layers.Conv2D({g}, {opts}, groups={node.L}, use_bias=False, name={self.label(path + '.primary')})",
+                f"layers.Conv2D({num(g)}, {opts}, groups={num(node.L)}, use_bias=False, name={self.label(path + '.primary')})",
                 arg,
             )
             self.emit(
-                out, f"ChannelShuffle({node.L}, name={self.label(path + '.interleave')})", out
+                out, f"ChannelShuffle({num(node.L)}, name={self.label(path + '.interleave')})", out
             )
             bias = "" if node.bias else ", use_bias=False"
             self.emit(
                 out,
-                f"layers.Conv2D({g}, 1, groups={node.M}{bias}, name={self.label(path + '.secondary')})",
+                f"layers.Conv2D({num(g)}, 1, groups={num(node.M)}{bias}, name={self.label(path + '.secondary')})",
                 out,
             )
-            self.emit(out, f"ChannelShuffle({node.M}, name={name})", out, shape)
+            self.emit(out, f"ChannelShuffle({num(node.M)}, name={name})", out, shape)
             return 4
         if t is ir.Shuffle:
             self.gen.helpers["shuffle"] = self.gen.helpers["ops"] = True
-            self.emit(out, f"ChannelShuffle({node.groups}, name={name})", arg, shape)
+            self.emit(out, f"ChannelShuffle({num(node.groups)}, name={name})", arg, shape)
             return 4
         if t is ir.BatchNorm:
-            ctor = f"layers.BatchNormalization(epsilon={node.eps!r}, momentum={round(1 - node.momentum, 12)!r}, name={name})"
-            self.emit(out, ctor, arg, shape if rank == 4 else str(node.out_shape.c))
+            momentum = num(round(1 - node.momentum, 12))
+            ctor = f"layers.BatchNormalization(epsilon={num(node.eps)}, momentum={momentum}, name={name})"
+            self.emit(out, ctor, arg, shape if rank == 4 else num(node.out_shape.c))
             return rank
         if t is ir.Act:
             if node.kind == "prelu":
                 axes = "shared_axes=[1, 2], " if rank == 4 else ""
                 ctor = f"layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), {axes}name={name})"
             elif node.kind == "leakyrelu":
-                ctor = f"layers.LeakyReLU(negative_slope={node.slope!r}, name={name})"
+                ctor = f"layers.LeakyReLU(negative_slope={num(node.slope)}, name={name})"
             else:
                 ctor = _ACTS[node.kind].format(name=f"name={name}")
             self.emit(out, ctor, arg)
@@ -234,7 +253,7 @@ class _Writer(BodyWriter):
             cls = "layers.MaxPooling2D" if node.kind == "max" else "layers.AveragePooling2D"
             self.emit(
                 out,
-                f"{cls}(pool_size={_size(node.kernel)}, strides={_size(node.stride)}, name={name})",
+                f"{cls}(pool_size={size(node.kernel)}, strides={size(node.stride)}, name={name})",
                 arg,
                 shape,
             )
@@ -254,17 +273,17 @@ class _Writer(BodyWriter):
                     out, f"layers.Permute((3, 1, 2), name={self.label(path + '.nchw')})", arg
                 )
                 arg = out
-            self.emit(out, f"layers.Flatten(name={name})", arg, str(node.out_shape.c))
+            self.emit(out, f"layers.Flatten(name={name})", arg, num(node.out_shape.c))
             return 2
         if t is ir.Linear:
             if rank == 4:
                 self.emit(out, f"layers.Flatten(name={self.label(path + '.flatten')})", arg)
                 arg = out
             bias = "" if node.bias else ", use_bias=False"
-            self.emit(out, f"layers.Dense({node.out}{bias}, name={name})", arg, str(node.out))
+            self.emit(out, f"layers.Dense({num(node.out)}{bias}, name={name})", arg, num(node.out))
             return 2
         if t is ir.Dropout:
-            self.emit(out, f"layers.Dropout({node.p!r}, name={name})", arg)
+            self.emit(out, f"layers.Dropout({num(node.p)}, name={name})", arg)
             return rank
         if t is ir.Identity:
             self.emit(out, f"layers.Identity(name={name})", arg)
@@ -277,14 +296,14 @@ class _Writer(BodyWriter):
         if value == 0.0:
             self.emit(
                 out,
-                f"layers.ZeroPadding2D({_size(padding)}, name={self.label(path + '.pad')})",
+                f"layers.ZeroPadding2D({size(padding)}, name={self.label(path + '.pad')})",
                 arg,
             )
         else:
             self.gen.helpers["pad"] = self.gen.helpers["ops"] = True
             self.emit(
                 out,
-                f"ConstantPad2D({padding}, float(\"-inf\"), name={self.label(path + '.pad')})",
+                f"ConstantPad2D(({num(padding[0])}, {num(padding[1])}), float(\"-inf\"), name={self.label(path + '.pad')})",
                 arg,
             )
         return out
@@ -298,22 +317,28 @@ class _Writer(BodyWriter):
         bias = "" if node.bias else ", use_bias=False"
         shape = nhwc(node.out_shape)
         if g > 1 and g == c:
-            mult = "" if node.out == c else f", depth_multiplier={node.out // c}"
+            mult = "" if node.out == c else f", depth_multiplier={num(node.out // c)}"
             self.emit(out, f"layers.DepthwiseConv2D({opts}{mult}{bias}, name={name})", arg, shape)
         elif g > 1 and self.gen.split_groups:
             self.gen.helpers["slice"] = True
             cin, cout = c // g, node.out // g
             part = (
-                f"layers.Conv2D({cout}, {opts}{bias}, name={self.indexed(path, '-g')})"
-                f"(ChannelSlice(i * {cin}, (i + 1) * {cin}, name={self.indexed(path, '-in')})({arg}))"
+                f"layers.Conv2D({num(cout)}, {opts}{bias}, name={self.indexed(path, '-g')})"
+                f"(ChannelSlice(i * {num(cin)}, (i + 1) * {num(cin)}, name={self.indexed(path, '-in')})({arg}))"
             )
             self.emit(
-                out, f"layers.Concatenate(name={name})", f"[{part} for i in range({g})]", shape
+                out,
+                f"layers.Concatenate(name={name})",
+                f"[{part} for i in range({num(g)})]",
+                shape,
             )
         else:
-            groups = f", groups={g}" if g > 1 else ""
+            groups = f", groups={num(g)}" if g > 1 else ""
             self.emit(
-                out, f"layers.Conv2D({node.out}, {opts}{groups}{bias}, name={name})", arg, shape
+                out,
+                f"layers.Conv2D({num(node.out)}, {opts}{groups}{bias}, name={name})",
+                arg,
+                shape,
             )
 
 
@@ -332,19 +357,12 @@ def same_padding(node: ir.Conv) -> bool:
 def _conv_options(
     kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
 ) -> str:
-    opts = [_size(kernel)]
+    opts = [size(kernel)]
     if stride != (1, 1):
-        opts.append(f"strides={_size(stride)}")
+        opts.append(f"strides={size(stride)}")
     if dilation != (1, 1):
-        opts.append(f"dilation_rate={_size(dilation)}")
+        opts.append(f"dilation_rate={size(dilation)}")
     return ", ".join(opts)
-
-
-def network_function(net: Any) -> str:
-    name = net.name
-    if name in HELPERS or keyword.iskeyword(name) or hasattr(builtins, name):
-        name += "_model"
-    return name
 
 
 @dataclass(frozen=True)
@@ -365,8 +383,13 @@ class KerasEmitter:
     def emit(
         self, net: Any, *, format: bool = True, split_groups: bool = False
     ) -> str:  # noqa: A002
-        """The module's source; `split_groups` writes group convs as per-group Conv2D."""
-        gen = _Generator(net, split_groups)
+        """The module's source, black-formatted (`format=False` writes every statement on one
+        line); `split_groups` writes group convs as per-group Conv2D."""
+        return self._emit(net, split_groups, format)[0]
+
+    def _emit(self, net: Any, split_groups: bool, wrap: bool) -> tuple[str, str]:
+        """(source, name of the network function)."""
+        gen = _Generator(net, split_groups, wrap)
         gen.network()
         d = doc_info(net)
         doc = _KerasDoc(
@@ -380,13 +403,13 @@ class KerasEmitter:
             d.flat,
         )
         code = render("keras.py.j2", doc=doc, helpers=gen.helpers, functions=gen.functions)
-        return format_code(code) if format else code
+        return code, gen.network_name
 
     def build(self, net: Any, *, split_groups: bool = False) -> Any:
         """A `keras.Model` of the network, built from the generated source in memory."""
-        code = self.emit(net, format=False, split_groups=split_groups)
+        code, entry = self._emit(net, split_groups, wrap=False)
         namespace = run_source(code, f"specgen_generated_keras.{net.name}", "<specgen keras>")
-        return namespace[network_function(net)]()
+        return namespace[entry]()
 
 
 KERAS = register(KerasEmitter())

@@ -12,23 +12,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
+from ..names import NameTable
 from . import register
 from .common import (
     FRESH,
     BodyWriter,
-    Vars,
     block_keys,
     call_text,
+    camel,
     class_style,
     doc_info,
-    format_code,
     instance_key,
     instance_names,
+    layout,
+    num,
     render,
     run_source,
+    shape_text,
+    size,
 )
 
-RESERVED_CLASSES = {"ChannelShuffle", "InterleavedGroupConv", "OrderedDict", "Tensor", "Module"}
+# module-level names of torch.py.j2, and the fixed locals of its methods
+TEMPLATE_NAMES = frozenset(
+    {"torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv"}
+    | {"Module", "Tensor", "self", "x"}
+)
 _ACTS = {
     "relu": "nn.ReLU({inplace})",
     "relu6": "nn.ReLU6({inplace})",
@@ -41,21 +49,18 @@ _ACTS = {
     "tanh": "nn.Tanh()",
     "gelu": "nn.GELU()",
 }
-
-
-def _size(pair: tuple[int, int]) -> str:
-    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+DEPTH = 2  # statements stand in methods of classes
 
 
 def conv_args(node: ir.Conv | ir.IGC) -> list[str]:
     """Keyword arguments shared by Conv2d and InterleavedGroupConv; defaults left out."""
-    args = [f"kernel_size={_size(node.kernel)}"]
+    args = [f"kernel_size={size(node.kernel)}"]
     if node.stride != (1, 1):
-        args.append(f"stride={_size(node.stride)}")
+        args.append(f"stride={size(node.stride)}")
     if node.padding != (0, 0):
-        args.append(f"padding={_size(node.padding)}")
+        args.append(f"padding={size(node.padding)}")
     if node.dilation != (1, 1):
-        args.append(f"dilation={_size(node.dilation)}")
+        args.append(f"dilation={size(node.dilation)}")
     return args
 
 
@@ -64,38 +69,38 @@ def module_ctor(node: ir.Node, rank: int, inplace: bool) -> str:
     t = type(node)
     c = node.in_shape.c
     if t is ir.Conv:
-        args = [str(c), str(node.out), *conv_args(node)]
+        args = [num(c), num(node.out), *conv_args(node)]
         if node.groups != 1:
-            args.append(f"groups={node.groups}")
+            args.append(f"groups={num(node.groups)}")
         if not node.bias:
             args.append("bias=False")
         return f"nn.Conv2d({', '.join(args)})"
     if t is ir.IGC:
-        args = [f"M={node.M}", f"L={node.L}", *conv_args(node)]
+        args = [f"M={num(node.M)}", f"L={num(node.L)}", *conv_args(node)]
         if node.bias:
             args.append("bias=True")
         return f"InterleavedGroupConv({', '.join(args)})"
     if t is ir.Shuffle:
-        return f"ChannelShuffle({node.groups})"
+        return f"ChannelShuffle({num(node.groups)})"
     if t is ir.BatchNorm:
-        args = [str(c)]
+        args = [num(c)]
         if node.eps != 1e-5:
-            args.append(f"eps={node.eps!r}")
+            args.append(f"eps={num(node.eps)}")
         if node.momentum != 0.1:
-            args.append(f"momentum={node.momentum!r}")
+            args.append(f"momentum={num(node.momentum)}")
         return f"nn.BatchNorm{'1' if rank == 2 else '2'}d({', '.join(args)})"
     if t is ir.Act:
         return _ACTS[node.kind].format(
             inplace="inplace=True" if inplace else "",
             inplace_kw=", inplace=True" if inplace else "",
-            slope=f"negative_slope={node.slope!r}",
-            channels=c,
+            slope=f"negative_slope={num(node.slope)}",
+            channels=num(c),
         )
     if t is ir.Pool:
         cls = "nn.MaxPool2d" if node.kind == "max" else "nn.AvgPool2d"
-        args = [f"kernel_size={_size(node.kernel)}", f"stride={_size(node.stride)}"]
+        args = [f"kernel_size={size(node.kernel)}", f"stride={size(node.stride)}"]
         if node.padding != (0, 0):
-            args.append(f"padding={_size(node.padding)}")
+            args.append(f"padding={size(node.padding)}")
         return f"{cls}({', '.join(args)})"
     if t is ir.GlobalPool:
         return "nn.AdaptiveAvgPool2d(1)" if node.kind == "avg" else "nn.AdaptiveMaxPool2d(1)"
@@ -103,9 +108,9 @@ def module_ctor(node: ir.Node, rank: int, inplace: bool) -> str:
         return "nn.Flatten()"
     if t is ir.Linear:
         bias = "" if node.bias else ", bias=False"
-        return f"nn.Linear({node.in_shape.numel}, {node.out}{bias})"
+        return f"nn.Linear({num(node.in_shape.numel)}, {num(node.out)}{bias})"
     if t is ir.Dropout:
-        return f"nn.Dropout(p={node.p!r})"
+        return f"nn.Dropout(p={num(node.p)})"
     if t is ir.Identity:
         return "nn.Identity()"
     raise AssertionError(f"no PyTorch module for {t.__name__}")
@@ -115,38 +120,51 @@ def module_ctor(node: ir.Node, rank: int, inplace: bool) -> str:
 class _Class:
     name: str
     doc: str
+    wrap: bool = True
     init: list[str] = field(default_factory=list)
     forward: list[str] = field(default_factory=list)
     out_rank: int = 4
 
+    @property
+    def header(self) -> str:
+        """The `class` line(s), as black lays them out."""
+        return "\n".join(layout(f"class {self.name}(nn.Module):", 0, wrap=self.wrap))
+
 
 class _Generator:
-    def __init__(self, net: Any):
+    """The classes of one module.  Its name table holds the templates' names, then the
+    network class, then one class per block instantiation; each forward's locals come from
+    a table inside it."""
+
+    def __init__(self, net: Any, wrap: bool = True):
         self.net = net
+        self.wrap = wrap
         self.classes: list[_Class] = []
         self.done: dict[tuple, _Class] = {}
         self.helpers = {"shuffle": False, "igc": False, "ordered_dict": False}
-        reserved = RESERVED_CLASSES | {_network_class(net)}
-        self.names = instance_names(block_keys(net), reserved, class_style)
+        self.table = NameTable(TEMPLATE_NAMES)
+        self.network_name = self.table.take(camel(net.name, "Net"))
+        self.names = instance_names(block_keys(net), self.table, class_style)
 
     def network(self) -> _Class:
         net = self.net
-        doc = f"{call_text(net.name, net.ir.params)}: {net.input_shape} -> {net.output_shape}."
-        return self._class(_network_class(net), doc, net.ir.body)
+        doc = f"{call_text(net.name, net.ir.params)}: {_doc_shapes(net.ir.body)}."
+        return self._class(self.network_name, doc, net.ir.body)
 
     def block(self, node: ir.Block) -> _Class:
         key = instance_key(node)
         cls = self.done.get(key)
         if cls is None:
-            doc = f"{call_text(node.name, node.args)}: {node.in_shape} -> {node.out_shape}."
+            doc = f"{call_text(node.name, node.args)}: {_doc_shapes(node)}."
             cls = self._class(self.names[key], doc, node.body)
             self.done[key] = cls
         return cls
 
     def _class(self, name: str, doc: str, body: ir.Seq) -> _Class:
-        cls = _Class(name, doc)
-        out, rank = _ForwardWriter(self, cls).seq(body.children, "x", "x", 4)
-        cls.forward.append(f"return {out}")
+        cls = _Class(name, doc, self.wrap)
+        writer = _ForwardWriter(self, cls)
+        out, rank = writer.seq(body.children, "x", "x", 4)
+        writer.add(f"return {out}")
         cls.out_rank = rank
         self.classes.append(cls)
         return cls
@@ -171,8 +189,9 @@ class _ForwardWriter(BodyWriter):
     """`__init__` lines (the modules) and `forward` lines (the data flow) of one class."""
 
     def __init__(self, gen: _Generator, cls: _Class):
-        super().__init__(cls.forward, Vars({"x", "self", "torch", "nn"}))
+        super().__init__(cls.forward, NameTable(parent=gen.table), DEPTH, gen.wrap)
         self.gen, self.cls = gen, cls
+        self.attributes = NameTable()
 
     def layer(self, name: str, node: ir.Node, arg: str, out: str, rank: int, owned: bool) -> int:
         t = type(node)
@@ -187,61 +206,59 @@ class _ForwardWriter(BodyWriter):
             ctor = module_ctor(node, rank, owned and t is ir.Act)
             self.gen.use(node)
             new_rank = 2 if t is ir.Linear or t is ir.Flatten else rank
-        self.cls.init.append(f"self.{name} = {ctor}")
-        self.lines.append(f"{out} = self.{name}({arg})  # {_shape(node.out_shape, new_rank)}")
+        if self.attributes.take(name) != name:  # the elaborator's names are free by design
+            raise AssertionError(f"attribute name `{name}` is not free")
+        self.cls.init.extend(layout(f"self.{name} = {ctor}", DEPTH, wrap=self.wrap))
+        self.add(f"{out} = self.{name}({arg})", _shape(node.out_shape, new_rank))
         return new_rank
 
     def to_map(self, var: str, out: str, shape: ir.Shape) -> None:
-        self.lines.append(f"{out} = {var}[:, :, None, None]")
+        self.add(f"{out} = {var}[:, :, None, None]")
 
     def merge(self, kind: str, name: str, out: str, parts: list[str], node: ir.Node) -> None:
         if kind == "add":
-            self.lines.append(f"{out} = {' + '.join(parts)}  # {node.out_shape}")
+            self.add(f"{out} = {' + '.join(parts)}", shape_text(node.out_shape))
         else:
-            self.lines.append(
-                f"{out} = torch.cat([{', '.join(parts)}], dim=1)  # {node.out_shape}"
-            )
+            self.add(f"{out} = torch.cat([{', '.join(parts)}], dim=1)", shape_text(node.out_shape))
 
     def split(self, name: str, parts: list[str], var: str, sizes: tuple[int, ...]) -> None:
-        target = ", ".join(parts) + ("," if len(parts) == 1 else "")
+        target = ", ".join(parts) if len(parts) > 1 else f"({parts[0]},)"
         if len(set(sizes)) == 1:
-            self.lines.append(f"{target} = {var}.chunk({len(parts)}, dim=1)")
+            self.add(f"{target} = {var}.chunk({num(len(parts))}, dim=1)")
         else:
-            self.lines.append(f"{target} = torch.split({var}, {list(sizes)}, dim=1)")
+            listed = ", ".join(num(s) for s in sizes)
+            self.add(f"{target} = torch.split({var}, [{listed}], dim=1)")
 
 
 def _shape(shape: ir.Shape, rank: int) -> str:
-    return f"{shape.c}" if rank == 2 else str(shape)
+    return num(shape.c) if rank == 2 else shape_text(shape)
 
 
-def _network_class(net: Any) -> str:
-    from .common import camel
-
-    name = camel(net.name)
-    return name if name not in RESERVED_CLASSES else name + "Net"
+def _doc_shapes(node: ir.Node | ir.Seq) -> str:
+    return f"{shape_text(node.in_shape)} -> {shape_text(node.out_shape)}"
 
 
 class TorchEmitter:
     name = "torch"
 
     def emit(self, net: Any, *, format: bool = True) -> str:  # noqa: A002 - mirrors black
-        """The module's source; `format=False` skips black (for in-memory builds)."""
-        gen = _Generator(net)
+        """The module's source, black-formatted; `format=False` writes every statement on
+        one line (for in-memory builds)."""
+        return self._emit(net, format)[0]
+
+    def _emit(self, net: Any, wrap: bool) -> tuple[str, str]:
+        """(source, name of the network class)."""
+        gen = _Generator(net, wrap)
         network = gen.network()
-        code = render(
-            "torch.py.j2",
-            doc=doc_info(net),
-            helpers=gen.helpers,
-            classes=gen.classes,
-        )
+        code = render("torch.py.j2", doc=doc_info(net), helpers=gen.helpers, classes=gen.classes)
         assert network is gen.classes[-1]
-        return format_code(code) if format else code
+        return code, network.name
 
     def build(self, net: Any) -> Any:
         """An `nn.Module` instance of the network, compiled from the generated source."""
-        code = self.emit(net, format=False)
+        code, entry = self._emit(net, wrap=False)
         namespace = run_source(code, f"specgen_generated.{net.name}", "<specgen torch>")
-        return namespace[_network_class(net)]()
+        return namespace[entry]()
 
 
 TORCH = register(TorchEmitter())
