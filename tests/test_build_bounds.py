@@ -9,6 +9,7 @@ that behaviour fails it.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -132,3 +133,15 @@ def test_output_is_what_black_writes(target):
     for text in texts:
         code = specgen.compile(text).emit(name, **options)
         assert black.format_str(code, mode=black.Mode()) == code, text[:40]
+
+
+def test_deep_sequential_network_builds_in_keras():
+    """keras.Model maps its graph recursively: past ~1,000 layers it hit RecursionError."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("keras")
+    net = specgen.compile("network deep\ninput 4x4x4\nlayers:\n    relu x 3000\n")
+    limit = sys.getrecursionlimit()
+    model = net.to_keras()
+    assert sys.getrecursionlimit() == limit  # restored
+    assert len(model.layers) == 3001
+    assert model(np.zeros((1, 4, 4, 4), "float32")).shape == (1, 4, 4, 4)

@@ -11,6 +11,7 @@ Concatenate, for export paths that reject `groups`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -409,7 +410,15 @@ class KerasEmitter:
         """A `keras.Model` of the network, built from the generated source in memory."""
         code, entry = self._emit(net, split_groups, wrap=False)
         namespace = run_source(code, f"specgen_generated_keras.{net.name}", "<specgen keras>")
-        return namespace[entry]()
+        # keras.Model maps its graph recursively, a couple of Python frames per layer: a
+        # deep network would hit the default limit of 1000 (`relu x 1000`).  Python 3.11+
+        # keeps Python-to-Python calls off the C stack, so a higher limit is safe.
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, 1000 + 4 * code.count("\n")))
+        try:
+            return namespace[entry]()
+        finally:
+            sys.setrecursionlimit(old)
 
 
 KERAS = register(KerasEmitter())
