@@ -16,7 +16,7 @@ from typing import Any
 from . import ir, limits, ops
 from . import syntax as S
 from .errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
-from .expr import CONSTANTS, EvalError, Value, as_int, evaluate
+from .expr import CONSTANTS, EvalError, Value, as_int, bind, evaluate, iterable, truth
 from .names import NameTable
 from .ops import AUTO, OPS
 from .shapes import ShapeError, auto_padding, checked, windowed
@@ -77,6 +77,36 @@ def _names(node, out: set[str]) -> None:
             _names(v, out)
     elif t is S.KwArg or t is S.Let:
         _names(node.value, out)
+    elif t is S.Compare:
+        for a in node.operands:
+            _names(a, out)
+    elif t is S.BoolOp:
+        _names(node.left, out)
+        _names(node.right, out)
+    elif t is S.Not:
+        _names(node.operand, out)
+    elif t is S.Cond:
+        _names(node.test, out)
+        _names(node.then, out)
+        _names(node.orelse, out)
+    elif t is S.ListComp:
+        _names(node.element, out)
+        for clause in node.clauses:
+            _names(clause.iterable, out)
+            for c in clause.conds:
+                _names(c, out)
+    elif t is S.Assert:
+        _names(node.test, out)
+    elif t is S.If:
+        for test, body in node.branches:
+            if test is not None:
+                _names(test, out)
+            for stmt in body:
+                _names(stmt, out)
+    elif t is S.For:
+        _names(node.iterable, out)
+        for stmt in node.body:
+            _names(stmt, out)
     elif t is S.Simple or t is S.Compound:
         for a in node.head.args:
             _names(a, out)
@@ -131,16 +161,38 @@ def analyze(program: S.Program) -> Analysis:
             elif seen_default:
                 err(f"parameter `{p.name}` without a default follows one with a default", p.span)
     for let in program.lets:
-        if let.name in RESERVED:
+        if isinstance(let, S.Let) and let.name in RESERVED:
             err(
                 f"`{let.name}` is reserved and cannot be redefined", let.name_span, code="reserved"
             )
 
     calls: dict[str, set[str]] = {name: set() for name in blocks}
 
-    def walk(body: tuple[S.Stmt, ...], owner: str | None, scope: set[str] | None = None) -> None:
+    def walk(
+        body: tuple[S.Stmt, ...], owner: str | None, scope: set[str] | None = None
+    ) -> set[str]:
+        """Check the names of `body`; return the names bound after it (`if` and `for` bodies
+        bind into the enclosing body, as in Python)."""
         scope = set(scope or ())  # names already bound in this body: parameters, earlier lets
         for stmt in body:
+            if isinstance(stmt, S.Assert):
+                continue
+            if isinstance(stmt, S.If):
+                bound: set[str] = set()
+                for _, branch in stmt.branches:  # each branch may bind the same names
+                    bound |= walk(branch, owner, scope)
+                scope |= bound
+                continue
+            if isinstance(stmt, S.For):
+                for target in stmt.targets:
+                    if target in RESERVED or target in CONSTANTS:
+                        err(
+                            f"`{target}` is reserved and cannot name a loop variable",
+                            stmt.span,
+                            code="reserved",
+                        )
+                scope |= walk(stmt.body, owner, scope | set(stmt.targets)) | set(stmt.targets)
+                continue
             if isinstance(stmt, S.Let):
                 if stmt.name in RESERVED:
                     err(
@@ -158,7 +210,14 @@ def analyze(program: S.Program) -> Analysis:
                 continue
             head = stmt.head
             name = head.name
-            if isinstance(stmt, S.Compound):
+            if name in ("else", "elif"):
+                err(
+                    f"`{name}` without an `if`: it must follow the body of an `if` or `elif` "
+                    "at the same indentation",
+                    head.name_span,
+                    code="syntax",
+                )
+            elif isinstance(stmt, S.Compound):
                 if name not in ops.COMPOSITES:
                     what = "layer" if name in OPS else "block call" if name in blocks else "name"
                     hint = did_you_mean(name, ops.COMPOSITES) or "composites: " + ", ".join(
@@ -202,9 +261,12 @@ def analyze(program: S.Program) -> Analysis:
                     did_you_mean(name, [*OPS, *blocks]) if len(errors) < MAX_DIAGNOSTICS else None
                 )
                 err(f"unknown layer or block `{name}`", head.name_span, hint, "unknown-layer")
+        return scope
 
     top: set[str] = {p.name for p in program.params}
     for let in program.lets:
+        if not isinstance(let, S.Let):
+            continue
         if let.name in top:
             err(
                 f"`{let.name}` is already defined; choose another name",
@@ -219,7 +281,8 @@ def analyze(program: S.Program) -> Analysis:
     # One depth-first pass over the call graph, without recursion (a chain of blocks can be
     # long): it reports cycles and, in post-order, closes `reads` over the callees, so the
     # whole analysis stays linear in the size of the program.
-    global_names = {p.name for p in program.params} | {let.name for let in program.lets}
+    global_names = {p.name for p in program.params}
+    global_names |= {let.name for let in program.lets if isinstance(let, S.Let)}
     reach: dict[str, frozenset[str]] = {}
     position: dict[str, int] = {}  # blocks on the current path, with their depth on it
 
@@ -283,6 +346,7 @@ class Elaborator:
         self.errors: list[Diagnostic] = []
         self.stack: list[Frame] = []
         self.layers = 0
+        self.loops = 0  # iterations of `for` statements so far
         self.depth = 0  # block calls and composites around the statement being expanded
         self.deepest = 0  # the largest depth reached (below the current block call)
         self.keys: dict[int, tuple[Value, Any]] = {}  # id(list or table) -> (it, its _key)
@@ -374,7 +438,10 @@ class Elaborator:
                 else:
                     env[q.name] = default
             for let in p.lets:
-                env[let.name] = self.eval(let.value, env)
+                if type(let) is S.Assert:
+                    self.check_assert(let, env)
+                else:
+                    env[let.name] = self.eval(let.value, env)
             self.globals = env
             c, h, w = (self.int(self.eval(e, env), p.input_span, "an input size") for e in p.input)
             if min(c, h, w) <= 0:
@@ -443,22 +510,77 @@ class Elaborator:
         namer = namer or _Namer()
         children: list[ir.Named] = []
         current = shape
-        for i, stmt in enumerate(stmts):
-            if isinstance(stmt, S.Let):
-                env[stmt.name] = self.eval(stmt.value, env)
-                continue
-            if isinstance(stmt, S.Compound):
-                node = self.compound(stmt, env, current, namer)
-                if node is not None:
-                    children.append((namer(stmt.head.name), node))
-                    current = node.out_shape
-                continue
-            nxt = stmts[i + 1] if i + 1 < len(stmts) else None
-            next_is_bn = isinstance(nxt, S.Simple) and nxt.head.name == "bn" and nxt.repeat is None
-            for base, node in self.simple(stmt, env, current, next_is_bn):
-                children.append((namer(base), node))
-                current = node.out_shape
+
+        def run(stmts: tuple[S.Stmt, ...]) -> None:
+            """`if` and `for` bodies run in this body: same names, same layer numbering."""
+            nonlocal current
+            for i, stmt in enumerate(stmts):
+                t = type(stmt)
+                if t is S.Let:
+                    env[stmt.name] = self.eval(stmt.value, env)
+                elif t is S.Assert:
+                    self.check_assert(stmt, env)
+                elif t is S.If:
+                    for test, branch in stmt.branches:
+                        if test is None or self.truth(test, env):
+                            run(branch)
+                            break
+                elif t is S.For:
+                    for _ in self.iterations(stmt, env):
+                        run(stmt.body)
+                elif t is S.Compound:
+                    node = self.compound(stmt, env, current, namer)
+                    if node is not None:
+                        children.append((namer(stmt.head.name), node))
+                        current = node.out_shape
+                else:
+                    nxt = stmts[i + 1] if i + 1 < len(stmts) else None
+                    next_is_bn = (
+                        type(nxt) is S.Simple and nxt.head.name == "bn" and nxt.repeat is None
+                    )
+                    for base, node in self.simple(stmt, env, current, next_is_bn):
+                        children.append((namer(base), node))
+                        current = node.out_shape
+
+        run(stmts)
         return ir.Seq(None, shape, current, tuple(children))
+
+    def truth(self, test: S.Expr, env: Mapping[str, Value]) -> bool:
+        return truth(self.eval(test, env))
+
+    def check_assert(self, stmt: S.Assert, env: Mapping[str, Value]) -> None:
+        """A failed `assert` is the user's own rule: report their message and stop."""
+        if not self.truth(stmt.test, env):
+            message = stmt.message or "assertion failed"
+            self.error(message, stmt.test.span, code="assert")
+            raise _Abort
+
+    def iterations(self, stmt: S.For, env: dict[str, Value]):
+        """Bind the loop variables in `env` for each item; while an iteration runs, its
+        number and values are part of every diagnostic's chain."""
+        value = self.eval(stmt.iterable, env)
+        try:
+            items = iterable(value, stmt.iterable.span, "for")
+        except EvalError as e:
+            self.eval_error(e)
+            raise _Abort from None
+        for number, item in enumerate(items, 1):
+            self.loops += 1
+            if self.loops > limits.MAX_ITERATIONS:
+                message = f"loops ran more than {limits.MAX_ITERATIONS} iterations"
+                self.error(message, stmt.span, code="limit")
+                raise _Abort
+            try:
+                bind(env, stmt.targets, item, stmt.span)
+            except EvalError as e:
+                self.eval_error(e)
+                raise _Abort from None
+            shown = tuple((name, env[name]) for name in stmt.targets)
+            self.stack.append(Frame(", ".join(stmt.targets), shown, stmt.span, number))
+            try:
+                yield number
+            finally:
+                self.stack.pop()
 
     def simple(self, stmt: S.Simple, env: dict[str, Value], shape: ir.Shape, next_is_bn: bool):
         head = stmt.head

@@ -55,13 +55,22 @@ def _lines(text: str) -> tuple[str, ...]:
 class Frame:
     """One block call on the way to an error: `in block unit(g=4), called at net.conv:27:5`."""
 
-    block: str
+    block: str  # the block's name; for a loop, its variables (`t, c, n, s`)
     args: tuple[tuple[str, object], ...]  # (parameter, value), formatted only when shown
     span: Span
+    iteration: int = 0  # for one iteration of a `for` loop: its number, from 1
 
     def describe(self) -> str:
         shown = ", ".join(f"{name}={format_value(value)}" for name, value in self.args)
+        if self.iteration:
+            return f"iteration {self.iteration} of `for {self.block}` ({shown})"
         return f"{self.block}({shown})"
+
+    def where(self, filename: str) -> str:
+        at = f"{filename}:{self.span.line}:{self.span.column}"
+        if self.iteration:
+            return f"  in {self.describe()}, at {at}"
+        return f"  in block {self.describe()}, called at {at}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +100,7 @@ class Diagnostic:
                 lines.append(f" {number} | {text}")
                 lines.append(f" {pad} | {' ' * (self.span.column - 1)}{'^' * max(1, width)}")
         for frame in reversed(self.chain):
-            where = f"{filename}:{frame.span.line}:{frame.span.column}"
-            lines.append(f"  in block {frame.describe()}, called at {where}")
+            lines.append(frame.where(filename))
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)

@@ -7,6 +7,7 @@ Every mistake raises `EvalError` with the span of the offending sub-expression.
 from __future__ import annotations
 
 import math
+from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
@@ -149,16 +150,54 @@ def _call(node: S.Call, args: list[Value]) -> Value:
             raise EvalError(f"{name}() needs at least one value", span)
         nums = [_number(v, span) for v in items]
         return min(nums) if name == "min" else max(nums)
-    if name in ("int", "round", "floor", "ceil", "abs"):
+    if name in ("int", "floor", "ceil", "abs", "float", "exp", "sqrt"):
         arity(1, 1)
         x = _number(args[0], span, "the argument")
+        if name == "sqrt" and x < 0:
+            raise EvalError(f"sqrt() of a negative number ({x!r})", span)
+        if name == "exp" and x > 36:  # e**36.7 > 2**53
+            raise EvalError(f"exp({x!r}) is too large (limit 2**53)", span, code="limit")
         return {
             "int": lambda: int(x),
-            "round": lambda: int(math.floor(x + 0.5)),
             "floor": lambda: int(math.floor(x)),
             "ceil": lambda: int(math.ceil(x)),
             "abs": lambda: abs(x),
+            "float": lambda: float(x),
+            "exp": lambda: math.exp(x),
+            "sqrt": lambda: math.sqrt(x),
         }[name]()
+    if name == "round":  # Python's: halves to even; with digits, a float
+        arity(1, 2)
+        x = _number(args[0], span, "the argument")
+        if len(args) == 1:
+            return round(x)
+        digits = as_int(args[1], span, "the number of digits")
+        if not -20 <= digits <= 20:
+            raise EvalError(f"round(): {digits} digits is out of range (-20 to 20)", span)
+        return float(round(x, digits))
+    if name == "log":
+        arity(1, 2)
+        x = _number(args[0], span, "the argument")
+        base = _number(args[1], span, "the base") if len(args) == 2 else math.e
+        if x <= 0 or base <= 0 or base == 1:
+            shown = ", ".join(format_value(a) for a in args)
+            raise EvalError(
+                f"log({shown}) is not defined", span, "log needs x > 0, base > 0, base ≠ 1"
+            )
+        return math.log(x) / math.log(base) if len(args) == 2 else math.log(x)
+    if name == "range":
+        arity(1, 3)
+        bounds = [as_int(a, span, "a range() argument") for a in args]
+        if len(bounds) == 3 and bounds[2] == 0:
+            raise EvalError("range() step must not be zero", span)
+        r = range(*bounds)
+        if len(r) > limits.MAX_LIST:
+            raise EvalError(
+                f"range() of {len(r)} items (limit {limits.MAX_LIST})", span, code="limit"
+            )
+        return tuple(r)
+    if name in ("zip", "enumerate", "unique", "count", "sorted", "reversed"):
+        return _list_function(name, args, span, arity)
     if name == "make_divisible":
         arity(2, 3)
         x = _number(args[0], span, "the value")
@@ -180,7 +219,146 @@ def _call(node: S.Call, args: list[Value]) -> Value:
     )
 
 
-FUNCTIONS = ("min", "max", "int", "round", "floor", "ceil", "abs", "make_divisible", "len", "sum")
+FUNCTIONS = (
+    "min", "max", "int", "float", "round", "floor", "ceil", "abs", "sqrt", "exp", "log",
+    "make_divisible", "len", "sum", "range", "zip", "enumerate", "unique", "count", "sorted",
+    "reversed",
+)  # fmt: skip
+
+
+def iterable(value: Value, span: Span, name: str) -> tuple:
+    """The items of a list, or the keys of a table, as Python iterates them."""
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, Table):
+        return tuple(value.domain())
+    what = "`for` needs a list or a table" if name == "for" else f"{name}() takes a list"
+    raise EvalError(f"{what}, not {_kind(value)} {format_value(value)}", span)
+
+
+def _key(value: Value) -> Any:
+    """A hashable identity under which `true` and 1 differ (as table keys do)."""
+    if isinstance(value, tuple):
+        return tuple(_key(v) for v in value)
+    return (type(value) is bool, value if not isinstance(value, Table) else id(value))
+
+
+def _list_function(name: str, args: list[Value], span: Span, arity) -> Value:
+    if name == "zip":
+        if not args:
+            raise EvalError("zip() needs at least one list", span)
+        lists = [iterable(a, span, name) for a in args]
+        return tuple(zip(*lists, strict=False))
+    if name == "enumerate":
+        arity(1, 2)
+        start = as_int(args[1], span, "enumerate()'s start") if len(args) == 2 else 0
+        return tuple((start + i, v) for i, v in enumerate(iterable(args[0], span, name)))
+    if name in ("sorted", "reversed"):
+        arity(1, 1)
+        items = iterable(args[0], span, name)
+        if name == "reversed":
+            return items[::-1]
+        return tuple(sorted(_number(v, span, "a sorted() item") for v in items))
+    if name == "unique":  # distinct items in first-seen order
+        arity(1, 1)
+        seen: dict[Any, Value] = {}
+        for v in iterable(args[0], span, name):
+            seen.setdefault(_key(v), v)
+        return tuple(seen.values())
+    # count(xs): how often each of unique(xs) occurs; count(xs, v): how often v occurs
+    arity(1, 2)
+    items = iterable(args[0], span, name)
+    if len(args) == 2:
+        want = _key(args[1])
+        return sum(1 for v in items if _key(v) == want)
+    counts: dict[Any, int] = {}
+    for v in items:
+        k = _key(v)
+        counts[k] = counts.get(k, 0) + 1
+    return tuple(counts.values())
+
+
+def truth(value: Value) -> bool:
+    """Python's truth: false, 0 and empty lists and tables are false."""
+    if isinstance(value, Table):
+        return bool(value.domain())
+    return bool(value)
+
+
+_ORDER = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
+_ORDER |= {">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def _compare(op: str, a: Value, b: Value, span: Span) -> bool:
+    """`==`/`!=` compare any two values as Python does (1 == 1.0 == true); orderings take
+    numbers, or lists of numbers compared item by item."""
+    if op in ("==", "!="):
+        equal = a == b if not (isinstance(a, Table) or isinstance(b, Table)) else a is b
+        return equal if op == "==" else not equal
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        if all(isinstance(v, int | float) for v in a + b):
+            return _ORDER[op](a, b)
+    elif isinstance(a, int | float) and isinstance(b, int | float):
+        return _ORDER[op](a, b)
+    raise EvalError(
+        f"cannot compare {_kind(a)} {format_value(a)} with {_kind(b)} {format_value(b)} "
+        f"using `{op}`",
+        span,
+    )
+
+
+class _Steps:
+    """Iterations left to the comprehensions of one expression (nested ones share it), so a
+    filter that keeps nothing cannot hide an unbounded amount of work."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = limits.MAX_ITERATIONS
+
+
+_STEPS = " steps"  # a hidden name: no spec can write it
+
+
+def _comprehension(node: S.ListComp, env: Mapping[str, Value]):
+    steps = env.get(_STEPS) if isinstance(env, ChainMap) else None
+    scope: dict[str, Value] = {_STEPS: steps or _Steps()}
+    local = ChainMap(scope, env)
+
+    def clauses(i: int):
+        if i == len(node.clauses):
+            yield evaluate(node.element, local)
+            return
+        clause = node.clauses[i]
+        for item in iterable(evaluate(clause.iterable, local), clause.iterable.span, "for"):
+            counter = scope[_STEPS]
+            counter.left -= 1
+            if counter.left < 0:
+                raise EvalError(
+                    f"a list comprehension ran more than {limits.MAX_ITERATIONS} iterations",
+                    node.span,
+                    code="limit",
+                )
+            bind(scope, clause.targets, item, clause.span)
+            if all(truth(evaluate(c, local)) for c in clause.conds):
+                yield from clauses(i + 1)
+
+    yield from clauses(0)
+
+
+def bind(scope: dict[str, Value], targets: tuple[str, ...], item: Value, span: Span) -> None:
+    """Assign a loop's item to its variables, unpacking a row (`for t, c, n, s in cfg`)."""
+    if len(targets) == 1:
+        scope[targets[0]] = item
+        return
+    if not isinstance(item, tuple) or len(item) != len(targets):
+        raise EvalError(
+            f"cannot unpack {format_value(item)} into {len(targets)} names "
+            f"({', '.join(targets)})",
+            span,
+        )
+    for name, value in zip(targets, item, strict=True):
+        scope[name] = value
 
 
 def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
@@ -230,7 +408,30 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
     if t is S.Dims:
         return node.values
     if t is S.Call:
-        return _check(_call(node, [evaluate(a, env) for a in node.args]), node.span)
+        result = _call(node, [evaluate(a, env) for a in node.args])
+        return (
+            _sized(result, node.span) if isinstance(result, tuple) else _check(result, node.span)
+        )
+    if t is S.Compare:
+        left = evaluate(node.operands[0], env)
+        for op, right_node in zip(node.ops, node.operands[1:], strict=True):
+            right = evaluate(right_node, env)
+            if not _compare(op, left, right, right_node.span):
+                return False
+            left = right
+        return True
+    if t is S.BoolOp:
+        left = evaluate(node.left, env)
+        if truth(left) == (node.op == "or"):  # short-circuit, as in Python
+            return left
+        return evaluate(node.right, env)
+    if t is S.Not:
+        return not truth(evaluate(node.operand, env))
+    if t is S.Cond:
+        chosen = node.then if truth(evaluate(node.test, env)) else node.orelse
+        return evaluate(chosen, env)
+    if t is S.ListComp:
+        return _sized(tuple(_comprehension(node, env)), node.span)
     if t is S.Index:
         target = evaluate(node.target, env)
         key = evaluate(node.index, env)

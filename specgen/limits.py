@@ -29,6 +29,7 @@ MAX_INT = 2**53  # magnitude of any value an expression computes
 MAX_EXPONENT = 64  # right operand of `**`
 MAX_LIST = 10_000  # items in one list or table, nested items included (shared ones counted)
 MAX_VALUE_DEPTH = 32  # lists and tables nested inside one another (parameters from Python)
+MAX_ITERATIONS = 100_000  # iterations of the list comprehensions in one expression
 
 # ---- sizes the frameworks can hold ---------------------------------------------------------
 MAX_CHANNELS = 1 << 20  # channels of any tensor

@@ -165,6 +165,41 @@ class _Builder(Transformer):
     def pair(self, c):
         return (c[0], c[1])
 
+    def compare(self, c):
+        operands, ops = tuple(c[0::2]), tuple(str(t) for t in c[1::2])
+        return S.Compare(ops, operands, _span(c[0], c[-1]), _depth(*operands))
+
+    def or_(self, c):
+        return S.BoolOp("or", c[0], c[1], _span(c[0], c[1]), _depth(c[0], c[1]))
+
+    def and_(self, c):
+        return S.BoolOp("and", c[0], c[1], _span(c[0], c[1]), _depth(c[0], c[1]))
+
+    def not_(self, c):
+        return S.Not(c[0], c[0].span, _depth(c[0]))
+
+    def cond(self, c):
+        then, test, orelse = c
+        return S.Cond(test, then, orelse, _span(then, orelse), _depth(test, then, orelse))
+
+    def targets(self, c):
+        names = tuple(str(t) for t in c)
+        if len(set(names)) != len(names):
+            raise _Limit("a loop names the same variable twice", _span(*c), "syntax")
+        return names, _span(*c)
+
+    def comp_if(self, c):
+        return c[0]
+
+    def comp_for(self, c):
+        (targets, span), iterable, conds = c[0], c[1], tuple(c[2:])
+        return S.CompFor(targets, iterable, conds, _span(span, iterable, *conds))
+
+    def listcomp(self, c):
+        element, clauses = c[1], tuple(c[2:])
+        parts = [element] + [e for f in clauses for e in (f.iterable, *f.conds)]
+        return S.ListComp(element, clauses, _span(c[0], *parts), _depth(*parts))
+
     def map(self, c):
         pairs = _present(c[1:])
         flat = [x for p in pairs for x in p]
@@ -199,6 +234,32 @@ class _Builder(Transformer):
 
     def body(self, c):
         return tuple(c)
+
+    def _nested(self, bodies, span: Span) -> int:
+        depth = 1 + max((getattr(s, "depth", 0) for b in bodies for s in b), default=0)
+        if depth > limits.MAX_NESTING:
+            raise _Limit(f"composites nested more than {limits.MAX_NESTING} deep", span)
+        return depth
+
+    def elif_clause(self, c):
+        return c[0], c[1]
+
+    def else_clause(self, c):
+        return None, c[0]
+
+    def if_stmt(self, c):
+        test, body, rest = c[0], c[1], [b for b in c[2:] if b is not None]
+        branches = ((test, body), *rest)
+        return S.If(branches, test.span, self._nested([b for _, b in branches], test.span))
+
+    def for_stmt(self, c):
+        (targets, span), iterable, body = c
+        span = _span(span, iterable)
+        return S.For(targets, iterable, body, span, self._nested([body], span))
+
+    def assert_stmt(self, c):
+        test, message = c
+        return S.Assert(test, None if message is None else str(message)[1:-1], test.span)
 
     def let_stmt(self, c):
         return S.Let(str(c[0]), c[1], _span(c[0], c[1]), _tok_span(c[0]))
@@ -242,7 +303,7 @@ class _Builder(Transformer):
             params=params,
             input=shape,
             input_span=shape_span,
-            lets=tuple(d for d in defs if isinstance(d, S.Let)),
+            lets=tuple(d for d in defs if isinstance(d, S.Let | S.Assert)),
             blocks=tuple(d for d in defs if isinstance(d, S.BlockDef)),
             body=body,
             layers_span=_span(*body),
@@ -288,6 +349,8 @@ _TOKEN_NAMES = {
     "LBRACE": "`{`",
     "RBRACE": "`}`",
     "X": "`x`",
+    "STRING": 'a "message"',
+    "COMPARE": "a comparison",
     "$END": "end of file",
 }
 
@@ -302,7 +365,7 @@ def _describe(expected: set[str]) -> str:
 def _keyword(terminal: str) -> str:
     keywords = {"NETWORK": "network", "INPUT": "input", "LET": "let", "BLOCK": "block"}
     keywords |= {"LAYERS": "layers", "PLUS": "+", "MINUS": "-", "STAR": "*", "SLASH": "/"}
-    keywords |= {"PERCENT": "%", "DOUBLESLASH": "//", "DOUBLESTAR": "**"}
+    keywords |= {"PERCENT": "%", "DOUBLESLASH": "//", "DOUBLESTAR": "**", "COMPARE": "=="}
     return f"`{keywords.get(terminal, terminal.lower())}`"
 
 

@@ -82,7 +82,65 @@ class MapExpr:
     depth: int = 1
 
 
-Expr = Num | Name | Dims | BinOp | Neg | Call | Index | ListExpr | MapExpr
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`a < b <= c`: comparisons chain as in Python (each operand evaluated once)."""
+
+    ops: tuple[str, ...]  # == != < <= > >=
+    operands: tuple[Expr, ...]  # one more than ops
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    op: str  # and | or (short-circuit, as in Python)
+    left: Expr
+    right: Expr
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """`then if test else orelse`."""
+
+    test: Expr
+    then: Expr
+    orelse: Expr
+    span: Span
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CompFor:
+    """One `for a, b in iterable if c` clause of a list comprehension."""
+
+    targets: tuple[str, ...]
+    iterable: Expr
+    conds: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ListComp:
+    element: Expr
+    clauses: tuple[CompFor, ...]
+    span: Span
+    depth: int = 1
+
+
+Expr = (
+    Num | Name | Dims | BinOp | Neg | Call | Index | ListExpr | MapExpr | Compare | BoolOp | Not
+    | Cond | ListComp
+)  # fmt: skip
 
 # ---- statements ----------------------------------------------------------------------------
 
@@ -136,7 +194,32 @@ class Compound:
     depth: int = 1
 
 
-Stmt = Let | Simple | Compound
+@dataclass(frozen=True, slots=True)
+class If:
+    """`if` / `elif` / `else`: `branches` pairs each test (None for `else`) with its body."""
+
+    branches: tuple[tuple[Expr | None, tuple[Stmt, ...]], ...]
+    span: Span  # the `if` line
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class For:
+    targets: tuple[str, ...]
+    iterable: Expr
+    body: tuple[Stmt, ...]
+    span: Span  # the `for` line
+    depth: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Assert:
+    test: Expr
+    message: str | None
+    span: Span
+
+
+Stmt = Let | Simple | Compound | If | For | Assert
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +245,7 @@ class Program:
     params: tuple[Param, ...]
     input: tuple[Expr, Expr, Expr]
     input_span: Span
-    lets: tuple[Let, ...]
+    lets: tuple[Let | Assert, ...]  # top-level `let`s and `assert`s, in order
     blocks: tuple[BlockDef, ...]
     body: tuple[Stmt, ...]
     layers_span: Span

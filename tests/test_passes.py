@@ -55,7 +55,8 @@ def shape(net_or_shape):
         ("max([4, 9, 5])", 9),
         ("int(3.7)", 3),
         ("int(-3.7)", -3),
-        ("round(2.5)", 3),  # half up, not to even
+        ("round(2.5)", 2),  # half to even, as in Python
+        ("round(3.5)", 4),
         ("round(3.49)", 3),
         ("floor(2.5)", 2),
         ("ceil(2.1)", 3),
