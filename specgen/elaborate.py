@@ -13,7 +13,7 @@ import keyword
 from collections.abc import Mapping
 from typing import Any
 
-from . import ir, limits, ops
+from . import ir, limits, names, ops
 from . import syntax as S
 from .errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
 from .expr import CONSTANTS, EvalError, Value, as_int, bind, evaluate, iterable, truth
@@ -28,6 +28,11 @@ class _Abort(Exception):
 
 
 RESERVED = ops.KEYWORDS | set(keyword.kwlist) | set(OPS) | set(ops.COMPOSITES)
+
+
+def _reserved_alias(name: str) -> bool:
+    """Words an `as` name cannot take: the language's, Python's, nn.Module's, keras.Model's."""
+    return name in RESERVED or name in CONSTANTS or name in names.RESERVED
 
 
 class Analysis:
@@ -168,6 +173,24 @@ def analyze(program: S.Program) -> Analysis:
 
     calls: dict[str, set[str]] = {name: set() for name in blocks}
 
+    def check_alias(stmt: S.Simple) -> None:
+        alias = stmt.alias
+        if stmt.repeat is not None:
+            err(
+                "`as` names one layer or block call; a repeated line would need several",
+                stmt.alias_span,
+                "write the line once per name, or drop `as`",
+                code="syntax",
+            )
+        elif _reserved_alias(alias):
+            err(
+                f"`{alias}` is reserved and cannot name a layer",
+                stmt.alias_span,
+                "it is a word of the language, of Python, or an attribute of nn.Module or "
+                "keras.Model",
+                code="reserved",
+            )
+
     def walk(
         body: tuple[S.Stmt, ...], owner: str | None, scope: set[str] | None = None
     ) -> set[str]:
@@ -210,6 +233,8 @@ def analyze(program: S.Program) -> Analysis:
                 continue
             head = stmt.head
             name = head.name
+            if isinstance(stmt, S.Simple) and stmt.alias is not None:
+                check_alias(stmt)
             if name in ("else", "elif"):
                 err(
                     f"`{name}` without an `if`: it must follow the body of an `if` or `elif` "
@@ -538,12 +563,27 @@ class Elaborator:
                     next_is_bn = (
                         type(nxt) is S.Simple and nxt.head.name == "bn" and nxt.repeat is None
                     )
-                    for base, node in self.simple(stmt, env, current, next_is_bn):
-                        children.append((namer(base), node))
+                    for k, (base, node) in enumerate(self.simple(stmt, env, current, next_is_bn)):
+                        name = namer(base) if k or stmt.alias is None else self.alias(stmt, namer)
+                        children.append((name, node))
                         current = node.out_shape
 
         run(stmts)
         return ir.Seq(None, shape, current, tuple(children))
+
+    def alias(self, stmt: S.Simple, namer: _Namer) -> str:
+        """The name written with `as`, unless an earlier layer of this body has it."""
+        if _reserved_alias(stmt.alias):
+            return namer(stmt.head.name)  # reported by analyze
+        if not namer.claim(stmt.alias):
+            self.error(
+                f"`{stmt.alias}` already names a layer or block call in this body",
+                stmt.alias_span,
+                "give each `as` a different name (a loop would repeat it)",
+                code="redefined",
+            )
+            raise _Abort
+        return stmt.alias
 
     def truth(self, test: S.Expr, env: Mapping[str, Value]) -> bool:
         return truth(self.eval(test, env))
@@ -1100,6 +1140,13 @@ class _Namer:
 
     def __call__(self, base: str) -> str:
         return self.table.fresh(base, numbered=True)
+
+    def claim(self, name: str) -> bool:
+        """Take `name` as it is (`as NAME`); False when it is already in use here."""
+        if self.table.taken(name):
+            return False
+        self.table.used.add(name)
+        return True
 
 
 def elaborate(

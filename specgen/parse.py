@@ -221,9 +221,13 @@ class _Builder(Transformer):
     def repeat(self, c):
         return c[0]
 
+    def alias(self, c):
+        return str(c[0]), _tok_span(c[0])
+
     def simple_stmt(self, c):
-        head, repeat = c
-        return S.Simple(head, repeat, _span(head, repeat))
+        head, repeat, alias = c
+        name, span = alias if alias is not None else (None, None)
+        return S.Simple(head, repeat, _span(head, repeat), name, span)
 
     def compound_stmt(self, c):
         head, body = c

@@ -184,6 +184,8 @@ class Simple:
     head: Head
     repeat: Expr | None
     span: Span
+    alias: str | None = None  # `as NAME`: the name of the line's layer or block call
+    alias_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,3 +234,63 @@ def test_a_family_compiles_for_every_member():
     assert compile_text(spec, {"depth": 50}).output_shape.c == 32
     with pytest.raises(specgen.SpecError, match="x"):
         compile_text(spec, {"depth": 34})
+
+
+# ---- `as`: a layer's or block call's own name ----------------------------------------------
+
+AS_SPEC = """network n
+input 16x8x8
+block unit(w):
+    residual:
+        conv 3x3 out=w bn relu as first
+        conv 3x3 out=w bn
+layers:
+    conv 1x1 out=32 bn relu as stem
+    unit(32) as stage1
+    unit(32)
+    sepconv 3x3 out=32 as sep
+"""
+
+
+def test_as_names_the_layer_in_reports_and_both_targets():
+    net = compile_text(AS_SPEC)
+    assert list(net.shapes)[:5] == ["stem", "bn1", "relu1", "stage1", "stage1.first"]
+    assert "unit1.first" in net.shapes and "sep.dw" in net.shapes
+    torch = pytest.importorskip("torch")
+    module = net.to_torch()
+    assert [name for name, _ in module.named_children()] == [
+        "stem", "bn1", "relu1", "stage1", "unit1", "sep"
+    ]  # fmt: skip
+    assert isinstance(module.stem, torch.nn.Conv2d)
+    assert sum(p.numel() for p in module.parameters()) == net.cost.params
+
+
+def test_as_names_the_keras_layer():
+    pytest.importorskip("keras")
+    model = compile_text(AS_SPEC).to_keras()
+    names = [layer.name for layer in model.layers]
+    assert "stem" in names and "stage1-first" in names and "unit1-first" in names
+
+
+@pytest.mark.parametrize(
+    "body, phrase, code",
+    [
+        ("    relu as r\n    relu as r\n", "`r` already names a layer", "redefined"),
+        ("    conv 1x1 out=16\n    relu as conv1\n", "`conv1` already names", "redefined"),
+        ("    relu x 2 as r\n", "`as` names one layer or block call", "syntax"),
+        ("    relu as forward\n", "`forward` is reserved", "reserved"),
+        ("    relu as conv\n", "`conv` is reserved", "reserved"),
+        ("    relu as class\n", "`class` is reserved", "reserved"),
+        ("    for i in range(2):\n        relu as r\n", "`r` already names", "redefined"),
+    ],
+)
+def test_as_mistakes(body, phrase, code):
+    err = compile_error(HEADER + body)
+    first = err.diagnostics[0]
+    assert phrase in first.message and first.code == code, err.render()
+    assert len(err.diagnostics) == 1, err.render()
+
+
+def test_auto_names_skip_a_name_taken_by_as():
+    net = compile_text(HEADER + "    relu as relu2\n    relu\n    relu\n")
+    assert list(net.shapes) == ["relu2", "relu1", "relu3"]
