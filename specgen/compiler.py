@@ -7,6 +7,7 @@ parses it once.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping
@@ -17,13 +18,29 @@ from . import syntax as S
 from .cost import Cost
 from .elaborate import Analysis, analyze, elaborate
 from .errors import Diagnostic, Source, SpecError
-from .parse import normalize, parse
+from .imports import load_imports
+from .parse import normalize, parse, parse_library
 from .validate import validate
 
 
-@functools.lru_cache(maxsize=512)
 def _front(text: str, filename: str) -> tuple[S.Program, Analysis]:
+    """The parsed program, its imported blocks merged in, and its analysis; cached by the
+    texts involved (imported files are read again on every compile, so edits show)."""
     program = parse(text, filename)
+    if not program.imports:
+        return _analyzed(text, filename, ())
+    libraries = load_imports(program, filename, Source(text, filename))
+    return _analyzed(text, filename, libraries)
+
+
+@functools.lru_cache(maxsize=512)
+def _analyzed(
+    text: str, filename: str, libraries: tuple[tuple[str, str], ...]
+) -> tuple[S.Program, Analysis]:
+    program = parse(text, filename)
+    if libraries:
+        imported = tuple(b for path, t in libraries for b in parse_library(t, path).blocks)
+        program = dataclasses.replace(program, blocks=imported + program.blocks)
     return program, analyze(program)
 
 

@@ -22,12 +22,13 @@ class Span:
     column: int
     end_line: int
     end_column: int
+    file: str | None = None  # an imported file's path; None: the spec being compiled
 
     def to(self, other: Span) -> Span:
-        """The smallest span covering `self` and `other`."""
+        """The smallest span covering `self` and `other` (in the same file)."""
         start = min((self.line, self.column), (other.line, other.column))
         end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
-        return Span(start[0], start[1], end[0], end[1])
+        return Span(start[0], start[1], end[0], end[1], self.file)
 
 
 NO_SPAN = Span(0, 0, 0, 0)
@@ -43,6 +44,16 @@ class Source:
     def line_text(self, line: int) -> str:
         lines = _lines(self.text)
         return lines[line - 1] if 1 <= line <= len(lines) else ""
+
+
+# the text of every imported file read in this process, by path, for rendering diagnostics
+# whose span lies in it (the newest read wins)
+IMPORTED: dict[str, Source] = {}
+
+
+def source_of(span: Span, source: Source | None) -> Source | None:
+    """The source a span points into: an imported file's, or the spec's own."""
+    return IMPORTED.get(span.file, source) if span.file else source
 
 
 @functools.lru_cache(maxsize=8)
@@ -67,7 +78,7 @@ class Frame:
         return f"{self.block}({shown})"
 
     def where(self, filename: str) -> str:
-        at = f"{filename}:{self.span.line}:{self.span.column}"
+        at = f"{self.span.file or filename}:{self.span.line}:{self.span.column}"
         if self.iteration:
             return f"  in {self.describe()}, at {at}"
         return f"  in block {self.describe()}, called at {at}"
@@ -82,6 +93,8 @@ class Diagnostic:
     code: str = "error"
 
     def render(self, source: Source | None) -> str:
+        outer = source.filename if source else "<spec>"
+        source = source_of(self.span, source)
         filename = source.filename if source else "<spec>"
         if self.span.line <= 0:
             lines = [f"{filename}: error: {self.message}"]
@@ -100,7 +113,7 @@ class Diagnostic:
                 lines.append(f" {number} | {text}")
                 lines.append(f" {pad} | {' ' * (self.span.column - 1)}{'^' * max(1, width)}")
         for frame in reversed(self.chain):
-            lines.append(frame.where(filename))
+            lines.append(frame.where(outer))
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -139,7 +152,8 @@ class SpecError(Exception):
 
     @property
     def filename(self) -> str:
-        return self.source.filename if self.source else "<spec>"
+        source = source_of(self.first.span, self.source)
+        return source.filename if source else "<spec>"
 
     @property
     def line(self) -> int:

@@ -8,6 +8,7 @@ for parsing once.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from pathlib import Path
 
@@ -85,8 +86,12 @@ class _ConvIndenter(Indenter):
             )
 
 
+# the imported file being parsed (its spans carry its path), or None for the spec itself
+_FILE: contextvars.ContextVar[str | None] = contextvars.ContextVar("specgen_file", default=None)
+
+
 def _tok_span(tok: Token) -> Span:
-    return Span(tok.line, tok.column, tok.end_line, tok.end_column)
+    return Span(tok.line, tok.column, tok.end_line, tok.end_column, _FILE.get())
 
 
 def _span(*parts) -> Span:
@@ -311,6 +316,24 @@ class _Builder(Transformer):
             blocks=tuple(d for d in defs if isinstance(d, S.BlockDef)),
             body=body,
             layers_span=_span(*body),
+            imports=tuple(d for d in defs if isinstance(d, S.Import)),
+        )
+
+    def import_stmt(self, c):
+        return S.Import(str(c[0])[1:-1], _tok_span(c[0]))
+
+    def library(self, c):
+        for d in c:
+            if not isinstance(d, S.BlockDef | S.Import):
+                what = "`let`" if isinstance(d, S.Let) else "`assert`"
+                raise _Limit(
+                    f"an imported file holds blocks and imports only, not {what}",
+                    d.name_span if isinstance(d, S.Let) else d.span,
+                    "syntax",
+                )
+        return S.Library(
+            tuple(d for d in c if isinstance(d, S.Import)),
+            tuple(d for d in c if isinstance(d, S.BlockDef)),
         )
 
 
@@ -330,7 +353,7 @@ def _parser() -> Lark:
         postlex=_ConvIndenter(),
         transformer=_Builder(),
         maybe_placeholders=True,
-        start=["start", "expr"],
+        start=["start", "expr", "library"],
         cache=False,
     )
 
@@ -444,7 +467,7 @@ def _last_line(source: Source) -> int:
     return max(1, len(lines))
 
 
-def _precheck(source: Source) -> None:
+def _precheck(source: Source, empty_ok: bool = False) -> None:
     text = source.text
     if len(text) > limits.MAX_SOURCE_CHARS:
         raise SpecError(
@@ -459,7 +482,7 @@ def _precheck(source: Source) -> None:
         raise SpecError(
             [Diagnostic("this is a binary file, not a .conv spec", code="binary")], source
         )
-    if not text.strip():
+    if not text.strip() and not empty_ok:
         raise SpecError(
             [Diagnostic("spec is empty: it needs `network`, `input` and `layers:`", code="empty")],
             source,
@@ -508,12 +531,27 @@ def parse_value(text: str, name: str) -> object:
 @functools.lru_cache(maxsize=512)
 def parse(text: str, filename: str = "<spec>") -> S.Program:
     """Parse .conv text into a `syntax.Program`, or raise `SpecError` with the place."""
+    return _parse(text, filename, "start")
+
+
+@functools.lru_cache(maxsize=512)
+def parse_library(text: str, path: str) -> S.Library:
+    """Parse an imported file; its spans carry `path` so that mistakes found later, in the
+    blocks it defines, are shown in it."""
+    token = _FILE.set(path)
+    try:
+        return _parse(text, path, "library")
+    finally:
+        _FILE.reset(token)
+
+
+def _parse(text: str, filename: str, start: str):
     text = normalize(text)
     source = Source(text, filename)
-    _precheck(source)
+    _precheck(source, empty_ok=start == "library")
     normalized = text if text.endswith("\n") else text + "\n"
     try:
-        return _parser().parse(normalized, start="start")
+        return _parser().parse(normalized, start=start)
     except _Limit as err:
         raise SpecError([Diagnostic(str(err), err.span, code=err.code)], source) from None
     except _BadIndent as err:

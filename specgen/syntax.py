@@ -241,6 +241,20 @@ class BlockDef:
 
 
 @dataclass(frozen=True, slots=True)
+class Import:
+    path: str  # as written, relative to the importing file
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """An imported file: blocks (and the imports they need), nothing else."""
+
+    imports: tuple[Import, ...]
+    blocks: tuple[BlockDef, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     name: str
     name_span: Span
@@ -251,3 +265,4 @@ class Program:
     blocks: tuple[BlockDef, ...]
     body: tuple[Stmt, ...]
     layers_span: Span
+    imports: tuple[Import, ...] = ()
