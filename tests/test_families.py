@@ -1,0 +1,89 @@
+"""Network families written once, with conditionals and loops: every member's parameter and
+MAC counts equal torchvision 0.28's own (its models built with weights=None; params from
+`parameters()`, MACs from FlopCounterMode / 2 at batch 1), through the command line, and the
+generated PyTorch module has the same parameter count and output shape."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import EXAMPLES
+
+import specgen
+
+RESNET = str(EXAMPLES / "resnet.conv")
+MOBILENET_V2 = str(EXAMPLES / "mobilenet_v2.conv")
+
+# (spec, --set values, params, MACs): torchvision.models.resnet18 ... mobilenet_v2(width_mult)
+MEMBERS = [
+    (RESNET, {"depth": 18}, 11_689_512, 1_814_073_344),
+    (RESNET, {"depth": 34}, 21_797_672, 3_663_761_408),
+    (RESNET, {"depth": 50}, 25_557_032, 4_089_184_256),
+    (RESNET, {"depth": 101}, 44_549_160, 7_801_405_440),
+    (RESNET, {"depth": 152}, 60_192_808, 11_513_626_624),
+    (RESNET, {"groups": 32, "width_per_group": 4}, 25_028_904, 4_230_479_872),  # ResNeXt-50 32x4d
+    (RESNET, {"depth": 101, "groups": 32, "width_per_group": 8}, 88_791_336, 16_414_015_488),
+    (MOBILENET_V2, {}, 3_504_872, 300_774_272),
+    (MOBILENET_V2, {"width": 0.25}, 1_519_112, 37_201_312),
+]
+
+
+def member_id(member) -> str:
+    spec, values, _, _ = member
+    name = spec.rsplit("/", 1)[-1].removesuffix(".conv")
+    return name + "".join(f"-{k}{v}" for k, v in values.items())
+
+
+@pytest.mark.parametrize("member", MEMBERS, ids=member_id)
+def test_member_numbers_through_the_cli(member, module_cli):
+    spec, values, params, macs = member
+    sets = [arg for k, v in values.items() for arg in ("--set", f"{k}={v}")]
+    done = module_cli("cost", spec, "--format", "json", *sets)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["params"], report["macs"]) == (params, macs)
+
+
+@pytest.mark.parametrize("member", MEMBERS, ids=member_id)
+def test_member_builds_in_torch(member):
+    torch = pytest.importorskip("torch")
+    spec, values, params, _ = member
+    net = specgen.compile(spec, values)
+    module = net.to_torch().eval()
+    assert sum(p.numel() for p in module.parameters()) == params
+    with torch.no_grad():
+        out = module(torch.randn(1, 3, 224, 224))
+    assert out.shape == (1, 1000)
+
+
+def test_resnet_basic_block_refuses_resnext_widths():
+    with pytest.raises(specgen.SpecError) as info:
+        specgen.compile(RESNET, {"depth": 18, "groups": 32})
+    first = info.value.diagnostics[0]
+    assert first.code == "assert" and "needs groups=1" in first.message
+
+
+def test_resnet_unknown_depth():
+    with pytest.raises(specgen.SpecError) as info:
+        specgen.compile(RESNET, {"depth": 20})
+    assert info.value.diagnostics[0].message == "depth is one of 18, 34, 50, 101, 152"
+
+
+def test_mobilenet_v2_shortcuts_follow_torchvision():
+    """Shortcuts only where stride is 1 and the width is unchanged: 10 at width 1.0 (blocks
+    3, 5-6, 8-10, 12-13, 15-16), 11 at 0.25 where the first block keeps 8 -> 8 channels."""
+
+    def residuals(width: float) -> int:
+        net = specgen.compile(MOBILENET_V2, {"width": width})
+        return sum(1 for row in net.cost.blocks if row.name.count(".") == 0 and row.params
+                   and any(n.startswith(row.name + ".expand_project") for n in net.shapes)
+                   and _has_residual(net, row.name))  # fmt: skip
+
+    assert residuals(1.0) == 10
+    assert residuals(0.25) == 11
+
+
+def _has_residual(net, block: str) -> bool:
+    node = dict(net.ir.body.children)[block]
+    return any(type(child).__name__ == "Residual" for _, child in node.body.children)
