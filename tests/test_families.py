@@ -14,6 +14,7 @@ import specgen
 
 RESNET = str(EXAMPLES / "resnet.conv")
 MOBILENET_V2 = str(EXAMPLES / "mobilenet_v2.conv")
+REGNET = str(EXAMPLES / "regnet.conv")
 
 # (spec, --set values, params, MACs): torchvision.models.resnet18 ... mobilenet_v2(width_mult)
 MEMBERS = [
@@ -26,6 +27,7 @@ MEMBERS = [
     (RESNET, {"depth": 101, "groups": 32, "width_per_group": 8}, 88_791_336, 16_414_015_488),
     (MOBILENET_V2, {}, 3_504_872, 300_774_272),
     (MOBILENET_V2, {"width": 0.25}, 1_519_112, 37_201_312),
+    (REGNET, {}, 5_495_976, 413_812_608),  # regnet_x_400mf: widths derived in the spec
 ]
 
 
@@ -87,3 +89,12 @@ def test_mobilenet_v2_shortcuts_follow_torchvision():
 def _has_residual(net, block: str) -> bool:
     node = dict(net.ir.body.children)[block]
     return any(type(child).__name__ == "Residual" for _, child in node.body.children)
+
+
+def test_regnet_stages_come_from_the_design_rule():
+    """RegNetX-400MF: torchvision derives widths [32, 64, 160, 400] and depths [1, 2, 7, 12]."""
+    net = specgen.compile(REGNET)
+    blocks = [name for name in net.shapes if name.count(".") == 0 and name.startswith("res")]
+    assert len(blocks) == 22
+    widths = [net.shapes[name].c for name in blocks]
+    assert [widths.count(w) for w in (32, 64, 160, 400)] == [1, 2, 7, 12]
