@@ -32,6 +32,9 @@ NASTY = [
     "in", "bn relu", "branch:", "shortcut:", "residual:", "concat:", "split:", "let", "block",
     "layers:", "network", "input", "conv", "gdc", "igc", "x 3", "group=", "sizes=[1, 2]",
     "1e999", "9" * 30, "0", "-1", "3x3", "3x3x3x3", "true", "false", "min(", "make_divisible(",
+    "if", "elif", "else:", "for", "for i in range(3):", "assert", "import", 'import "x.conv"',
+    "as", "as r", "and", "or", "not", "==", "!=", "<=", ">", " if 1 else ", "[i for i in ",
+    '"', '"msg"', "range(", "zip(", "unique(", "count(", "log(", "round(",
 ]  # fmt: skip
 NUMBERS = [
     "0", "-0", "-1", "-16", "1", "7", "99999999999999999999", "10**40", "2**53", "2**52",
@@ -335,3 +338,74 @@ def test_nan_parameter():
     err = must_fail(PARAM_TEXTS["mobilenet_v1.conv"], params={"width": math.nan})
     assert err.codes == ["parameter-type"]
     assert (err.line, err.column) == (3, 22)
+
+
+# ---- families: random programs with loops, conditionals, comprehensions, asserts, `as` ------
+
+NAMES = ["i", "j", "c", "w", "n", "xs", "in", "nope"]
+atom = st.one_of(
+    st.sampled_from(["0", "1", "2", "3", "8", "16", "-1", "0.5", "true", "false", "[]", "[1, 2]"]),
+    st.sampled_from(NAMES),
+)
+
+
+def _expr(children):
+    binary = st.tuples(children, st.sampled_from(["+", "*", "//", "/", "%", "==", "<", "and", "or"]),
+                       children).map(" ".join)  # fmt: skip
+    return st.one_of(
+        binary,
+        st.tuples(children, children, children).map(lambda t: f"{t[0]} if {t[1]} else {t[2]}"),
+        children.map(lambda e: f"not {e}"),
+        children.map(lambda e: f"[{e} for i in range(3)]"),
+        children.map(lambda e: f"[i for i in xs if {e}]"),
+        children.map(lambda e: f"len([{e}])"),
+        children.map(lambda e: f"xs[{e}]"),
+        st.sampled_from(["unique(xs)", "count(xs)", "zip(xs, xs)", "enumerate(xs)", "sum(xs)"]),
+    )
+
+
+expr = st.recursive(atom, _expr, max_leaves=6)
+LAYERS = ["relu", "bn", "conv 3x3 out={}", "conv 1x1 out={} bn relu", "dwconv 3x3 stride={}",
+          "shuffle group={}", "maxpool 2 stride={}", "unit({})", "relu as r{}"]  # fmt: skip
+
+
+def _lines(children):
+    header = st.one_of(
+        expr.map(lambda e: f"if {e}:"),
+        expr.map(lambda e: f"elif {e}:"),
+        st.just("else:"),
+        expr.map(lambda e: f"for i in {e}:"),
+        expr.map(lambda e: f"for i, j in {e}:"),
+        st.sampled_from(["residual:", "shortcut:", "concat:", "branch:"]),
+    )
+    nested = st.tuples(header, children).map(lambda t: [t[0]] + ["    " + line for line in t[1]])
+    return st.lists(st.one_of(nested, children), min_size=1, max_size=3).map(
+        lambda parts: [line for part in parts for line in part]
+    )
+
+
+simple_line = st.one_of(
+    st.tuples(st.sampled_from(LAYERS), expr).map(lambda t: [t[0].format(t[1])]),
+    expr.map(lambda e: [f"let w = {e}"]),
+    expr.map(lambda e: [f'assert {e}, "rule"']),
+)
+body = st.recursive(simple_line, _lines, max_leaves=12)
+
+
+@pytest.mark.slow
+@settings(FUZZ, max_examples=400)
+@given(lines=body, lets=st.lists(expr, max_size=2))
+def test_family_programs(lines, lets):
+    """Random bodies of the family syntax: a Network or a SpecError, and quickly."""
+    head = "network n(c=16, n=2, xs=[1, 2, 4])\ninput 16x8x8\n"
+    head += "".join(f"let v{k} = {e}\n" for k, e in enumerate(lets))
+    head += "block unit(c):\n    conv 1x1 out=c\n"
+    compile_bounded(head + "layers:\n" + "".join("    " + line + "\n" for line in lines))
+
+
+@pytest.mark.slow
+@settings(FUZZ, max_examples=100)
+@given(path=st.sampled_from(["x.conv", "../x.conv", "/dev/null", "", "a\\b.conv", "lib.txt",
+                             "." * 300 + ".conv", "\u00e9.conv"]))  # fmt: skip
+def test_random_imports(path):
+    compile_bounded(f'network n\ninput 3x8x8\nimport "{path}"\nlayers:\n    relu\n')
