@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 from pathlib import Path
 
 from lark import Lark, Token, Transformer
@@ -344,6 +345,9 @@ def _dims(tok: Token) -> S.Dims:
     return S.Dims(tuple(int(p) for p in parts), _tok_span(tok))
 
 
+_PARSING = threading.Lock()
+
+
 @functools.cache
 def _parser() -> Lark:
     grammar = (resource_dir("grammar") / "specgen.lark").read_text(encoding="utf-8")
@@ -517,7 +521,9 @@ def parse_value(text: str, name: str) -> object:
     if not text.strip():
         raise SpecError([Diagnostic(f"no value given for `{name}`", code="syntax")], source)
     try:
-        return evaluate(_parser().parse(text, start="expr"), {})
+        with _PARSING:
+            tree = _parser().parse(text, start="expr")
+        return evaluate(tree, {})
     except _Limit as err:
         raise SpecError([Diagnostic(str(err), err.span, code="limit")], source) from None
     except UnexpectedInput as err:
@@ -551,7 +557,8 @@ def _parse(text: str, filename: str, start: str):
     _precheck(source, empty_ok=start == "library")
     normalized = text if text.endswith("\n") else text + "\n"
     try:
-        return _parser().parse(normalized, start=start)
+        with _PARSING:  # one parser per process, and its indenter keeps state on itself
+            return _parser().parse(normalized, start=start)
     except _Limit as err:
         raise SpecError([Diagnostic(str(err), err.span, code=err.code)], source) from None
     except _BadIndent as err:
