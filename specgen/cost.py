@@ -1,7 +1,8 @@
-"""Pass 4 — cost: exact params, MACs and activation memory (conventions of REFERENCES.md §1).
+"""Pass 4 — cost: exact params, MACs and activation memory (the conventions of docs/cost.md).
 
 - params: trainable parameters as PyTorch counts them (BatchNorm 2·C, PReLU C; no running stats);
-- macs: multiply-adds of convolutions and linear layers only; flops = 2·macs;
+- macs: multiply-adds of convolutions (those inside `se` too) and linear layers only;
+  flops = 2·macs;
 - activations: elements of a layer's output (batch 1); the total is their sum, the peak the
   largest input + output of any one layer.
 
@@ -66,6 +67,11 @@ def leaf_cost(node: ir.Node) -> tuple[int, int]:
     if t is ir.Linear:
         w = node.in_shape.c * node.out
         return w + (node.out if node.bias else 0), w
+    if t is ir.SE:
+        # two 1x1 convs with bias on the pooled 1x1 map; the pooling and the C·H·W products
+        # of the scale are elementwise, which count 0 like activations and residual sums
+        w = 2 * out.c * node.squeeze
+        return w + node.squeeze + out.c, w
     return 0, 0
 
 

@@ -19,7 +19,7 @@ from .errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
 from .expr import CONSTANTS, EvalError, Value, as_int, bind, evaluate, iterable, truth
 from .names import NameTable
 from .ops import AUTO, OPS
-from .shapes import ShapeError, auto_padding, checked, windowed
+from .shapes import ShapeError, auto_padding, checked, same_padding, windowed
 from .values import ValueProblem, from_python
 
 
@@ -661,6 +661,8 @@ class Elaborator:
             id(head),
             shape,
             next_is_bn,
+            # `in` is the enclosing body's input, not this line's (`se squeeze=in // 4`)
+            env.get("in"),
             tuple(self.key(env.get(n)) for n in self.line_reads[id(head)]),
         )
         cached = self.lines.get(key)
@@ -714,7 +716,7 @@ class Elaborator:
                 groups, out = shape.c, shape.c * v["multiplier"]
             else:
                 groups, out = v["group"], shape.c if v["out"] is AUTO else v["out"]
-            padding = _padding(v)
+            padding = _padding(v, shape)
             out_shape = self.shape(
                 windowed, span, shape, out, v["kernel"], v["stride"], padding, v["dilation"]
             )
@@ -730,10 +732,11 @@ class Elaborator:
                 v["dilation"],
                 groups,
                 v["bias"],
+                v.get("padding") == "same",
             )
         if op == "gdc":
             k = (shape.h, shape.w)
-            out_shape = self.shape(windowed, span, shape, shape.c, k, (1, 1), (0, 0), (1, 1))
+            out_shape = self.shape(windowed, span, shape, shape.c, k, (1, 1), (0, 0, 0, 0), (1, 1))
             return ir.Conv(
                 head,
                 shape,
@@ -742,14 +745,14 @@ class Elaborator:
                 shape.c,
                 k,
                 (1, 1),
-                (0, 0),
+                (0, 0, 0, 0),
                 (1, 1),
                 shape.c,
                 v["bias"],
             )
         if op == "igc":
             g = v["M"] * v["L"]
-            padding = _padding(v)
+            padding = _padding(v, shape)
             out_shape = self.shape(
                 windowed, span, shape, g, v["kernel"], v["stride"], padding, v["dilation"]
             )
@@ -766,17 +769,12 @@ class Elaborator:
                 v["bias"],
             )
         if op in ("maxpool", "avgpool"):
-            padding = _padding(v, (1, 1))
-            if padding[0] * 2 > v["kernel"][0] or padding[1] * 2 > v["kernel"][1]:
-                self.error(
-                    f"{op} padding {padding[0]}x{padding[1]} is more than half its kernel",
-                    span,
-                    code="range",
-                )
-            out_shape = self.shape(
-                windowed, span, shape, shape.c, v["kernel"], v["stride"], padding, (1, 1)
-            )
-            return ir.Pool(head, shape, out_shape, op[:3], v["kernel"], v["stride"], padding)
+            return self.pool(op, head, v, shape)
+        if op == "adaptiveavgpool":
+            out_shape = self.shape(checked, span, ir.Shape(shape.c, *v["size"]))
+            return ir.AdaptivePool(head, shape, out_shape, v["size"])
+        if op == "se":
+            return ir.SE(head, shape, shape, v["squeeze"], v["act"], v["gate"])
         if op == "shuffle":
             return ir.Shuffle(head, shape, shape, v["group"])
         if op == "bn":
@@ -805,15 +803,51 @@ class Elaborator:
             return ir.Identity(head, shape, shape)
         raise AssertionError(op)
 
+    def pool(self, op: str, head: S.Head, v: dict[str, Any], shape: ir.Shape) -> ir.Pool:
+        """`maxpool` / `avgpool`: the stride defaults to the kernel (as in PyTorch and Keras);
+        PyTorch's limits on padding and ceil_mode are checked where they are written."""
+        kernel = v["kernel"]
+        stride = kernel if v["stride"] is AUTO else v["stride"]
+        padding = _padding({**v, "dilation": (1, 1)}, shape, stride)
+        top, bottom, left, right = padding
+        if 2 * max(top, bottom) > kernel[0] or 2 * max(left, right) > kernel[1]:
+            shown = f"{top}x{left}" if ir.symmetric(padding) else ir.format_value(tuple(padding))
+            self.error(
+                f"{op} padding {shown} is more than half its kernel", head.span, code="range"
+            )
+        ceil_mode = v["ceil_mode"]
+        if ceil_mode and (v["padding"] == "same" or ir.symmetric(padding) is None):
+            self.error(
+                "ceil_mode needs a padding that is the same on both sides"
+                + (" (same padding already covers the input)" if v["padding"] == "same" else ""),
+                _arg_span(head, "ceil_mode"),
+                "leave out ceil_mode, or give a symmetric padding",
+                "range",
+            )
+            ceil_mode = False
+        out_shape = self.shape(
+            windowed, head.span, shape, shape.c, kernel, stride, padding, (1, 1), ceil_mode
+        )
+        return ir.Pool(
+            head,
+            shape,
+            out_shape,
+            op[:3],
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+            v["padding"] == "same",
+        )
+
     def sepconv(
         self, head: S.Head, v: dict[str, Any], trailing: list, shape: ir.Shape, next_is_bn: bool
     ) -> ir.SepConv:
         bias = not (trailing and trailing[0][0] == "bn")
-        padding = _padding(v)
         dw = {
             "kernel": v["kernel"],
             "stride": v["stride"],
-            "padding": padding,
+            "padding": v["padding"],
             "dilation": v["dilation"],
             "multiplier": 1,
             "bias": bias,
@@ -1079,11 +1113,25 @@ class Elaborator:
         return values
 
 
-def _padding(v: dict[str, Any], dilation: tuple[int, int] | None = None) -> tuple[int, int]:
-    """The written padding, or by default the `same` padding of the kernel (and dilation)."""
-    if v["padding"] is not AUTO:
-        return v["padding"]
-    return auto_padding(v["kernel"], dilation or v["dilation"])
+def _padding(v: dict[str, Any], shape: ir.Shape, stride: tuple[int, int] | None = None) -> ir.Pad:
+    """(top, bottom, left, right): the written padding, TensorFlow's for `same`, or by default
+    the padding that keeps H×W at stride 1 for odd kernels, (k-1)/2·dilation."""
+    p = v["padding"]
+    if p == "same":
+        return same_padding(shape, v["kernel"], stride or v["stride"], v["dilation"])
+    if p is AUTO:
+        p = auto_padding(v["kernel"], v["dilation"])
+    return p if len(p) == 4 else (p[0], p[0], p[1], p[1])
+
+
+def _arg_span(head: S.Head, name: str) -> Span:
+    """Where argument `name` is written on the line (keyword or bare flag), else the line."""
+    for arg in head.args:
+        if isinstance(arg, S.KwArg) and arg.name == name:
+            return arg.span
+        if isinstance(arg, S.Name) and arg.name == name:
+            return arg.span
+    return head.span
 
 
 def _in_range(value: Value) -> bool:

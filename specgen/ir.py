@@ -34,6 +34,14 @@ class Shape:
 
 
 Pair = tuple[int, int]
+Pad = tuple[int, int, int, int]  # top, bottom, left, right: TensorFlow's `same` is asymmetric
+
+
+def symmetric(pad: Pad) -> Pair | None:
+    """(h, w) when `pad` pads both sides of each axis alike (what PyTorch's `padding=` can
+    say), else None."""
+    top, bottom, left, right = pad
+    return (top, left) if top == bottom and left == right else None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -58,10 +66,11 @@ class Conv(Node):
     out: int
     kernel: Pair
     stride: Pair
-    padding: Pair
+    padding: Pad
     dilation: Pair
     groups: int
     bias: bool
+    same: bool = False  # written `padding=same`: Keras can say it as padding="same"
 
     @property
     def op(self) -> str:
@@ -81,7 +90,7 @@ class IGC(Node):
     L: int
     kernel: Pair
     stride: Pair
-    padding: Pair
+    padding: Pad
     dilation: Pair
     bias: bool
 
@@ -103,7 +112,7 @@ class BatchNorm(Node):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Act(Node):
-    kind: str  # relu relu6 prelu leakyrelu hswish hsigmoid sigmoid silu tanh gelu
+    kind: str  # relu relu6 prelu leakyrelu hswish hsigmoid sigmoid silu tanh gelu softmax
     slope: float = 0.0  # leakyrelu's negative slope
 
     @property
@@ -116,11 +125,40 @@ class Pool(Node):
     kind: str  # max | avg
     kernel: Pair
     stride: Pair
-    padding: Pair
+    padding: Pad
+    ceil_mode: bool = False
+    # `padding=same`: TensorFlow's padding, which an average leaves out of its count
+    same: bool = False
 
     @property
     def op(self) -> str:
         return f"{self.kind}pool"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AdaptivePool(Node):
+    """Average pooling to `size` (PyTorch's AdaptiveAvgPool2d): output cell i averages input
+    rows floor(i·H/oh) to ceil((i+1)·H/oh), and likewise for columns."""
+
+    size: Pair
+
+    @property
+    def op(self) -> str:
+        return "adaptiveavgpool"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SE(Node):
+    """Squeeze-and-excitation: x · gate(fc2(act(fc1(mean of x over H×W)))), fc1 and fc2 1×1
+    convs with bias (C → squeeze → C), laid out as torchvision.ops.SqueezeExcitation."""
+
+    squeeze: int
+    act: str
+    gate: str
+
+    @property
+    def op(self) -> str:
+        return "se"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -80,7 +80,7 @@ TORCH_MODULE_ATTRIBUTES = _words("""
 
 # dir() of keras.Model, keras.layers.Layer and instances of both, keras 3.15.1
 KERAS_ATTRIBUTES = _words("""
-    __call__ __class__ __delattr__ __dict__ __dir__ __doc__ __eq__ __format__ __ge__
+    __annotations__ __call__ __class__ __delattr__ __dict__ __dir__ __doc__ __eq__ __format__ __ge__
     __getattribute__ __getstate__ __gt__ __hash__ __init__ __init_subclass__ __le__
     __lt__ __module__ __ne__ __new__ __reduce__ __reduce_ex__ __repr__ __setattr__
     __sizeof__ __str__ __subclasshook__ __weakref__ _add_trackable_child

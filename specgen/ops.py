@@ -22,11 +22,14 @@ AUTO = object()  # filled in from context: padding from the kernel, bias from a 
 @dataclass(frozen=True, slots=True)
 class ArgSpec:
     name: str
-    kind: str  # pair | int | float | bool
+    kind: str  # pair | int | float | bool | padding (a pair, four sizes or `same`) | choice
     default: Any = REQUIRED
     low: float | None = None
     high: float | None = None
     doc: str = ""
+    # words written as bare names (`padding=same`, `gate=hsigmoid`): the language has no
+    # strings, so an enumerated choice is a name that is matched, never evaluated
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +53,26 @@ def _kernel(default=REQUIRED):
 
 _STRIDE = ArgSpec("stride", "pair", 1, 1, limits.MAX_SPATIAL, "stride")
 _PADDING = ArgSpec(
-    "padding", "pair", AUTO, 0, limits.MAX_SPATIAL, "zero padding; default (k-1)/2·dilation"
+    "padding",
+    "padding",
+    AUTO,
+    0,
+    limits.MAX_SPATIAL,
+    "zero padding: one size, [h, w], [top, bottom, left, right] or `same` (TensorFlow's "
+    "rule); default (k-1)/2·dilation",
+    ("same",),
 )
+# PyTorch and Keras both default a pool's stride to its kernel size
+_POOL_STRIDE = ArgSpec(
+    "stride", "pair", AUTO, 1, limits.MAX_SPATIAL, "stride; default: the kernel size"
+)
+_CEIL_MODE = ArgSpec(
+    "ceil_mode", "bool", False, doc="round the output size up, as PyTorch's ceil_mode"
+)
+# an enumerated choice's spellings -> its canonical name
+ALIASES = {"hardsigmoid": "hsigmoid"}
+_SE_ACTS = ("relu", "relu6", "silu", "hswish", "gelu")
+_SE_GATES = ("sigmoid", "hsigmoid", "hardsigmoid")
 _DILATION = ArgSpec("dilation", "pair", 1, 1, limits.MAX_SPATIAL, "dilation")
 _BIAS = ArgSpec("bias", "bool", AUTO, doc="add a bias; default: yes unless a bn follows")
 _OUT = ArgSpec(
@@ -69,6 +90,7 @@ _ACTS = {
     "silu": "x·sigmoid(x) (swish)",
     "tanh": "tanh(x)",
     "gelu": "x·Φ(x), exact",
+    "softmax": "e^x / Σ e^x over the channels",
 }
 
 OPS: dict[str, OpSpec] = {
@@ -167,12 +189,33 @@ OPS: dict[str, OpSpec] = {
             "max(x, 0) + slope·min(x, 0)",
             trailing=True,
         ),
-        OpSpec("maxpool", (_kernel(), _STRIDE, _PADDING), ("kernel",), "max pooling"),
+        OpSpec(
+            "maxpool", (_kernel(), _POOL_STRIDE, _PADDING, _CEIL_MODE), ("kernel",), "max pooling"
+        ),
         OpSpec(
             "avgpool",
-            (_kernel(), _STRIDE, _PADDING),
+            (_kernel(), _POOL_STRIDE, _PADDING, _CEIL_MODE),
             ("kernel",),
-            "average pooling (padding counts as zeros)",
+            "average pooling (padding counts as zeros, except `padding=same`'s, as in TensorFlow)",
+        ),
+        OpSpec(
+            "adaptiveavgpool",
+            (ArgSpec("size", "pair", REQUIRED, 1, limits.MAX_SPATIAL, "output size, `6x6`"),),
+            ("size",),
+            "average pooling to a given output size (PyTorch's AdaptiveAvgPool2d)",
+        ),
+        OpSpec(
+            "se",
+            (
+                ArgSpec("squeeze", "int", REQUIRED, 1, limits.MAX_CHANNELS, "squeeze channels"),
+                ArgSpec(
+                    "act", "choice", "relu", doc="activation after the squeeze", choices=_SE_ACTS
+                ),
+                ArgSpec("gate", "choice", "sigmoid", doc="gate of the scale", choices=_SE_GATES),
+            ),
+            ("squeeze",),
+            "squeeze-and-excitation: global average pool, 1×1 conv to `squeeze` channels, act, "
+            "1×1 conv back, gate, times the input",
         ),
         OpSpec("gap", (), (), "global average pooling to C×1×1"),
         OpSpec("gmp", (), (), "global max pooling to C×1×1"),
@@ -233,7 +276,17 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
     within what the frameworks' integer types hold)."""
     what = f"{op} {spec.name}"
     kind = spec.kind
-    if kind == "pair":
+    if kind == "padding" and isinstance(value, tuple) and len(value) == 4:
+        sides = tuple(as_int(v, span, what) for v in value)
+        _check_range(spec, what, format_value(value), span, *sides)
+        return sides
+    if kind == "padding" and isinstance(value, tuple) and len(value) != 2:
+        raise EvalError(
+            f"{what} needs one, two or four sizes, got {format_value(value)}",
+            span,
+            "four sizes are [top, bottom, left, right]",
+        )
+    if kind in ("pair", "padding"):
         if isinstance(value, tuple):
             if len(value) != 2:
                 raise EvalError(f"{what} needs one or two sizes, got {format_value(value)}", span)
@@ -280,12 +333,33 @@ def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
     errors: list[EvalError] = []
     assign: list[tuple[ArgSpec, S.Expr]] = []
     explicit: set[str] = set()
+    chosen: dict[str, str] = {}  # enumerated choices, fixed here: `padding=same`, `act=silu`
     trailing: list[tuple[Plan, Span]] = []
     positional = list(spec.positional)
     names = [a.name for a in spec.args]
     for arg in args:
         if isinstance(arg, S.KwArg):
             a = spec.arg(arg.name)
+            if a is not None and a.name not in explicit and (a.choices or a.kind == "choice"):
+                word = arg.value.name if isinstance(arg.value, S.Name) else None
+                if word in a.choices:
+                    chosen[a.name] = ALIASES.get(word, word)
+                    explicit.add(a.name)
+                    continue
+                if a.kind == "choice":
+                    shown = f"`{word}`" if word is not None else "an expression"
+                    errors.append(
+                        EvalError(
+                            f"{spec.name} {a.name} must be one of {', '.join(a.choices)}, "
+                            f"got {shown}",
+                            arg.value.span,
+                            (did_you_mean(word, a.choices) if word is not None else None)
+                            or "write the name itself, e.g. "
+                            f"`{a.name}={a.choices[0]}` (it is not evaluated)",
+                            "expr",
+                        )
+                    )
+                    continue  # the default stands in, so the rest of the line is checked
             if a is None:
                 hint = did_you_mean(arg.name, names) or (
                     f"{spec.name} takes {', '.join(names)}"
@@ -350,7 +424,7 @@ def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
         name = positional.pop(0)
         assign.append((spec.arg(name), arg))
         explicit.add(name)
-    base: dict[str, Any] = {}
+    base: dict[str, Any] = dict(chosen)
     complete = all(p.complete for p, _ in trailing)
     for a in spec.args:
         if a.name in explicit:

@@ -8,7 +8,7 @@ when a window does not fit its (padded) input.
 from __future__ import annotations
 
 from . import limits
-from .ir import Pair, Shape
+from .ir import Pad, Pair, Shape
 
 
 class ShapeError(Exception):
@@ -17,25 +17,66 @@ class ShapeError(Exception):
         self.message, self.code = message, code
 
 
-def window(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """PyTorch's output size for a sliding window (floor mode)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def window(
+    size: int,
+    kernel: int,
+    stride: int,
+    before: int,
+    after: int,
+    dilation: int,
+    ceil_mode: bool = False,
+) -> int:
+    """PyTorch's output size for a sliding window, with `before`/`after` padding.
+
+    In ceil mode the size is rounded up, but the last window must start inside the input or
+    its leading padding (PyTorch's rule, pooling_output_shape)."""
+    room = size + before + after - dilation * (kernel - 1) - 1
+    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and out > 0 and (out - 1) * stride >= size + before:
+        out -= 1
+    return out
 
 
 def windowed(
-    shape: Shape, out_c: int, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
+    shape: Shape,
+    out_c: int,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pad,
+    dilation: Pair,
+    ceil_mode: bool = False,
 ) -> Shape:
-    h = window(shape.h, kernel[0], stride[0], padding[0], dilation[0])
-    w = window(shape.w, kernel[1], stride[1], padding[1], dilation[1])
+    top, bottom, left, right = padding
+    h = window(shape.h, kernel[0], stride[0], top, bottom, dilation[0], ceil_mode)
+    w = window(shape.w, kernel[1], stride[1], left, right, dilation[1], ceil_mode)
     if h <= 0 or w <= 0:
         span_h = dilation[0] * (kernel[0] - 1) + 1
         span_w = dilation[1] * (kernel[1] - 1) + 1
         raise ShapeError(
             f"the {span_h}x{span_w} window is larger than its padded "
-            f"{shape.h + 2 * padding[0]}x{shape.w + 2 * padding[1]} input",
+            f"{shape.h + top + bottom}x{shape.w + left + right} input",
             "kernel-too-large",
         )
     return checked(Shape(out_c, h, w))
+
+
+def same_padding(shape: Shape, kernel: Pair, stride: Pair, dilation: Pair) -> Pad:
+    """TensorFlow's `same` padding: output ceil(H/s); total padding
+    max((ceil(H/s) - 1)·s + (k-1)·d + 1 - H, 0), the odd row or column at the bottom/right."""
+
+    def axis(size: int, k: int, s: int, d: int) -> tuple[int, int]:
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        return total // 2, total - total // 2
+
+    return axis(shape.h, kernel[0], stride[0], dilation[0]) + axis(
+        shape.w, kernel[1], stride[1], dilation[1]
+    )
+
+
+def ceil_extra(size: int, kernel: int, stride: int, padding: int, out: int) -> int:
+    """Rows (or columns) a ceil-mode window reaches past the padded input: what Keras, which
+    has no ceil mode, must pad at the bottom/right to give the same output."""
+    return max((out - 1) * stride + kernel - (size + 2 * padding), 0)
 
 
 def auto_padding(kernel: Pair, dilation: Pair) -> Pair:

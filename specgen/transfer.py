@@ -4,7 +4,7 @@
     torch_to_keras(torch_module, keras_model)   # conv, linear, BatchNorm (+ running stats), PReLU
 
 Layers are matched by name (the PyTorch module path `unit1.conv1` is the Keras layer
-`unit1-conv1`); every tensor is converted to the other layout and its shape checked.  Models
+`unit1-conv1`; the 1×1 convs of a squeeze-and-excitation `se1.fc1` are `se1-fc1`); every tensor is converted to the other layout and its shape checked.  Models
 that do not come from the same spec and parameters fail with a `TransferError` naming the
 first layers that differ.  Imports torch and keras only when called.
 """

@@ -23,8 +23,8 @@ def _arg_span(head: S.Head | None, *names: str) -> Span:
     return head.name_span
 
 
-CHECKED = {ir.Conv, ir.Shuffle, ir.IGC, ir.Linear}  # the layers `check` has rules for
-_WEIGHTED = (ir.Conv, ir.IGC, ir.Linear)
+CHECKED = {ir.Conv, ir.Shuffle, ir.IGC, ir.Linear, ir.SE}  # the layers `check` has rules for
+_WEIGHTED = (ir.Conv, ir.IGC, ir.Linear, ir.SE)
 
 
 def validate(net: ir.Network) -> list[Diagnostic]:

@@ -50,7 +50,7 @@ def test_if_elif_else_chooses_one_branch():
 
 
 def test_if_without_else_may_add_nothing():
-    spec = "network n(se=false)\ninput 8x8x8\nlayers:\n    if se:\n        relu\n    bn\n"
+    spec = "network n(use_se=false)\ninput 8x8x8\nlayers:\n    if use_se:\n        relu\n    bn\n"
     assert [r.name for r in compile_text(spec).cost.layers] == ["bn1"]
 
 

@@ -293,7 +293,9 @@ def branch_children(name: str, node: ir.Node) -> tuple[ir.Named, ...]:
 
 
 def needs_4d(node: ir.Node) -> bool:
-    return isinstance(node, ir.Conv | ir.IGC | ir.Shuffle | ir.Pool | ir.GlobalPool)
+    return isinstance(
+        node, ir.Conv | ir.IGC | ir.Shuffle | ir.Pool | ir.GlobalPool | ir.AdaptivePool | ir.SE
+    )
 
 
 class BodyWriter:
@@ -387,4 +389,4 @@ class BodyWriter:
 
 
 # layers whose output is a tensor of their own, which a following activation may overwrite
-FRESH = (ir.Conv, ir.IGC, ir.BatchNorm, ir.Linear, ir.Pool, ir.GlobalPool)
+FRESH = (ir.Conv, ir.IGC, ir.BatchNorm, ir.Linear, ir.Pool, ir.GlobalPool, ir.AdaptivePool, ir.SE)

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
+from ..errors import Diagnostic, Frame, SpecError
 from ..names import NameTable
+from ..shapes import ceil_extra
 from . import register
 from .common import (
     BodyWriter,
@@ -36,7 +38,7 @@ from .common import (
 # module-level names of keras.py.j2, and the fixed locals of its functions
 TEMPLATE_NAMES = frozenset(
     {"keras", "layers", "ops", "ChannelShuffle", "ChannelSlice", "ConstantPad2D"}
-    | {"x", "inputs", "name", "i"}
+    | {"HardSigmoid", "AdaptiveAveragePooling2D", "x", "inputs", "name", "i"}
 )
 DEPTH = 1  # statements stand in functions
 _ACTS = {
@@ -47,7 +49,10 @@ _ACTS = {
     "silu": 'layers.Activation("silu", {name})',
     "gelu": 'layers.Activation("gelu", {name})',
     "hswish": 'layers.Activation("hard_swish", {name})',
-    "hsigmoid": 'layers.Activation("hard_sigmoid", {name})',
+    # Keras' own "hard_sigmoid" has been 0.2·x + 0.5 (tf.keras) and x/6 + 0.5 (early Keras 3):
+    # a small layer computes PyTorch's relu6(x + 3) / 6 on every version
+    "hsigmoid": "HardSigmoid({name})",
+    "softmax": "layers.Softmax({name})",
 }
 
 
@@ -94,7 +99,15 @@ class _Generator:
         self.wrap = wrap
         self.functions: list[_Function] = []
         self.done: dict[tuple, _Function] = {}
-        self.helpers = {"shuffle": False, "slice": False, "pad": False, "ops": False}
+        self.helpers = {
+            "shuffle": False,
+            "slice": False,
+            "pad": False,
+            "ops": False,
+            "hard_sigmoid": False,
+            "adaptive": False,
+        }
+        self.stack: list[Frame] = []  # the block calls being written, for located errors
         self.table = NameTable(TEMPLATE_NAMES)
         self.network_name = self.table.take(net.name)
         self.names = instance_names(block_keys(net), self.table, _function_style)
@@ -125,7 +138,11 @@ class _Generator:
             )
             fn = _Function(self.names[key], "x, name: str", "", doc, self.wrap)
             writer = _Writer(self, fn, prefix="name")
-            out, rank = writer.seq(node.body.children, "x", "x", 4)
+            self.stack.append(Frame(node.name, node.args, node.src.span))
+            try:
+                out, rank = writer.seq(node.body.children, "x", "x", 4)
+            finally:
+                self.stack.pop()
             writer.add(f"return layers.Identity(name=name)({out})")
             fn.out_rank = rank
             self.functions.append(fn)
@@ -202,7 +219,7 @@ class _Writer(BodyWriter):
         name = self.label(path)
         shape = nhwc(node.out_shape)
         if t is ir.Conv:
-            same = same_padding(node)
+            same = node.same or same_padding(node)
             if not same:
                 arg = self.pad(path, node.padding, arg, out, 0.0)
             self.conv(path, node, arg, out, same)
@@ -245,19 +262,18 @@ class _Writer(BodyWriter):
                 ctor = f"layers.LeakyReLU(negative_slope={num(node.slope)}, name={name})"
             else:
                 ctor = _ACTS[node.kind].format(name=f"name={name}")
+                if node.kind == "hsigmoid":
+                    self.gen.helpers["hard_sigmoid"] = self.gen.helpers["ops"] = True
             self.emit(out, ctor, arg)
             return rank
         if t is ir.Pool:
-            arg = self.pad(
-                path, node.padding, arg, out, float("-inf") if node.kind == "max" else 0.0
-            )
-            cls = "layers.MaxPooling2D" if node.kind == "max" else "layers.AveragePooling2D"
-            self.emit(
-                out,
-                f"{cls}(pool_size={size(node.kernel)}, strides={size(node.stride)}, name={name})",
-                arg,
-                shape,
-            )
+            self.pool(path, node, arg, out)
+            return 4
+        if t is ir.AdaptivePool:
+            self.adaptive(path, node, arg, out)
+            return 4
+        if t is ir.SE:
+            self.squeeze_excitation(path, node, arg, out)
             return 4
         if t is ir.GlobalPool:
             cls = (
@@ -291,23 +307,106 @@ class _Writer(BodyWriter):
             return rank
         raise AssertionError(f"no Keras layer for {t.__name__}")
 
-    def pad(self, path: str, padding: tuple[int, int], arg: str, out: str, value: float) -> str:
-        if padding == (0, 0):
+    def pad(self, path: str, padding: ir.Pad, arg: str, out: str, value: float) -> str:
+        """Zeros (or -inf before a max pool) around the map: `(h, w)` when both sides of each
+        axis agree, else `((top, bottom), (left, right))`."""
+        if padding == (0, 0, 0, 0):
             return arg
+        pair = ir.symmetric(padding)
+        top, bottom, left, right = padding
+        sides = f"(({num(top)}, {num(bottom)}), ({num(left)}, {num(right)}))"
+        label = self.label(path + ".pad")
         if value == 0.0:
-            self.emit(
-                out,
-                f"layers.ZeroPadding2D({size(padding)}, name={self.label(path + '.pad')})",
-                arg,
-            )
+            amount = size(pair) if pair is not None else sides
+            self.emit(out, f"layers.ZeroPadding2D({amount}, name={label})", arg)
         else:
             self.gen.helpers["pad"] = self.gen.helpers["ops"] = True
+            amount = f"({num(pair[0])}, {num(pair[1])})" if pair is not None else sides
+            self.emit(out, f'ConstantPad2D({amount}, float("-inf"), name={label})', arg)
+        return out
+
+    def pool(self, path: str, node: ir.Pool, arg: str, out: str) -> None:
+        """Keras pads `same` as TensorFlow does (the odd row at the bottom/right, left out of
+        an average).  Anything else is padded first: -inf before a max, zeros before an
+        average (PyTorch counts them).  Keras has no ceil mode: the rows a ceil-mode window
+        reaches past the input are padded at the bottom/right too, which is exact for a max;
+        an average would count them where PyTorch does not, so that case is refused."""
+        name = self.label(path)
+        cls = "layers.MaxPooling2D" if node.kind == "max" else "layers.AveragePooling2D"
+        opts = f"pool_size={size(node.kernel)}, strides={size(node.stride)}"
+        if node.same:
+            opts += ', padding="same"'
+        else:
+            padding = node.padding
+            if node.ceil_mode:
+                top, bottom, left, right = padding
+                o = node.out_shape
+                extra_h = ceil_extra(node.in_shape.h, node.kernel[0], node.stride[0], top, o.h)
+                extra_w = ceil_extra(node.in_shape.w, node.kernel[1], node.stride[1], left, o.w)
+                if node.kind == "avg" and (extra_h or extra_w):
+                    self.refuse(
+                        node,
+                        "Keras has no ceil_mode, and this avgpool's last window reaches past "
+                        "its padded input, where PyTorch leaves those positions out of the "
+                        "average: the Keras target cannot compute it exactly",
+                        "drop ceil_mode, or choose sizes whose windows fit (then ceil_mode "
+                        "changes nothing)",
+                    )
+                padding = (top, bottom + extra_h, left, right + extra_w)
+            arg = self.pad(path, padding, arg, out, float("-inf") if node.kind == "max" else 0.0)
+        self.emit(out, f"{cls}({opts}, name={name})", arg, nhwc(node.out_shape))
+
+    def adaptive(self, path: str, node: ir.AdaptivePool, arg: str, out: str) -> None:
+        """The identity when the size is the input's, an AveragePooling2D when it divides the
+        input (then PyTorch's windows are that pooling's), else PyTorch's windows one by one."""
+        name = self.label(path)
+        (h, w), (oh, ow) = (node.in_shape.h, node.in_shape.w), node.size
+        if (h, w) == (oh, ow):
+            self.emit(out, f"layers.Identity(name={name})", arg, nhwc(node.out_shape))
+        elif h % oh == 0 and w % ow == 0:
+            pool = size((h // oh, w // ow))
+            self.emit(
+                out, f"layers.AveragePooling2D({pool}, name={name})", arg, nhwc(node.out_shape)
+            )
+        else:
+            self.gen.helpers["adaptive"] = self.gen.helpers["ops"] = True
             self.emit(
                 out,
-                f"ConstantPad2D(({num(padding[0])}, {num(padding[1])}), float(\"-inf\"), name={self.label(path + '.pad')})",
+                f"AdaptiveAveragePooling2D(({num(oh)}, {num(ow)}), name={name})",
                 arg,
+                nhwc(node.out_shape),
             )
-        return out
+
+    def squeeze_excitation(self, path: str, node: ir.SE, arg: str, out: str) -> None:
+        """torchvision's SqueezeExcitation as layers named after its modules (`se1-fc1`, ...),
+        so that weights transfer by name; the product is the layer named after the se."""
+        scale = self.names.fresh("scale")
+        self.emit(
+            scale,
+            f"layers.GlobalAveragePooling2D(keepdims=True, name={self.label(path + '.avgpool')})",
+            arg,
+        )
+        fc1 = self.label(path + ".fc1")
+        self.emit(scale, f"layers.Conv2D({num(node.squeeze)}, 1, name={fc1})", scale)
+        act = self.label(path + ".activation")
+        self.emit(scale, _ACTS[node.act].format(name=f"name={act}"), scale)
+        fc2 = self.label(path + ".fc2")
+        self.emit(scale, f"layers.Conv2D({num(node.in_shape.c)}, 1, name={fc2})", scale)
+        gate = self.label(path + ".scale_activation")
+        if node.gate == "hsigmoid":
+            self.gen.helpers["hard_sigmoid"] = self.gen.helpers["ops"] = True
+        self.emit(scale, _ACTS[node.gate].format(name=f"name={gate}"), scale)
+        self.emit(
+            out,
+            f"layers.Multiply(name={self.label(path)})",
+            f"[{arg}, {scale}]",
+            nhwc(node.out_shape),
+        )
+
+    def refuse(self, node: ir.Node, message: str, hint: str) -> None:
+        """A spec the Keras target cannot write exactly: a located error, as for any mistake."""
+        diagnostic = Diagnostic(message, node.src.span, hint, tuple(self.gen.stack), "keras")
+        raise SpecError([diagnostic], self.gen.net.source)
 
     def conv(self, path: str, node: ir.Conv, arg: str, out: str, same: bool) -> None:
         name = self.label(path)
@@ -345,13 +444,15 @@ class _Writer(BodyWriter):
 
 def same_padding(node: ir.Conv) -> bool:
     """Whether Keras' `padding="same"` is exactly PyTorch's padding here: at stride 1 it pads
-    d·(k-1)/2 on every side, symmetric when d·(k-1) is even.  (At stride 2 it pads the
-    bottom and right only, so there the padding is written out with ZeroPadding2D.)"""
-    if node.stride != (1, 1) or node.padding == (0, 0):
+    d·(k-1)/2 on every side, symmetric when d·(k-1) is even.  (At stride 2 it may pad the
+    bottom and right only, so there PyTorch's padding is written out with ZeroPadding2D;
+    a conv written `padding=same` is TensorFlow's rule and uses it at every stride.)"""
+    padding = ir.symmetric(node.padding)
+    if node.stride != (1, 1) or padding is None or padding == (0, 0):
         return False
     return all(
         d * (k - 1) % 2 == 0 and p == d * (k - 1) // 2
-        for k, p, d in zip(node.kernel, node.padding, node.dilation, strict=True)
+        for k, p, d in zip(node.kernel, padding, node.dilation, strict=True)
     )
 
 

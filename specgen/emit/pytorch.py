@@ -35,7 +35,7 @@ from .common import (
 # module-level names of torch.py.j2, and the fixed locals of its methods
 TEMPLATE_NAMES = frozenset(
     {"torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv"}
-    | {"Module", "Tensor", "self", "x"}
+    | {"SqueezeExcitation", "Module", "Tensor", "self", "x"}
 )
 _ACTS = {
     "relu": "nn.ReLU({inplace})",
@@ -48,6 +48,18 @@ _ACTS = {
     "silu": "nn.SiLU({inplace})",
     "tanh": "nn.Tanh()",
     "gelu": "nn.GELU()",
+    "softmax": "nn.Softmax(dim=1)",
+}
+# the classes `se`'s activation and gate are made of (torchvision's `activation=` and
+# `scale_activation=`; ReLU and Sigmoid are its defaults)
+_SE_CLASSES = {
+    "relu": "nn.ReLU",
+    "relu6": "nn.ReLU6",
+    "silu": "nn.SiLU",
+    "hswish": "nn.Hardswish",
+    "gelu": "nn.GELU",
+    "sigmoid": "nn.Sigmoid",
+    "hsigmoid": "nn.Hardsigmoid",
 }
 DEPTH = 2  # statements stand in methods of classes
 
@@ -57,8 +69,9 @@ def conv_args(node: ir.Conv | ir.IGC) -> list[str]:
     args = [f"kernel_size={size(node.kernel)}"]
     if node.stride != (1, 1):
         args.append(f"stride={size(node.stride)}")
-    if node.padding != (0, 0):
-        args.append(f"padding={size(node.padding)}")
+    padding = ir.symmetric(node.padding)  # else padded in forward (see `padded`)
+    if padding is not None and padding != (0, 0):
+        args.append(f"padding={size(padding)}")
     if node.dilation != (1, 1):
         args.append(f"dilation={size(node.dilation)}")
     return args
@@ -97,11 +110,16 @@ def module_ctor(node: ir.Node, rank: int, inplace: bool) -> str:
             channels=num(c),
         )
     if t is ir.Pool:
-        cls = "nn.MaxPool2d" if node.kind == "max" else "nn.AvgPool2d"
-        args = [f"kernel_size={size(node.kernel)}", f"stride={size(node.stride)}"]
-        if node.padding != (0, 0):
-            args.append(f"padding={size(node.padding)}")
-        return f"{cls}({', '.join(args)})"
+        return pool_ctor(node)
+    if t is ir.AdaptivePool:
+        return f"nn.AdaptiveAvgPool2d({size(node.size)})"
+    if t is ir.SE:
+        args = [num(c), num(node.squeeze)]
+        if node.act != "relu":
+            args.append(f"activation={_SE_CLASSES[node.act]}")
+        if node.gate != "sigmoid":
+            args.append(f"scale_activation={_SE_CLASSES[node.gate]}")
+        return f"SqueezeExcitation({', '.join(args)})"
     if t is ir.GlobalPool:
         return "nn.AdaptiveAvgPool2d(1)" if node.kind == "avg" else "nn.AdaptiveMaxPool2d(1)"
     if t is ir.Flatten:
@@ -114,6 +132,37 @@ def module_ctor(node: ir.Node, rank: int, inplace: bool) -> str:
     if t is ir.Identity:
         return "nn.Identity()"
     raise AssertionError(f"no PyTorch module for {t.__name__}")
+
+
+def pool_ctor(node: ir.Pool) -> str:
+    """MaxPool2d / AvgPool2d; an average over a `same` padding leaves the padding out of its
+    count (count_include_pad=False), as TensorFlow does."""
+    cls = "nn.MaxPool2d" if node.kind == "max" else "nn.AvgPool2d"
+    args = [f"kernel_size={size(node.kernel)}", f"stride={size(node.stride)}"]
+    padding = ir.symmetric(node.padding)  # else padded in forward (see `padded`)
+    if padding is not None and padding != (0, 0):
+        args.append(f"padding={size(padding)}")
+        if node.same and node.kind == "avg":
+            args.append("count_include_pad=False")
+    if node.ceil_mode:
+        args.append("ceil_mode=True")
+    return f"{cls}({', '.join(args)})"
+
+
+def pad_sides(pad: ir.Pad) -> str:
+    """F.pad's order: (left, right, top, bottom)."""
+    top, bottom, left, right = pad
+    return f"({num(left)}, {num(right)}, {num(top)}, {num(bottom)})"
+
+
+def padded(node: ir.Node, arg: str) -> str:
+    """`arg`, padded first where the module cannot pad it itself (an asymmetric padding):
+    zeros before a conv or an average, -inf before a max (what PyTorch's padding means)."""
+    t = type(node)
+    if t not in (ir.Conv, ir.IGC, ir.Pool) or ir.symmetric(node.padding) is not None:
+        return arg
+    value = ', value=float("-inf")' if t is ir.Pool and node.kind == "max" else ""
+    return f"nn.functional.pad({arg}, {pad_sides(node.padding)}{value})"
 
 
 @dataclass
@@ -141,7 +190,7 @@ class _Generator:
         self.wrap = wrap
         self.classes: list[_Class] = []
         self.done: dict[tuple, _Class] = {}
-        self.helpers = {"shuffle": False, "igc": False, "ordered_dict": False}
+        self.helpers = {"shuffle": False, "igc": False, "ordered_dict": False, "se": False}
         self.table = NameTable(TEMPLATE_NAMES)
         self.network_name = self.table.take(camel(net.name, "Net"))
         self.names = instance_names(block_keys(net), self.table, class_style)
@@ -174,6 +223,10 @@ class _Generator:
         items = []
         owned = False
         for name, child in node.body.children:
+            if type(child) is ir.Conv and ir.symmetric(child.padding) is None:
+                top, bottom, left, right = child.padding
+                sides = f"{num(left)}, {num(right)}, {num(top)}, {num(bottom)}"
+                items.append(f'("pad", nn.ZeroPad2d(({sides})))')
             items.append(f'("{name}", {module_ctor(child, 4, owned and type(child) is ir.Act)})')
             owned = isinstance(child, FRESH) or type(child) is ir.Act
         return f"nn.Sequential(OrderedDict([{', '.join(items)}]))"
@@ -183,6 +236,8 @@ class _Generator:
             self.helpers["shuffle"] = True
         elif type(node) is ir.IGC:
             self.helpers["shuffle"] = self.helpers["igc"] = True
+        elif type(node) is ir.SE:
+            self.helpers["se"] = True
 
 
 class _ForwardWriter(BodyWriter):
@@ -209,7 +264,15 @@ class _ForwardWriter(BodyWriter):
         if self.attributes.take(name) != name:  # the elaborator's names are free by design
             raise AssertionError(f"attribute name `{name}` is not free")
         self.cls.init.extend(layout(f"self.{name} = {ctor}", DEPTH, wrap=self.wrap))
-        self.add(f"{out} = self.{name}({arg})", _shape(node.out_shape, new_rank))
+        call = f"self.{name}({padded(node, arg)})"
+        if t is ir.Pool and node.same and node.kind == "avg" and padded(node, arg) != arg:
+            # TensorFlow averages the values inside the input only: divide by the same
+            # pooling of a padded map of ones (the module itself runs once, for its hooks)
+            ones = f"nn.functional.pad(torch.ones_like({arg}[:1, :1]), {pad_sides(node.padding)})"
+            call += (
+                f" / nn.functional.avg_pool2d({ones}, {size(node.kernel)}, {size(node.stride)})"
+            )
+        self.add(f"{out} = {call}", _shape(node.out_shape, new_rank))
         return new_rank
 
     def to_map(self, var: str, out: str, shape: ir.Shape) -> None:
