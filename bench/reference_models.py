@@ -3,8 +3,8 @@
 These modules are the "hand-written baseline" for latency benchmarks against generated code
 and an independent cross-check of parameter and MAC counts. They are written in the style of
 torchvision (``nn.Module`` classes, ``nn.Sequential`` where natural, explicit ``forward``
-methods) and follow the structures and exact numbers in ``shared/REFERENCES.md`` sections 1
-and 2.
+methods) and follow the structures and exact published numbers listed in docs/cost.md (Reference
+networks).
 
 Conventions: a conv followed by BatchNorm has ``bias=False``, otherwise ``bias=True``;
 BatchNorm uses PyTorch defaults; a k x k conv/pool is padded by ``(k - 1) // 2`` unless stated;
@@ -124,7 +124,7 @@ class MobileNetV1(nn.Module):
 def mobilenet_v1(width: float = 1.0, num_classes: int = 1000) -> nn.Module:
     """MobileNet V1, input 3x224x224.
 
-    REFERENCES.md section 2: at width 1.0, 4,231,976 params and 568,740,352 MACs.
+    Published counts: at width 1.0, 4,231,976 params and 568,740,352 MACs.
     """
     return MobileNetV1(width, num_classes)
 
@@ -218,7 +218,7 @@ class ShuffleNetV1(nn.Module):
 def shufflenet_v1(groups: int = 3, num_classes: int = 1000) -> nn.Module:
     """ShuffleNet V1 1x with ``groups`` in {1, 2, 3, 4, 8}, input 3x224x224.
 
-    REFERENCES.md section 2: g=3 has 1,865,728 params and 137,460,672 MACs; g=1/2/4/8 have
+    Published counts: g=3 has 1,865,728 params and 137,460,672 MACs; g=1/2/4/8 have
     1,531,936 / 1,733,848 / 1,968,344 / 2,434,768 params and 143,078,976 / 140,836,512 /
     134,339,776 / 138,365,952 MACs.
     """
@@ -289,7 +289,7 @@ class MobileFaceNet(nn.Module):
 def mobilefacenet(embedding: int = 128) -> nn.Module:
     """MobileFaceNet, input 3x112x112, output (N, embedding, 1, 1).
 
-    REFERENCES.md section 2: 1,003,136 params and 220,965,376 MACs.
+    Published counts: 1,003,136 params and 220,965,376 MACs.
     """
     return MobileFaceNet(embedding)
 
@@ -339,7 +339,7 @@ class AlexNetTwoTower(nn.Module):
 def alexnet_two_tower(num_classes: int = 1000) -> nn.Module:
     """Original two-tower AlexNet, input 3x227x227.
 
-    REFERENCES.md section 2: 60,965,224 params and 724,406,816 MACs.
+    Published counts: 60,965,224 params and 724,406,816 MACs.
     """
     return AlexNetTwoTower(num_classes)
 
@@ -447,6 +447,6 @@ class IGCCifar(nn.Module):
 def igc_cifar(M: int = 2, L: int = 24, n: int = 3, num_classes: int = 10) -> nn.Module:
     """IGC CIFAR network (input 3x32x32) with IGC blocks of M x L, n units per stage.
 
-    No REFERENCES.md numbers; parameters follow the IGC formula of section 1.
+    No published numbers; parameters follow the IGC formula (docs/cost.md).
     """
     return IGCCifar(M, L, n, num_classes)

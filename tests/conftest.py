@@ -1,7 +1,7 @@
 """Shared helpers for the specgen test suite.
 
 Every expected number in these tests is computed by hand (or taken from
-shared/REFERENCES.md), never by asking specgen.
+the published counts in docs/cost.md), never by asking specgen.
 """
 
 from __future__ import annotations

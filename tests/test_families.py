@@ -15,6 +15,8 @@ import specgen
 RESNET = str(EXAMPLES / "resnet.conv")
 MOBILENET_V2 = str(EXAMPLES / "mobilenet_v2.conv")
 REGNET = str(EXAMPLES / "regnet.conv")
+MOBILENET_V3 = str(EXAMPLES / "mobilenet_v3.conv")
+EFFICIENTNET = str(EXAMPLES / "efficientnet.conv")
 
 # (spec, --set values, params, MACs): torchvision.models.resnet18 ... mobilenet_v2(width_mult)
 MEMBERS = [
@@ -28,6 +30,8 @@ MEMBERS = [
     (MOBILENET_V2, {}, 3_504_872, 300_774_272),
     (MOBILENET_V2, {"width": 0.25}, 1_519_112, 37_201_312),
     (REGNET, {}, 5_495_976, 413_812_608),  # regnet_x_400mf: widths derived in the spec
+    (MOBILENET_V3, {}, 5_483_032, 216_589_760),  # mobilenet_v3_large
+    (EFFICIENTNET, {}, 5_288_548, 385_814_752),  # efficientnet_b0
 ]
 
 

@@ -65,7 +65,7 @@ def test_keras_model_matches_compiler_and_pytorch(variant):
 
 def test_mobilenet_keras_total_is_the_published_one():
     model = specgen.compile(EXAMPLES / "mobilenet_v1.conv").to_keras()
-    assert model.count_params() == 4_253_864  # REFERENCES.md §2
+    assert model.count_params() == 4_253_864  # Keras's count: params + BN moving statistics
 
 
 def test_verify_passes_on_the_pytorch_keras_backend():

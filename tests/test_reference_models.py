@@ -1,5 +1,5 @@
 """Cross-check the hand-written reference networks in bench/reference_models.py against the
-exact parameter and MAC counts of shared/REFERENCES.md section 2 (and, for the IGC CIFAR
+exact published parameter and MAC counts (docs/cost.md § Reference networks) (and, for the IGC CIFAR
 network, against a closed-form count derived from the IGC formula of section 1)."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _macs_and_output(
     return counter.get_total_flops() // 2, out.shape
 
 
-# name, factory, input (C, H, W), params, MACs, output shape -- REFERENCES.md section 2
+# name, factory, input (C, H, W), params, MACs, output shape -- published counts
 REFERENCE_CASES: list[
     tuple[str, Callable[[], torch.nn.Module], tuple[int, int, int], int, int, tuple[int, ...]]
 ] = [

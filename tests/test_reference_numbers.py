@@ -1,4 +1,4 @@
-"""The examples against the exact counts of shared/REFERENCES.md section 2 and against
+"""The examples against the exact published counts (docs/cost.md § Reference networks) and against
 closed-form counts written out here, independently of specgen."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def counts(net) -> tuple[int, int]:
 
 
 class Counter:
-    """Params and MACs of convolutions and linear layers, summed by hand (REFERENCES.md §1)."""
+    """Params and MACs of convolutions and linear layers, summed by hand (docs/cost.md § Conventions)."""
 
     def __init__(self) -> None:
         self.params = 0
@@ -38,7 +38,7 @@ class Counter:
         return self.params, self.macs
 
 
-# ---- REFERENCES.md section 2 ----------------------------------------------------------------------
+# ---- published counts -------------------------------------------------------------------------------
 
 SHUFFLENET_V1 = {  # g: (params, MACs)
     1: (1_531_936, 143_078_976),
@@ -64,7 +64,7 @@ def test_shufflenet_v1_default_is_g3():
 
 
 def shufflenet_v1_by_hand(g: int) -> tuple[int, int]:
-    """Zhang et al. 2017, Table 1, as described in REFERENCES.md (no BN-free layers but the FC)."""
+    """Zhang et al. 2017, Table 1, as the paper describes it (no BN-free layers but the FC)."""
     n = Counter()
     n.conv(3, 24, 3, 112)
     cin, hw = 24, 56  # after the 3x3 stride-2 max pool
@@ -146,7 +146,7 @@ def test_alexnet_two_towers():
 
 
 def igc_cifar_by_hand(M: int, L: int, n: int, classes: int = 10) -> tuple[int, int]:
-    """The IGC ResNet of examples/igc_cifar.conv from the closed form of REFERENCES.md §1:
+    """The IGC ResNet of examples/igc_cifar.conv from the closed form in docs/cost.md:
     an IGC of width G = M·L with a k×k primary kernel (S = k²) has G·(M·S + L) weights."""
     p = m = 0
 
