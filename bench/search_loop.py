@@ -27,6 +27,14 @@ CASES = {
         "width",
         [0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0],
     ),
+    # families written with for / if / comprehensions (examples/*.conv)
+    "MobileNet V2 (width in 0.25..1.4; for, if)": (
+        "mobilenet_v2.conv",
+        "width",
+        [0.25, 0.5, 0.75, 1.0, 1.4],
+    ),
+    "ResNet (depth in 18..152; for, if)": ("resnet.conv", "depth", [18, 34, 50, 101, 152]),
+    "RegNet (wa in 20..36; design rule)": ("regnet.conv", "wa", [20.0, 24.48, 28.0, 32.0, 36.0]),
 }
 
 

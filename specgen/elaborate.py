@@ -1030,13 +1030,15 @@ class Elaborator:
                     code="empty",
                 )
                 return None
+            # the shortcut's layers are named (and registered) where it is written
+            first = bool(shortcuts) and stmt.body.index(shortcuts[0]) < stmt.body.index(main[0])
+            short = None
+            if first:
+                short = self.body(shortcuts[0].body, env, shape, shortcuts[0].span, namer)
             body = self.body(main, env, shape, head.span, namer)
-            short = (
-                self.body(shortcuts[0].body, env, shape, shortcuts[0].span, namer)
-                if shortcuts
-                else None
-            )
-            return ir.Residual(head, shape, body.out_shape, body, short)
+            if shortcuts and not first:
+                short = self.body(shortcuts[0].body, env, shape, shortcuts[0].span, namer)
+            return ir.Residual(head, shape, body.out_shape, body, short, first)
 
         parts: list[ir.Shape]
         n = len([s for s in stmt.body if not isinstance(s, S.Let)])

@@ -213,6 +213,7 @@ class Residual(Node):
 
     body: Seq
     shortcut: Seq | None
+    shortcut_first: bool = False  # written before the body: registered (and named) first
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -277,6 +278,8 @@ class Network:
 def _residual_children(node: Residual) -> tuple[Named, ...]:
     if node.shortcut is None:
         return node.body.children
+    if node.shortcut_first:
+        return (("shortcut", node.shortcut),) + node.body.children
     return node.body.children + (("shortcut", node.shortcut),)
 
 

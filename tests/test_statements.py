@@ -294,3 +294,48 @@ def test_as_mistakes(body, phrase, code):
 def test_auto_names_skip_a_name_taken_by_as():
     net = compile_text(HEADER + "    relu as relu2\n    relu\n    relu\n")
     assert list(net.shapes) == ["relu2", "relu1", "relu3"]
+
+
+# ---- a residual's submodules in the order written ------------------------------------------
+
+SHORTCUT_FIRST = """network n
+input 16x8x8
+block down(out):
+    residual:
+        shortcut:
+            conv 1x1 out=out stride=2 bn
+        conv 3x3 out=out stride=2 bn relu
+        conv 3x3 out=out bn
+    relu
+layers:
+    down(32)
+"""
+
+
+def test_shortcut_written_first_is_named_and_registered_first():
+    net = compile_text(SHORTCUT_FIRST)
+    assert list(net.shapes)[1:4] == ["down1.conv1", "down1.bn1", "down1.conv2"]
+    assert net.shapes["down1.conv1"].as_list() == [32, 4, 4]  # the 1x1 projection
+    torch = pytest.importorskip("torch")
+    module = net.to_torch()
+    keys = list(module.state_dict())
+    assert keys[0] == "down1.conv1.weight" and module.down1.conv1.kernel_size == (1, 1)
+    assert sum(p.numel() for p in module.parameters()) == net.cost.params
+    last = SHORTCUT_FIRST.replace(
+        "        shortcut:\n            conv 1x1 out=out stride=2 bn\n", ""
+    ).replace("        conv 3x3 out=out bn\n",
+              "        conv 3x3 out=out bn\n        shortcut:\n            conv 1x1 out=out stride=2 bn\n")  # fmt: skip
+    after = compile_text(last)
+    assert after.cost.params == net.cost.params
+    assert after.shapes["down1.conv1"].as_list() == [32, 4, 4] and "down1.conv3" in after.shapes
+    with torch.no_grad():
+        x = torch.randn(1, 16, 8, 8)
+        other = after.to_torch().eval()
+        module.eval()
+        # the same weights under the written-order names give the same function
+        mapping = {"conv1": "conv3", "bn1": "bn3", "conv2": "conv1", "bn2": "bn1", "conv3": "conv2",
+                   "bn3": "bn2"}  # fmt: skip
+        state = {k.replace(k.split(".")[1], mapping[k.split(".")[1]], 1): v
+                 for k, v in module.state_dict().items()}  # fmt: skip
+        other.load_state_dict(state)
+        assert torch.equal(module(x), other(x))

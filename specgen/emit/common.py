@@ -359,9 +359,13 @@ class BodyWriter:
         if t is ir.Seq:
             return self.seq(node.children, cur, out, rank)
         if t is ir.Residual:
-            body = self.branch(node.body.children, cur, self.names.fresh("out"))
+            # computed in the order written, so Keras creates the layers in that order too
             short = cur
-            if node.shortcut is not None and node.shortcut.children:
+            has_shortcut = node.shortcut is not None and bool(node.shortcut.children)
+            if has_shortcut and node.shortcut_first:
+                short = self.branch(node.shortcut.children, cur, self.names.fresh("shortcut"))
+            body = self.branch(node.body.children, cur, self.names.fresh("out"))
+            if has_shortcut and not node.shortcut_first:
                 short = self.branch(node.shortcut.children, cur, self.names.fresh("shortcut"))
             self.merge("add", name, out, [body, short], node)
             return out, 4
