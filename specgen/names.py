@@ -192,6 +192,13 @@ class NameTable:
 
     def fresh(self, base: str, numbered: bool = False) -> str:
         """`base` (unless `numbered`) or `base1`, `base2`, ...: the first one not in use."""
+        if numbered and self.parent is None and not self.extra:  # the common case, fast
+            k = self.counts.get(base, 0) + 1
+            name = f"{base}{k}"
+            if name not in self.used and name not in RESERVED and name[:2] != "__":
+                self.counts[base] = k
+                self.used.add(name)
+                return name
         if not numbered and not self.taken(base):
             self.used.add(base)
             return base

@@ -252,8 +252,12 @@ COMPOSITES = {
 KEYWORDS = {"network", "input", "let", "block", "layers", "x", "in", "true", "false"}
 
 
-def _check_range(spec: ArgSpec, what: str, shown: str, span: Span, *values: float) -> None:
-    """Refuse values outside [low, high]; "between" only for floats with both bounds."""
+def _check_range(spec: ArgSpec, what: str, value: Value, span: Span, *values: float) -> None:
+    """Refuse values outside [low, high]; "between" only for floats with both bounds.  The
+    value is formatted only for the message (this runs for every argument of every layer)."""
+    low, high = spec.low, spec.high
+    if (low is None or min(values) >= low) and (high is None or max(values) <= high):
+        return
 
     def fmt(bound: float) -> str:
         return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
@@ -268,6 +272,7 @@ def _check_range(spec: ArgSpec, what: str, shown: str, span: Span, *values: floa
         code = "range" if both else "limit"  # sizes: what the frameworks' integers hold
     else:
         return
+    shown = repr(value) if spec.kind == "float" else format_value(value)
     raise EvalError(f"{what} must be {bound}, got {shown}", span, code=code)
 
 
@@ -278,7 +283,7 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
     kind = spec.kind
     if kind == "padding" and isinstance(value, tuple) and len(value) == 4:
         sides = tuple(as_int(v, span, what) for v in value)
-        _check_range(spec, what, format_value(value), span, *sides)
+        _check_range(spec, what, value, span, *sides)
         return sides
     if kind == "padding" and isinstance(value, tuple) and len(value) != 2:
         raise EvalError(
@@ -294,11 +299,11 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
         else:
             v = as_int(value, span, what)
             pair = (v, v)
-        _check_range(spec, what, format_value(value), span, *pair)
+        _check_range(spec, what, value, span, *pair)
         return pair
     if kind == "int":
         v = value if type(value) is int else as_int(value, span, what)
-        _check_range(spec, what, str(v), span, v)
+        _check_range(spec, what, v, span, v)
         return v
     if kind == "bool":
         if value in (0, 1) and not isinstance(value, float):
@@ -306,7 +311,7 @@ def _convert(spec: ArgSpec, value: Value, span: Span, op: str) -> Value:
         raise EvalError(f"{what} must be true or false, got {format_value(value)}", span)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise EvalError(f"{what} must be a number, got {format_value(value)}", span)
-    _check_range(spec, what, repr(value), span, value)
+    _check_range(spec, what, value, span, value)
     return float(value)
 
 
