@@ -7,6 +7,8 @@ block instantiations are checked once.
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import ir, limits
 from . import syntax as S
 from .cost import leaf_cost, totals
@@ -25,6 +27,38 @@ def _arg_span(head: S.Head | None, *names: str) -> Span:
 
 CHECKED = {ir.Conv, ir.Shuffle, ir.IGC, ir.Linear, ir.SE}  # the layers `check` has rules for
 _WEIGHTED = (ir.Conv, ir.IGC, ir.Linear, ir.SE)
+_COMPOSITE = {ir.Residual, ir.Add, ir.Concat, ir.Split}
+
+
+def _changed_at(seq: ir.Seq | None) -> Span | None:
+    """The line of the last statement in `seq` whose output shape differs from its input."""
+    for _, child in reversed(seq.children if seq is not None else ()):
+        if child.out_shape != child.in_shape and isinstance(child.src, S.Head):
+            return child.src.name_span
+    return None
+
+
+def _merge_repeats(errors: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per place and call chain: the copies of a repeated line (`x 3`) make
+    the same mistake at the same place; the first is kept, with how often it recurs."""
+    first: dict[tuple, int] = {}
+    counts: list[int] = []
+    kept: list[Diagnostic] = []
+    for d in errors:
+        key = (d.span, d.chain, d.code)
+        if key in first:
+            counts[first[key]] += 1
+            continue
+        first[key] = len(kept)
+        kept.append(d)
+        counts.append(1)
+    out = []
+    for d, n in zip(kept, counts, strict=True):
+        if n > 1:
+            copies = "copy" if n == 2 else "copies"
+            d = dataclasses.replace(d, message=f"{d.message} (and in {n - 1} more {copies})")
+        out.append(d)
+    return out
 
 
 def validate(net: ir.Network) -> list[Diagnostic]:
@@ -110,11 +144,13 @@ def validate(net: ir.Network) -> list[Diagnostic]:
             if node.body.out_shape != short:
                 what = "shortcut" if node.shortcut is not None else "identity shortcut"
                 hint = None
-                if node.shortcut is None:
+                if node.shortcut is None or not node.shortcut.children:
                     hint = "add a `shortcut:` that matches the shape (e.g. a strided 1x1 conv)"
+                # point at the layer that changed the shape, not at `residual:`
+                changed = node.body if node.body.out_shape != node.in_shape else node.shortcut
                 report(
                     f"residual body gives {node.body.out_shape} but the {what} gives {short}",
-                    head.name_span,
+                    _changed_at(changed) or head.name_span,
                     chain,
                     hint,
                     "residual-shape",
@@ -156,14 +192,22 @@ def validate(net: ir.Network) -> list[Diagnostic]:
             if len(errors) == before:
                 node.derived["valid"] = True
             return
-        check(node, chain)
+        # a composite is checked after its contents, and only when they are sound: a shape
+        # mismatch caused by a mistake inside it would only repeat that mistake
+        composite = type(node) in _COMPOSITE
+        if not composite:
+            check(node, chain)
+        before = len(errors)
         for _, child in ir.CHILDREN[type(node)](node):
             if type(child) in ir.CHILDREN:
                 walk(child, chain)
             elif type(child) in CHECKED:
                 check(child, chain)
+        if composite and len(errors) == before:
+            check(node, chain)
 
     walk(net.body, ())  # the body is a Seq
+    errors[:] = _merge_repeats(errors)
     if not errors:
         params = totals(net.body, {})[0]
         if params > limits.MAX_ELEMENTS:

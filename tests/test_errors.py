@@ -95,14 +95,19 @@ CASES = [
          "igc-channels", 4, 13, "igc input has 16 channels but M·L = 2·4 = 8",
          "M·L must equal 16"),
     case("residual-channels", H + "    residual:\n        conv 3x3 out=32\n",
-         "residual-shape", 4, 5,
+         "residual-shape", 5, 9,
          "residual body gives 32x8x8 but the identity shortcut gives 16x8x8",
          "add a `shortcut:`"),
     case("residual-stride", H + "    residual:\n        conv 3x3 stride=2\n",
-         "residual-shape", 4, 5, "residual body gives 16x4x4 but the identity shortcut gives 16x8x8"),
+         "residual-shape", 5, 9, "residual body gives 16x4x4 but the identity shortcut gives 16x8x8"),
     case("residual-explicit-shortcut",
          H + "    residual:\n        relu\n        shortcut:\n            conv 1x1 out=8\n",
-         "residual-shape", 4, 5, "residual body gives 16x8x8 but the shortcut gives 8x8x8"),
+         "residual-shape", 7, 13, "residual body gives 16x8x8 but the shortcut gives 8x8x8"),
+    case("residual-knock-on", "network n\ninput 48x8x8\nlayers:\n    residual:\n"
+         "        conv 1x1 bn relu\n        igc 3x3 M=2 L=16\n",
+         "igc-channels", 6, 17, "igc input has 48 channels but M·L = 2·16 = 32", "M·L must equal 48"),
+    case("repeated-line", H + "    conv 1x1 out=30 group=4 x 3\n",
+         "group-divisibility", 4, 14, "conv output channels (30) are not divisible by group=4"),
     case("add-branches", H + "    add:\n        conv 1x1 out=8\n        identity\n",
          "add-shape", 4, 5, "add branches differ: conv1 gives 8x8x8, identity1 gives 16x8x8"),
     case("concat-spatial", H + "    concat:\n        conv 3x3 stride=2\n        identity\n",
@@ -616,3 +621,20 @@ def test_spec_error_attributes():
     assert err.chain == ()
     assert err.codes == ["inexact-division"]
     assert isinstance(err, Exception)
+
+
+def test_knock_on_errors_are_not_reported():
+    """The igc mistake changes the channels; the residual mismatch it causes is not reported."""
+    err = compile_error(
+        "network n\ninput 48x8x8\nlayers:\n    residual:\n        conv 1x1 bn relu\n"
+        "        igc 3x3 M=2 L=16\n"
+    )
+    assert err.codes == ["igc-channels"]
+
+
+def test_repeated_line_reports_each_mistake_once():
+    err = compile_error(HEADER + "    conv 1x1 out=30 group=4 x 3\n")
+    assert err.codes == ["group-divisibility", "group-divisibility"]
+    assert err.diagnostics[1].message == (
+        "conv input channels (30) are not divisible by group=4 (and in 1 more copy)"
+    )
