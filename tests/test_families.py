@@ -102,3 +102,17 @@ def test_regnet_stages_come_from_the_design_rule():
     assert len(blocks) == 22
     widths = [net.shapes[name].c for name in blocks]
     assert [widths.count(w) for w in (32, 64, 160, 400)] == [1, 2, 7, 12]
+
+
+def test_regnet_y_400mf_from_the_same_spec():
+    """RegNetY-400MF (w0 48, wa 27.89, wm 2.09, depth 16, group width 8, SE ratio 0.25):
+    torchvision's model documentation gives 4,344,144 parameters and 0.402 G multiply-adds
+    (which it calls GFLOPS)."""
+    values = {"w0": 48, "wa": 27.89, "wm": 2.09, "depth": 16, "group_width": 8, "se_ratio": 0.25}
+    net = specgen.compile(REGNET, values)
+    assert net.cost.params == 4_344_144
+    assert round(net.cost.macs / 1e9, 3) == 0.402
+    torch = pytest.importorskip("torch")
+    module = net.to_torch()
+    assert sum(p.numel() for p in module.parameters()) == 4_344_144
+    assert module(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
