@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 
+from . import limits
 from . import syntax as S
 from .errors import IMPORTED, Diagnostic, Source, Span, SpecError
-
-MAX_IMPORTS = 256  # files one spec may import, directly or not
 
 
 def base_folder(filename: str) -> str:
@@ -48,8 +47,8 @@ def load_imports(program: S.Program, filename: str, source: Source) -> tuple[tup
                 raise fail(f"import cycle: {' → '.join(names)}", imp.span)
             if path in loaded:
                 continue
-            if len(loaded) >= MAX_IMPORTS:
-                raise fail(f"more than {MAX_IMPORTS} files imported", imp.span)
+            if len(loaded) + len(active) >= limits.MAX_IMPORTS:
+                raise fail(f"more than {limits.MAX_IMPORTS} files imported", imp.span)
             try:
                 text = read_source(path).text
             except SpecError as err:

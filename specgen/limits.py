@@ -22,6 +22,7 @@ MAX_CALL_DEPTH = 32  # block calls nested inside one another
 MAX_DEPTH = 64
 MAX_REPEAT = 10_000  # the `x N` of one statement
 MAX_LAYERS = 100_000  # layers after expanding every block and repeat
+MAX_IMPORTS = 256  # files one spec imports, directly or not
 
 # ---- values ------------------------------------------------------------------------------
 MAX_DIGITS = 18  # digits of one integer literal

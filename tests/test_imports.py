@@ -158,3 +158,18 @@ def test_cli_reports_imported_mistakes_with_exit_2(tree, cli):
     result = cli("check", str(tree / "net.conv"))
     assert result.code == 2 and "Traceback" not in result.err
     assert str(tree / "lib" / "common.conv") in result.err
+
+
+def test_import_limit(tmp_path):
+    from specgen import limits
+
+    n = limits.MAX_IMPORTS + 1
+    for k in range(n):  # a chain: lib0 imports lib1 imports ... (each file once)
+        nxt = f'import "lib{k + 1}.conv"\n' if k + 1 < n else ""
+        (tmp_path / f"lib{k}.conv").write_text(nxt + f"block b{k}():\n    relu\n")
+    (tmp_path / "net.conv").write_text(
+        'network n\ninput 3x8x8\nimport "lib0.conv"\nlayers:\n    b0()\n'
+    )
+    with pytest.raises(specgen.SpecError) as info:
+        specgen.compile(str(tmp_path / "net.conv"))
+    assert info.value.diagnostics[0].message == f"more than {limits.MAX_IMPORTS} files imported"
