@@ -788,12 +788,13 @@ class Elaborator:
                 head, shape, ir.Shape(shape.c, 1, 1), "avg" if op == "gap" else "max"
             )
         if op == "flatten":
-            return ir.Flatten(head, shape, self.shape(checked, span, ir.Shape(shape.numel, 1, 1)))
+            flat = ir.Shape(shape.numel, 1, 1, flat=True)
+            return ir.Flatten(head, shape, self.shape(checked, span, flat))
         if op == "fc":
             return ir.Linear(
                 head,
                 shape,
-                self.shape(checked, span, ir.Shape(v["out"], 1, 1)),
+                self.shape(checked, span, ir.Shape(v["out"], 1, 1, flat=True)),
                 v["out"],
                 v["bias"],
             )

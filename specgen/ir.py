@@ -18,19 +18,23 @@ from .values import Table, format_value  # noqa: F401 - re-exported
 
 @dataclass(frozen=True, slots=True)
 class Shape:
+    """C×H×W of one sample; `flat` after `flatten` or `fc`, where the generated models return
+    an (N, C) tensor: it is shown as `C` and listed as `[C]`, as they give it."""
+
     c: int
     h: int
     w: int
+    flat: bool = False
 
     def __str__(self) -> str:
-        return f"{self.c}x{self.h}x{self.w}"
+        return str(self.c) if self.flat else f"{self.c}x{self.h}x{self.w}"
 
     @property
     def numel(self) -> int:
         return self.c * self.h * self.w
 
     def as_list(self) -> list[int]:
-        return [self.c, self.h, self.w]
+        return [self.c] if self.flat else [self.c, self.h, self.w]
 
 
 Pair = tuple[int, int]

@@ -1,6 +1,6 @@
 """Cost reports for people (an aligned table) and for programs (JSON, schema below).
 
-JSON schema `specgen.cost/1` (docs/cost.md): network, parameters, input [C, H, W], output,
+JSON schema `specgen.cost/2` (docs/cost.md): network, parameters, input [C, H, W], output,
 params, macs, flops, memory {...}, layers [{name, op, output, params, macs, activations,
 dense_ratio?}], blocks [{name, op, output, params, macs, dense_ratio?}].
 """
@@ -13,7 +13,7 @@ from typing import Any
 from .compiler import Network
 from .values import Table, format_value
 
-SCHEMA = "specgen.cost/1"
+SCHEMA = "specgen.cost/2"
 BYTES_FP32 = 4
 
 

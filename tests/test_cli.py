@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 
@@ -130,11 +131,15 @@ def test_cost_table_with_set_g8(cli):
     assert r.code == 0
     lines = r.out.splitlines()
     assert lines[0].startswith("shufflenet_v1(g=8, classes=1000)")
-    assert "input 3x224x224" in lines[0] and "output 1000x1x1" in lines[0]
-    assert table_total(r.out) == ["total", "1000x1x1", "2,434,768", "138,365,952"]
+    assert (
+        "input 3x224x224" in lines[0]
+        and "output 1000" in lines[0]
+        and "output 1000x" not in lines[0]
+    )
+    assert table_total(r.out) == ["total", "1000", "2,434,768", "138,365,952"]
     assert "FLOPs 276,731,904 (2·MACs)" in r.out  # 2 * 138,365,952
     fc = [line.split() for line in lines if line.startswith("fc1 ")]
-    assert fc == [["fc1", "fc", "1000x1x1", "1,537,000", "1,536,000"]]  # 1536*1000 + 1000
+    assert fc == [["fc1", "fc", "1000", "1,537,000", "1,536,000"]]  # 1536*1000 + 1000
 
 
 def test_cost_table_default_and_other_sets(cli):
@@ -202,22 +207,22 @@ def check_schema(doc: dict) -> None:
     assert set(doc) == set(TOP_KEYS)
     for key, kind in TOP_KEYS.items():
         assert type(doc[key]) is kind, key
-    assert doc["schema"] == "specgen.cost/1"
+    assert doc["schema"] == "specgen.cost/2"
+    assert len(doc["input"]) == 3
     for shape in (doc["input"], doc["output"]):
-        assert len(shape) == 3 and all(type(v) is int and v > 0 for v in shape)
+        assert len(shape) in (1, 3) and all(type(v) is int and v > 0 for v in shape)
     assert set(doc["memory"]) == MEMORY_KEYS
     assert all(type(v) is int for v in doc["memory"].values())
     assert doc["layers"], "a network has layers"
     for row in doc["layers"]:
         assert LAYER_KEYS <= set(row) <= LAYER_KEYS | {"dense_ratio"}
         assert type(row["name"]) is str and type(row["op"]) is str
-        assert len(row["output"]) == 3 and all(type(v) is int for v in row["output"])
+        assert len(row["output"]) in (1, 3) and all(type(v) is int for v in row["output"])
         for key in ("params", "macs", "activations"):
             assert type(row[key]) is int and row[key] >= 0
         if "dense_ratio" in row:
             assert type(row["dense_ratio"]) is float and 0 < row["dense_ratio"] <= 1
-        c, h, w = row["output"]
-        assert row["activations"] == c * h * w
+        assert row["activations"] == math.prod(row["output"])
     for row in doc["blocks"]:
         assert BLOCK_KEYS <= set(row) <= BLOCK_KEYS | {"dense_ratio"}
         assert type(row["params"]) is int and type(row["macs"]) is int
@@ -246,7 +251,7 @@ def test_json_shufflenet_g8(cli):
     check_schema(doc)
     assert doc["network"] == "shufflenet_v1"
     assert doc["parameters"] == {"g": 8, "classes": 1000}
-    assert doc["input"] == [3, 224, 224] and doc["output"] == [1000, 1, 1]
+    assert doc["input"] == [3, 224, 224] and doc["output"] == [1000]
     assert (doc["params"], doc["macs"]) == (2_434_768, 138_365_952)
     first = doc["layers"][0]
     assert first == {

@@ -700,3 +700,24 @@ layers:
         ("outer2.inner1.sepconv1", "sepconv", sep),
     ]
     assert net.cost.params == 2 * outer
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("    gap\n", [16, 1, 1]),  # a 1x1 map: 4-D in both targets
+        ("    gap\n    fc 10\n", [10]),  # fc gives (N, 10)
+        ("    flatten\n", [16 * 8 * 8]),
+        ("    gap\n    fc 10 relu dropout(0.1)\n", [10]),  # activations keep the rank
+        ("    gap\n    flatten\n    fc 10 softmax\n", [10]),
+    ],
+)
+def test_shapes_carry_the_rank_the_models_return(body, expected):
+    """After flatten or fc the compiler reports the (N, C) tensor the models return."""
+    net = compile_text(HEADER + body)
+    assert net.output_shape.as_list() == expected
+    assert str(net.output_shape) == "x".join(map(str, expected))
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        out = net.to_torch().eval()(torch.randn(2, 16, 8, 8))
+    assert list(out.shape) == [2, *expected]

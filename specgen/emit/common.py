@@ -84,7 +84,9 @@ def literal(value: Any) -> str:
 
 
 def shape_text(shape: ir.Shape) -> str:
-    """`CxHxW`."""
+    """`CxHxW`, or `C` where the model gives an (N, C) tensor (after fc or flatten)."""
+    if shape.flat:
+        return num(shape.c)
     return f"{num(shape.c)}x{num(shape.h)}x{num(shape.w)}"
 
 
@@ -280,7 +282,7 @@ def doc_info(net: Any) -> DocInfo:
         output=shape_text(out),
         params=grouped(net.cost.params),
         macs=grouped(net.cost.macs),
-        flat=out.h == 1 and out.w == 1,
+        flat=out.flat,
     )
 
 

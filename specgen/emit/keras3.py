@@ -62,7 +62,9 @@ def keras_name(path: str) -> str:
 
 
 def nhwc(shape: ir.Shape) -> str:
-    """`HxWxC`."""
+    """`HxWxC`, or `C` for an (N, C) tensor (after fc or flatten)."""
+    if shape.flat:
+        return num(shape.c)
     return f"{num(shape.h)}x{num(shape.w)}x{num(shape.c)}"
 
 
