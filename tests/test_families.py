@@ -116,3 +116,28 @@ def test_regnet_y_400mf_from_the_same_spec():
     module = net.to_torch()
     assert sum(p.numel() for p in module.parameters()) == 4_344_144
     assert module(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "spec, values",
+    [
+        (RESNET, {"depth": 18}),
+        (RESNET, {"depth": 50, "groups": 32, "width_per_group": 4}),
+        (MOBILENET_V2, {"width": 0.25}),
+        (REGNET, {"w0": 48, "wa": 27.89, "wm": 2.09, "depth": 16, "group_width": 8,
+                  "se_ratio": 0.25}),
+        (MOBILENET_V3, {}),
+        (EFFICIENTNET, {}),
+    ],
+    ids=["resnet18", "resnext50", "mobilenet_v2-0.25", "regnet_y_400mf", "mobilenet_v3",
+         "efficientnet_b0"],
+)  # fmt: skip
+def test_family_members_verify_on_keras(spec, values):
+    """The PyTorch and Keras modules of each family compute the same function (random
+    PyTorch weights copied into Keras, every block compared)."""
+    pytest.importorskip("keras")
+    from specgen.verify import verify
+
+    report = verify(specgen.compile(spec, values))
+    assert report.passed, report.render()
