@@ -35,7 +35,6 @@ import sys
 import time
 import traceback
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
@@ -192,13 +191,7 @@ def thread_check(digests: dict, args) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - compared below
             return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            got = list(pool.map(run, jobs))
-    finally:
-        sys.setswitchinterval(interval)
+    got = fuzz.in_threads(run, jobs)
     return [
         f"seed {s} (thread {k}): {g if isinstance(g, str) else 'other source'}"
         for (s, k), g in zip(jobs, got, strict=True)

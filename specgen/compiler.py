@@ -84,12 +84,11 @@ def read_source(spec: str | bytes | os.PathLike[str], filename: str | None = Non
 
 
 def _decode(data: bytes, name: str) -> Source:
-    def fail(message: str) -> SpecError:
-        return SpecError([Diagnostic(message, code="limit" if big else "file")], Source("", name))
+    def fail(message: str, code: str = "file") -> SpecError:
+        return SpecError([Diagnostic(message, code=code)], Source("", name))
 
-    big = len(data) > limits.MAX_SOURCE_BYTES
-    if big:
-        raise fail(f"spec is larger than {limits.MAX_SOURCE_CHARS} characters")
+    if len(data) > limits.MAX_SOURCE_BYTES:
+        raise fail(f"spec is larger than {limits.MAX_SOURCE_CHARS} characters", "limit")
     if b"\x00" in data:
         raise fail("this is a binary file, not a .conv spec")
     try:
@@ -267,4 +266,14 @@ def compile(  # noqa: A001 - the natural name for the entry point
         errors.extend(d for d in validate(net) if d not in known)
     if errors:
         raise SpecError(errors, source)
-    return Network(net, source)
+    network = Network(net, source)
+    # the totals are needed anyway (a search loop reads them): computed once, here, so that
+    # a network whose weights no int64 can count is refused like any other mistake
+    cost = network.cost
+    if cost.params > limits.MAX_ELEMENTS:
+        message = (
+            f"the network has {cost.params} parameters, more than int64 can count "
+            f"({limits.MAX_ELEMENTS})"
+        )
+        raise SpecError([Diagnostic(message, program.layers_span, code="limit")], source)
+    return network

@@ -49,6 +49,9 @@ def load_imports(program: S.Program, filename: str, source: Source) -> tuple[tup
                 continue
             if len(loaded) + len(active) >= limits.MAX_IMPORTS:
                 raise fail(f"more than {limits.MAX_IMPORTS} files imported", imp.span)
+            if os.path.exists(path) and not os.path.isfile(path):
+                # a FIFO or device would block or stream: only regular files are imported
+                raise fail(f"cannot import `{imp.path}`: not a regular file", imp.span, path)
             try:
                 text = read_source(path).text
             except SpecError as err:

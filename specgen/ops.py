@@ -262,16 +262,13 @@ def _check_range(spec: ArgSpec, what: str, value: Value, span: Span, *values: fl
     def fmt(bound: float) -> str:
         return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
-    low, high = spec.low, spec.high
     both = spec.kind == "float" and low is not None and high is not None
     code = "range"
     if low is not None and min(values) < low:
         bound = f"between {fmt(low)} and {fmt(high)}" if both else f"at least {fmt(low)}"
-    elif high is not None and max(values) > high:
+    else:  # above `high`
         bound = f"between {fmt(low)} and {fmt(high)}" if both else f"at most {fmt(high)}"
         code = "range" if both else "limit"  # sizes: what the frameworks' integers hold
-    else:
-        return
     shown = repr(value) if spec.kind == "float" else format_value(value)
     raise EvalError(f"{what} must be {bound}, got {shown}", span, code=code)
 

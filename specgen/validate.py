@@ -11,7 +11,7 @@ import dataclasses
 
 from . import ir, limits
 from . import syntax as S
-from .cost import leaf_cost, totals
+from .cost import leaf_cost
 from .errors import Diagnostic, Frame, Span, divisors
 
 
@@ -207,16 +207,4 @@ def validate(net: ir.Network) -> list[Diagnostic]:
             check(node, chain)
 
     walk(net.body, ())  # the body is a Seq
-    errors[:] = _merge_repeats(errors)
-    if not errors:
-        params = totals(net.body, {})[0]
-        if params > limits.MAX_ELEMENTS:
-            report(
-                f"the network has {params} parameters, more than int64 can count "
-                f"({limits.MAX_ELEMENTS})",
-                net.program.layers_span,
-                (),
-                None,
-                "limit",
-            )
-    return errors
+    return _merge_repeats(errors)

@@ -27,6 +27,7 @@ import keyword
 import math
 import random
 import re
+import sys
 import time
 from dataclasses import dataclass, field, replace
 
@@ -1368,3 +1369,17 @@ def _diff(got: tuple, want: tuple) -> str:
     if (params, macs) != (wparams, wmacs):
         out.append(f"  params, MACs: {params}, {macs} here, {wparams}, {wmacs} alone")
     return "\n".join(out[:8])
+
+
+def in_threads(fn, jobs: list) -> list:
+    """`fn` over `jobs` in 4 threads, with the GIL switching threads very often, so that
+    races between compiles show."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return list(pool.map(fn, jobs))
+    finally:
+        sys.setswitchinterval(interval)

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import traceback
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -283,13 +282,7 @@ def test_emit_is_the_same_in_threads(small):
         except Exception as exc:  # noqa: BLE001 - compared below, with the program
             return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            got = list(pool.map(job, jobs))
-    finally:
-        sys.setswitchinterval(interval)
+    got = fuzz.in_threads(job, jobs)
     wrong = [
         (g, text) for g, e, text in zip(got, expected * THREAD_ROUNDS, jobs, strict=True) if g != e
     ]

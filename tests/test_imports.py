@@ -173,3 +173,25 @@ def test_import_limit(tmp_path):
     with pytest.raises(specgen.SpecError) as info:
         specgen.compile(str(tmp_path / "net.conv"))
     assert info.value.diagnostics[0].message == f"more than {limits.MAX_IMPORTS} files imported"
+
+
+def test_a_fifo_is_not_imported(tmp_path):
+    """Opening a FIFO for reading blocks until someone writes: a hostile spec must not hang."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.conv")
+    (tmp_path / "net.conv").write_text(
+        'network n\ninput 3x8x8\nimport "pipe.conv"\nlayers:\n    relu\n'
+    )
+    with pytest.raises(specgen.SpecError) as info:
+        specgen.compile(str(tmp_path / "net.conv"))
+    assert "not a regular file" in info.value.diagnostics[0].message
+
+
+def test_a_folder_is_not_imported(tmp_path):
+    (tmp_path / "dir.conv").mkdir()
+    (tmp_path / "net.conv").write_text(
+        'network n\ninput 3x8x8\nimport "dir.conv"\nlayers:\n    relu\n'
+    )
+    with pytest.raises(specgen.SpecError, match="not a regular file"):
+        specgen.compile(str(tmp_path / "net.conv"))
