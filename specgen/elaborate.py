@@ -534,6 +534,8 @@ class Elaborator:
         env["in"] = shape.c
         namer = namer or _Namer()
         children: list[ir.Named] = []
+        loops: list[tuple[Frame, ...]] = []  # the iterations each child was made in
+        outer = len(self.stack)  # frames above it are this body's `for` iterations
         current = shape
 
         def run(stmts: tuple[S.Stmt, ...]) -> None:
@@ -557,6 +559,7 @@ class Elaborator:
                     node = self.compound(stmt, env, current, namer)
                     if node is not None:
                         children.append((namer(stmt.head.name), node))
+                        loops.append(tuple(self.stack[outer:]) if len(self.stack) > outer else ())
                         current = node.out_shape
                 else:
                     nxt = stmts[i + 1] if i + 1 < len(stmts) else None
@@ -566,10 +569,13 @@ class Elaborator:
                     for k, (base, node) in enumerate(self.simple(stmt, env, current, next_is_bn)):
                         name = namer(base) if k or stmt.alias is None else self.alias(stmt, namer)
                         children.append((name, node))
+                        loops.append(tuple(self.stack[outer:]) if len(self.stack) > outer else ())
                         current = node.out_shape
 
         run(stmts)
-        return ir.Seq(None, shape, current, tuple(children))
+        if not any(loops):
+            return ir.Seq(None, shape, current, tuple(children))
+        return ir.Seq(None, shape, current, tuple(children), tuple(loops))
 
     def alias(self, stmt: S.Simple, namer: _Namer) -> str:
         """The name written with `as`, unless an earlier layer of this body has it."""

@@ -209,6 +209,9 @@ class Seq(Node):
     """Statements applied one after another."""
 
     children: tuple[Named, ...]
+    # per child, the `for` iterations (errors.Frame) it was written in, counted from the
+    # enclosing block call; () when the body has no loop
+    loops: tuple[tuple[Any, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)

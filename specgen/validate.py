@@ -30,33 +30,59 @@ _WEIGHTED = (ir.Conv, ir.IGC, ir.Linear, ir.SE)
 _COMPOSITE = {ir.Residual, ir.Add, ir.Concat, ir.Split}
 
 
-def _changed_at(seq: ir.Seq | None) -> Span | None:
-    """The line of the last statement in `seq` whose output shape differs from its input."""
-    for _, child in reversed(seq.children if seq is not None else ()):
+def _changed_at(seq: ir.Seq | None) -> tuple[Span, tuple[Frame, ...]] | None:
+    """The line of the last statement in `seq` whose output shape differs from its input,
+    with the loop iterations it was made in."""
+    children = seq.children if seq is not None else ()
+    for i in range(len(children) - 1, -1, -1):
+        child = children[i][1]
         if child.out_shape != child.in_shape and isinstance(child.src, S.Head):
-            return child.src.name_span
+            return child.src.name_span, seq.loops[i] if seq.loops else ()
     return None
 
 
+def _child_loops(node: ir.Node) -> tuple[tuple[Frame, ...], ...]:
+    """The `for` iterations each of `node`'s children (in `ir.CHILDREN` order) was made in,
+    so that an error inside a loop names its iteration; () when there were none."""
+    t = type(node)
+    if t is ir.Seq:
+        return node.loops
+    if t is ir.Residual and node.body.loops:
+        if node.shortcut is None:
+            return node.body.loops
+        return ((),) + node.body.loops if node.shortcut_first else node.body.loops + ((),)
+    return ()
+
+
 def _merge_repeats(errors: list[Diagnostic]) -> list[Diagnostic]:
-    """One diagnostic per place and call chain: the copies of a repeated line (`x 3`) make
-    the same mistake at the same place; the first is kept, with how often it recurs."""
+    """One diagnostic per place, message and call chain: the copies of a repeated line
+    (`x 3`) and the iterations of a loop make the same mistake at the same place; the first
+    is kept, with how often it recurs (iterations differing in the message stay apart)."""
     first: dict[tuple, int] = {}
     counts: list[int] = []
+    iterated: list[bool] = []
     kept: list[Diagnostic] = []
     for d in errors:
-        key = (d.span, d.chain, d.code)
+        plain = tuple((f.block, f.span, None if f.iteration else f.args) for f in d.chain)
+        key = (d.span, plain, d.code, d.message)
         if key in first:
-            counts[first[key]] += 1
+            k = first[key]
+            counts[k] += 1
+            iterated[k] = iterated[k] or kept[k].chain != d.chain
             continue
         first[key] = len(kept)
         kept.append(d)
         counts.append(1)
+        iterated.append(False)
     out = []
-    for d, n in zip(kept, counts, strict=True):
+    for d, n, loop in zip(kept, counts, iterated, strict=True):
         if n > 1:
-            copies = "copy" if n == 2 else "copies"
-            d = dataclasses.replace(d, message=f"{d.message} (and in {n - 1} more {copies})")
+            what = (
+                ("iteration" if n == 2 else "iterations")
+                if loop
+                else ("copy" if n == 2 else "copies")
+            )
+            d = dataclasses.replace(d, message=f"{d.message} (and in {n - 1} more {what})")
         out.append(d)
     return out
 
@@ -148,10 +174,11 @@ def validate(net: ir.Network) -> list[Diagnostic]:
                     hint = "add a `shortcut:` that matches the shape (e.g. a strided 1x1 conv)"
                 # point at the layer that changed the shape, not at `residual:`
                 changed = node.body if node.body.out_shape != node.in_shape else node.shortcut
+                span, loops = _changed_at(changed) or (head.name_span, ())
                 report(
                     f"residual body gives {node.body.out_shape} but the {what} gives {short}",
-                    _changed_at(changed) or head.name_span,
-                    chain,
+                    span,
+                    chain + loops,
                     hint,
                     "residual-shape",
                 )
@@ -198,11 +225,13 @@ def validate(net: ir.Network) -> list[Diagnostic]:
         if not composite:
             check(node, chain)
         before = len(errors)
-        for _, child in ir.CHILDREN[type(node)](node):
+        loops = _child_loops(node)
+        for i, (_, child) in enumerate(ir.CHILDREN[type(node)](node)):
+            where = chain + loops[i] if loops else chain
             if type(child) in ir.CHILDREN:
-                walk(child, chain)
+                walk(child, where)
             elif type(child) in CHECKED:
-                check(child, chain)
+                check(child, where)
         if composite and len(errors) == before:
             check(node, chain)
 

@@ -177,6 +177,33 @@ def test_loop_errors_inside_a_block_show_both_chains():
     assert [f.describe() for f in first.chain] == ["stage(c=8)", "iteration 2 of `for i` (i=1)"]
 
 
+def test_validation_errors_inside_loops_name_the_iteration():
+    """Divisibility is checked after elaboration, on the IR; the loop is gone by then, but its
+    iterations still reach the chain (and identical mistakes of later iterations are merged)."""
+    spec = (
+        "network n\ninput 32x8x8\n"
+        "block unit(g):\n    for i in range(3):\n        conv 1x1 out=32 group=g\n"
+        "layers:\n"
+        "    for g in [1, 2, 3]:\n        unit(g=g)\n"
+        "    residual:\n        for w in [32, 24]:\n            conv 1x1 out=w\n"
+    )
+    err = compile_error(spec)
+    assert err.codes == ["group-divisibility", "residual-shape"]
+    first, residual = err.diagnostics
+    assert first.message.endswith("by group=3 (and in 2 more iterations)")
+    assert [f.describe() for f in first.chain] == [
+        "iteration 3 of `for g` (g=3)",
+        "unit(g=3)",
+        "iteration 1 of `for i` (i=0)",
+    ]
+    assert (residual.span.line, [f.describe() for f in residual.chain]) == (
+        11,
+        ["iteration 2 of `for w` (w=24)"],
+    )
+    rendered = err.render()
+    assert "  in iteration 1 of `for i` (i=0), at <spec>:4:9" in rendered
+
+
 @pytest.mark.parametrize(
     "body, phrase, code",
     [
