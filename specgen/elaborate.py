@@ -532,50 +532,47 @@ class Elaborator:
         modules of their own, so their layers are named in the enclosing block."""
         env = dict(env)
         env["in"] = shape.c
-        namer = namer or _Namer()
-        children: list[ir.Named] = []
-        loops: list[tuple[Frame, ...]] = []  # the iterations each child was made in
-        outer = len(self.stack)  # frames above it are this body's `for` iterations
-        current = shape
+        out = _Body(env, namer or _Namer(), shape, len(self.stack))
+        self.run(stmts, out)
+        children = tuple(out.children)
+        if not any(out.loops):
+            return ir.Seq(None, shape, out.current, children)
+        return ir.Seq(None, shape, out.current, children, tuple(out.loops))
 
-        def run(stmts: tuple[S.Stmt, ...]) -> None:
-            """`if` and `for` bodies run in this body: same names, same layer numbering."""
-            nonlocal current
-            for i, stmt in enumerate(stmts):
-                t = type(stmt)
-                if t is S.Let:
-                    env[stmt.name] = self.eval(stmt.value, env)
-                elif t is S.Assert:
-                    self.check_assert(stmt, env)
-                elif t is S.If:
-                    for test, branch in stmt.branches:
-                        if test is None or self.truth(test, env):
-                            run(branch)
-                            break
-                elif t is S.For:
-                    for _ in self.iterations(stmt, env):
-                        run(stmt.body)
-                elif t is S.Compound:
-                    node = self.compound(stmt, env, current, namer)
-                    if node is not None:
-                        children.append((namer(stmt.head.name), node))
-                        loops.append(tuple(self.stack[outer:]) if len(self.stack) > outer else ())
-                        current = node.out_shape
-                else:
-                    nxt = stmts[i + 1] if i + 1 < len(stmts) else None
-                    next_is_bn = (
-                        type(nxt) is S.Simple and nxt.head.name == "bn" and nxt.repeat is None
-                    )
-                    for k, (base, node) in enumerate(self.simple(stmt, env, current, next_is_bn)):
-                        name = namer(base) if k or stmt.alias is None else self.alias(stmt, namer)
-                        children.append((name, node))
-                        loops.append(tuple(self.stack[outer:]) if len(self.stack) > outer else ())
-                        current = node.out_shape
-
-        run(stmts)
-        if not any(loops):
-            return ir.Seq(None, shape, current, tuple(children))
-        return ir.Seq(None, shape, current, tuple(children), tuple(loops))
+    def run(self, stmts: tuple[S.Stmt, ...], out: _Body) -> None:
+        """Statements into `out`; `if` and `for` bodies run in the same body (same names,
+        same layer numbering).  A method, not a closure over the body: a recursive closure
+        is a reference cycle that kept every compile's IR alive until the garbage collector
+        ran, which slowed the whole search loop by 10-15 %."""
+        env, namer, stack = out.env, out.namer, self.stack
+        for i, stmt in enumerate(stmts):
+            t = type(stmt)
+            if t is S.Let:
+                env[stmt.name] = self.eval(stmt.value, env)
+            elif t is S.Assert:
+                self.check_assert(stmt, env)
+            elif t is S.If:
+                for test, branch in stmt.branches:
+                    if test is None or self.truth(test, env):
+                        self.run(branch, out)
+                        break
+            elif t is S.For:
+                for _ in self.iterations(stmt, env):
+                    self.run(stmt.body, out)
+            elif t is S.Compound:
+                node = self.compound(stmt, env, out.current, namer)
+                if node is not None:
+                    out.children.append((namer(stmt.head.name), node))
+                    out.loops.append(tuple(stack[out.outer :]) if len(stack) > out.outer else ())
+                    out.current = node.out_shape
+            else:
+                nxt = stmts[i + 1] if i + 1 < len(stmts) else None
+                next_is_bn = type(nxt) is S.Simple and nxt.head.name == "bn" and nxt.repeat is None
+                for k, (base, node) in enumerate(self.simple(stmt, env, out.current, next_is_bn)):
+                    name = namer(base) if k or stmt.alias is None else self.alias(stmt, namer)
+                    out.children.append((name, node))
+                    out.loops.append(tuple(stack[out.outer :]) if len(stack) > out.outer else ())
+                    out.current = node.out_shape
 
     def alias(self, stmt: S.Simple, namer: _Namer) -> str:
         """The name written with `as`, unless an earlier layer of this body has it."""
@@ -1180,6 +1177,20 @@ def _key(value: Value) -> Any:
     if t is ir.Table:
         return ("table", tuple((_key(k), _key(v)) for k, v in value.items))
     return (t, value)
+
+
+class _Body:
+    """A body being elaborated: its scope, names, statements so far and current shape."""
+
+    __slots__ = ("env", "namer", "children", "loops", "current", "outer")
+
+    def __init__(self, env: dict[str, Value], namer: _Namer, shape: ir.Shape, outer: int):
+        self.env = env
+        self.namer = namer
+        self.children: list[ir.Named] = []
+        self.loops: list[tuple[Frame, ...]] = []  # the `for` iterations each child was made in
+        self.current = shape
+        self.outer = outer  # frames above this depth of the call stack are its iterations
 
 
 class _Namer:
