@@ -206,6 +206,10 @@ def _call(node: S.Call, args: list[Value]) -> Value:
             raise EvalError("make_divisible(): the divisor must be positive", span)
         low = as_int(args[2], span, "min_value") if len(args) == 3 else None
         return make_divisible(x, d, low)
+    if name in ("all", "any"):  # Python's truth of every item / of some item
+        arity(1, 1)
+        items = iterable(args[0], span, name)
+        return all(map(truth, items)) if name == "all" else any(map(truth, items))
     if name in ("len", "sum"):
         arity(1, 1)
         if not isinstance(args[0], tuple):
@@ -222,7 +226,7 @@ def _call(node: S.Call, args: list[Value]) -> Value:
 FUNCTIONS = (
     "min", "max", "int", "float", "round", "floor", "ceil", "abs", "sqrt", "exp", "log",
     "make_divisible", "len", "sum", "range", "zip", "enumerate", "unique", "count", "sorted",
-    "reversed",
+    "reversed", "all", "any",
 )  # fmt: skip
 
 

@@ -56,6 +56,8 @@ SAME_AS_PYTHON = [
     "log(8, 2)", "log(1000, 10)", "log(2.718281828459045)", "sqrt(2)", "exp(1)", "2 ** 0.5",
     "2.5 ** 2", "floor(-2.5)", "ceil(2.000001)", "int(-3.9)", "float(3)", "abs(-2.5)",
     "min(range(3, 6))", "max([x * x for x in range(-3, 3)])",
+    "all([1, 2])", "all([1, 0])", "all([])", "any([0, []])", "any([0, [1]])", "any([])",
+    "all([len(r) == 2 for r in [[1, 2], [3, 4]]])", "any([x > 2 for x in range(4)])",
 ]  # fmt: skip
 
 
