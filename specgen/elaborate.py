@@ -484,7 +484,7 @@ class Elaborator:
         except _Abort:
             return None
         bound = tuple((q.name, env[q.name]) for q in p.params)
-        return ir.Network(p.name, bound, shape, body, p)
+        return ir.Network(p.name, bound, shape, body, p, tuple(env.items()))
 
     def override(self, param: S.Param, default: Value, value: Any) -> Value:
         """A parameter value given from the CLI or the API, checked against its default's type."""

@@ -276,6 +276,9 @@ class Network:
     input: Shape
     body: Seq
     program: S.Program
+    # every top-level name (parameters and lets) with its value: what `constraint` lines
+    # and search objectives are evaluated in, beside the cost terms
+    scope: tuple[tuple[str, Any], ...] = ()
 
     @property
     def output(self) -> Shape:
