@@ -10,7 +10,7 @@ Ctrl-C handler before anything slow (lark, even `typing`) is imported.
 
 import importlib as _importlib
 
-__all__ = ["Diagnostic", "Network", "SpecError", "compile", "__version__"]
+__all__ = ["Diagnostic", "Network", "Space", "SpecError", "compile", "space", "__version__"]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -18,12 +18,15 @@ _LAZY = {
     "Network": ".compiler",
     "SpecError": ".errors",
     "Diagnostic": ".errors",
+    "space": ".search",
+    "Space": ".search",
 }
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers see True
 if TYPE_CHECKING:
     from .compiler import Network, compile
     from .errors import Diagnostic, SpecError
+    from .search import Space, space
 
 
 def __getattr__(name: str) -> object:

@@ -1,4 +1,4 @@
-"""The `specgen` command line: check, cost, build, verify.
+"""The `specgen` command line: check, cost, build, verify, search.
 
 Exit codes:
 
@@ -59,7 +59,11 @@ import math  # noqa: E402
 import os  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
-from typing import TYPE_CHECKING, Any, TextIO  # noqa: E402
+from typing import (  # noqa: E402
+    TYPE_CHECKING,
+    Any,  # noqa: E402
+    TextIO,
+)
 
 from . import __version__  # noqa: E402
 from .errors import Diagnostic, Source, SpecError  # noqa: E402
@@ -105,7 +109,9 @@ def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
 def _compile(args: argparse.Namespace) -> Network:
     # Not the bare name: without a module global `compile` it would be the builtin.
     compile_: Callable[..., Network] = globals().get("compile") or __getattr__("compile")
-    net = compile_(args.file, _parse_sets(args.set))
+    params = _parse_sets(args.set)
+    args.set_names = set(params)
+    net = compile_(args.file, params)
     warning = getattr(net, "memory_warning", None)
     if warning:  # before anything is allocated
         _complain(f"specgen: warning: {warning}")
@@ -154,6 +160,19 @@ def _cmd_check(args: argparse.Namespace) -> int:
     net = _compile(args)
     layers = len(net.cost.layers)
     text = f"ok: {net!r}, {layers} layers, {net.cost.params:,} params, {net.cost.macs:,} MACs"
+    from .compiler import _front
+
+    dims = _front(net.source.text, net.source.filename)[2]
+    dims = [d for d in dims if d.name not in args.set_names]
+    if dims:
+        from .domains import space_size
+
+        size = space_size(tuple(dims))
+        text += "\nsearch space: " + (f"{size:,} points" if size is not None else "continuous")
+        text += "".join(f"\n  {d.name}: {d.domain}" for d in dims)
+    for c in net.constraints:
+        state = "holds" if c.satisfied else "does NOT hold"
+        text += f"\nconstraint `{c.text}`: {state} at this point"
     _print(text + "\n", needed=False)
     return EXIT_OK
 
@@ -250,7 +269,144 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0, help="random weights and input (0 .. 2**64-1)")
     p.add_argument("--split-groups", action="store_true", help="verify the split-groups form")
     p.set_defaults(run=_cmd_verify)
+
+    p = sub.add_parser(
+        "search",
+        help="search the space the spec declares (parameter domains, constraints)",
+        description="Evaluate candidates of the spec's search space and mark the Pareto front. "
+        "Samplers other than random/grid, and --storage, need Optuna (specgen[search]).",
+    )
+    _add_common(p)
+    p.add_argument(
+        "--trials", type=_count, help="candidates to evaluate (default: 100; grid: all)"
+    )
+    p.add_argument("--sampler", choices=["grid", "random", "tpe", "nsga2"], default="random")
+    p.add_argument("--seed", type=_seed, help="the sampler's seed (0 .. 2**64-1)")
+    p.add_argument("--max-params", type=_count, metavar="N", help="constraint: params <= N")
+    p.add_argument("--max-macs", type=_count, metavar="N", help="constraint: macs <= N")
+    p.add_argument(
+        "--objective",
+        action="append",
+        default=[],
+        metavar="[min:|max:]EXPR",
+        help="an objective over params, macs, flops, activations, peak_activations, layers and "
+        "the spec's parameters and lets (repeatable or comma-separated; default: params,macs)",
+    )
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="an Optuna storage: sqlite:///study.db, "
+        "postgresql://user@host/db (workers sharing it share the study)",
+    )
+    p.add_argument(
+        "--study", metavar="NAME", help="the study's name in --storage (resumed if " "it exists)"
+    )
+    p.add_argument("--format", choices=["table", "jsonl"], default="table")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the results to FILE")
+    p.add_argument(
+        "--best-spec", metavar="FILE", help="write the spec with the best point's values pinned"
+    )
+    p.set_defaults(run=_cmd_search)
     return parser
+
+
+def _count(text: str) -> int:
+    """A count or budget: `1000`, `150e6`, `1_000_000` (whole and positive)."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number, got `{text}`") from None
+    if not (value.is_integer() and 0 < value < 2**63):
+        raise argparse.ArgumentTypeError(f"expects a positive whole number, got {text}")
+    return int(value)
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .output import OutputError, plan_output, write_output
+    from .search import Objective, Space, render_table
+
+    try:
+        for path in (args.output, args.best_spec):
+            if path is not None:
+                plan_output(path)  # fail before the work
+    except OutputError as err:
+        raise _Usage(str(err)) from None
+    if args.output is None:
+        _stdout()
+    objectives = [Objective.parse(t) for text in args.objective for t in text.split(",") if t]
+    objectives = objectives or [Objective.parse("params"), Objective.parse("macs")]
+    constraints = []
+    if args.max_params is not None:
+        constraints.append(f"params <= {args.max_params}")
+    if args.max_macs is not None:
+        constraints.append(f"macs <= {args.max_macs}")
+    space = Space(args.file, _parse_sets(args.set))
+    if not space.dimensions:
+        raise _Usage(
+            f"{args.file} declares no search space: give a network parameter a domain, "
+            "e.g. `g: choice(1, 2, 4) = 2`"
+        )
+    trials = args.trials
+    if trials is None:
+        trials = space.size if args.sampler == "grid" and space.size is not None else 100
+    progress = _Progress(trials) if sys.stderr is not None and sys.stderr.isatty() else None
+    try:
+        candidates = space.run(
+            objectives,
+            trials,
+            sampler=args.sampler,
+            seed=args.seed,
+            constraints=constraints,
+            storage=args.storage,
+            study_name=args.study,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.done()
+    if args.format == "jsonl":
+        import json
+
+        text = "".join(json.dumps(c.to_json()) + "\n" for c in candidates)
+    else:
+        text = render_table(candidates, objectives, space.names)
+    try:
+        if args.output is None:
+            _print(text)
+        else:
+            write_output(args.output, text)
+        if args.best_spec is not None:
+            from .search import best
+
+            chosen = best([c for c in candidates if c.pareto], [o.direction for o in objectives])
+            if chosen is None:
+                raise _Usage("no feasible candidate: --best-spec was not written")
+            write_output(args.best_spec, space.pin(chosen.point))
+    except OutputError as err:
+        raise _Usage(str(err)) from None
+    return EXIT_OK
+
+
+class _Progress:
+    """A one-line progress bar on a terminal's stderr (never when piped)."""
+
+    def __init__(self, total: int):
+        self.total, self.feasible = max(total, 1), 0
+
+    def __call__(self, n: int, candidate: Any) -> None:
+        self.feasible += candidate.feasible
+        filled = min(30, 30 * n // self.total)
+        bar = "#" * filled + "." * (30 - filled)
+        _complain_raw(f"\r[{bar}] {n}/{self.total} candidates, {self.feasible} feasible")
+
+    def done(self) -> None:
+        _complain_raw("\n")
+
+
+def _complain_raw(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import ir, limits
+from . import domains, ir, limits
 from . import syntax as S
 from .cost import Cost
 from .elaborate import Analysis, analyze, elaborate
@@ -22,10 +22,13 @@ from .imports import load_imports
 from .parse import normalize, parse, parse_library
 from .validate import validate
 
+Front = tuple[S.Program, Analysis, tuple[domains.Dimension, ...], list[Diagnostic]]
 
-def _front(text: str, filename: str) -> tuple[S.Program, Analysis]:
-    """The parsed program, its imported blocks merged in, and its analysis; cached by the
-    texts involved (imported files are read again on every compile, so edits show)."""
+
+def _front(text: str, filename: str) -> Front:
+    """The parsed program, its imported blocks merged in, its analysis and its search
+    domains (with the mistakes in them); cached by the texts involved (imported files are
+    read again on every compile, so edits show)."""
     program = parse(text, filename)
     if not program.imports:
         return _analyzed(text, filename, ())
@@ -34,14 +37,12 @@ def _front(text: str, filename: str) -> tuple[S.Program, Analysis]:
 
 
 @functools.lru_cache(maxsize=512)
-def _analyzed(
-    text: str, filename: str, libraries: tuple[tuple[str, str], ...]
-) -> tuple[S.Program, Analysis]:
+def _analyzed(text: str, filename: str, libraries: tuple[tuple[str, str], ...]) -> Front:
     program = parse(text, filename)
     if libraries:
         imported = tuple(b for path, t in libraries for b in parse_library(t, path).blocks)
         program = dataclasses.replace(program, blocks=imported + program.blocks)
-    return program, analyze(program)
+    return (program, analyze(program), *domains.domains(program))
 
 
 def read_source(spec: str | bytes | os.PathLike[str], filename: str | None = None) -> Source:
@@ -124,6 +125,12 @@ class Network:
     def __init__(self, net: ir.Network, source: Source):
         self.ir = net
         self.source = source
+        self.constraints: tuple[domains.ConstraintResult, ...] = ()  # set by compile
+
+    @property
+    def feasible(self) -> bool:
+        """Whether every `constraint` of the spec holds (true when it has none)."""
+        return all(c.satisfied for c in self.constraints)
 
     @property
     def name(self) -> str:
@@ -253,12 +260,19 @@ def compile(  # noqa: A001 - the natural name for the entry point
     """
     source = read_source(spec, filename)
     params = _check_params(params, source)
-    program, analysis = _front(source.text, source.filename)
-    errors = list(analysis.errors)
+    program, analysis, dims, domain_errors = _front(source.text, source.filename)
+    errors = list(analysis.errors) + domain_errors
+    if dims and params:
+        outside = domains.check_given(dims, params)
+        if outside:  # a search candidate out of bounds is refused before any expansion
+            raise SpecError(errors + outside, source)
     if any(d.code == "recursive-block" for d in errors):
         raise SpecError(errors, source)  # expanding would only hit the nesting limit
     net, found = elaborate(program, params, analysis)
     errors.extend(found)
+    if dims and net is not None:
+        bound = dict(net.params)
+        errors.extend(domains.check_bound(tuple(d for d in dims if d.name not in params), bound))
     if net is not None and not errors:
         errors.extend(validate(net))
     elif net is not None:
@@ -276,4 +290,8 @@ def compile(  # noqa: A001 - the natural name for the entry point
             f"({limits.MAX_ELEMENTS})"
         )
         raise SpecError([Diagnostic(message, program.layers_span, code="limit")], source)
+    if program.constraints:
+        network.constraints, errors = domains.evaluate_constraints(net, cost, source.text)
+        if errors:
+            raise SpecError(errors, source)
     return network

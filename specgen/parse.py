@@ -117,6 +117,25 @@ def _depth(*children) -> int:
     return depth
 
 
+def _step_keyword(func: str, given: tuple, args: tuple, keywords: list) -> tuple:
+    """`range(a, b, step=s)` and `uniform(a, b, step=s)` (search domains read better with
+    the keyword) are their three-argument forms; no other call takes a keyword."""
+    first = keywords[0]
+    if func not in ("range", "uniform") or first.name != "step" or len(keywords) > 1:
+        bad = first if func not in ("range", "uniform") or first.name != "step" else keywords[1]
+        raise _Limit(
+            f"{func}() takes no keyword argument `{bad.name}`"
+            + (" (only range() and uniform() take `step=`)" if bad.name == "step" else ""),
+            bad.span,
+            "syntax",
+        )
+    if given[-1] is not first:
+        raise _Limit("`step=` must come last", first.span, "syntax")
+    if len(args) != 2:
+        raise _Limit(f"{func}(start, stop, step=...) needs start and stop", first.span, "syntax")
+    return args + (first.value,)
+
+
 def _present(items) -> tuple:
     return tuple(i for i in items if i is not None)
 
@@ -158,15 +177,19 @@ class _Builder(Transformer):
         return c[0]
 
     def call(self, c):
-        args = _present(c[1:])
-        return S.Call(str(c[0]), args, _span(c[0], *args), _depth(*args))
+        given = _present(c[1:-1])
+        args = tuple(a for a in given if not isinstance(a, S.KwArg))
+        keywords = [a for a in given if isinstance(a, S.KwArg)]
+        if keywords:
+            args = _step_keyword(str(c[0]), given, args, keywords)
+        return S.Call(str(c[0]), args, _span(c[0], c[-1]), _depth(*args))
 
     def index(self, c):
         return S.Index(c[0], c[1], _span(c[0], c[1]), _depth(c[0], c[1]))
 
     def list(self, c):
-        items = _present(c[1:])
-        return S.ListExpr(items, _span(c[0], *items), _depth(*items))
+        items = _present(c[1:-1])
+        return S.ListExpr(items, _span(c[0], c[-1]), _depth(*items))
 
     def pair(self, c):
         return (c[0], c[1])
@@ -202,14 +225,14 @@ class _Builder(Transformer):
         return S.CompFor(targets, iterable, conds, _span(span, iterable, *conds))
 
     def listcomp(self, c):
-        element, clauses = c[1], tuple(c[2:])
+        element, clauses = c[1], tuple(c[2:-1])
         parts = [element] + [e for f in clauses for e in (f.iterable, *f.conds)]
-        return S.ListComp(element, clauses, _span(c[0], *parts), _depth(*parts))
+        return S.ListComp(element, clauses, _span(c[0], c[-1]), _depth(*parts))
 
     def map(self, c):
-        pairs = _present(c[1:])
+        pairs = _present(c[1:-1])
         flat = [x for p in pairs for x in p]
-        return S.MapExpr(pairs, _span(c[0], *flat), _depth(*flat))
+        return S.MapExpr(pairs, _span(c[0], c[-1]), _depth(*flat))
 
     # arguments and statements
     def kwarg(self, c):
@@ -271,17 +294,30 @@ class _Builder(Transformer):
         test, message = c
         return S.Assert(test, None if message is None else str(message)[1:-1], test.span)
 
+    def constraint_stmt(self, c):
+        test, message = c
+        return S.Constraint(test, None if message is None else str(message)[1:-1], test.span)
+
     def let_stmt(self, c):
         return S.Let(str(c[0]), c[1], _span(c[0], c[1]), _tok_span(c[0]))
 
     def param(self, c):
-        return S.Param(str(c[0]), c[1], _span(c[0], c[1]))
+        name, domain, default = c
+        return S.Param(str(name), default, _span(name, domain, default), domain)
 
     def params(self, c):
         return _present(c)
 
     def block_def(self, c):
         name, params, body = c
+        for q in params or ():
+            if q.domain is not None:
+                raise _Limit(
+                    f"block parameter `{q.name}` cannot declare a search domain: only the "
+                    "network's parameters are searched",
+                    q.domain.span,
+                    "syntax",
+                )
         return S.BlockDef(
             str(name), params or (), body, _span(name, *(params or ())), _tok_span(name)
         )
@@ -318,6 +354,7 @@ class _Builder(Transformer):
             body=body,
             layers_span=_span(*body),
             imports=tuple(d for d in defs if isinstance(d, S.Import)),
+            constraints=tuple(d for d in defs if isinstance(d, S.Constraint)),
         )
 
     def import_stmt(self, c):
@@ -326,7 +363,7 @@ class _Builder(Transformer):
     def library(self, c):
         for d in c:
             if not isinstance(d, S.BlockDef | S.Import):
-                what = "`let`" if isinstance(d, S.Let) else "`assert`"
+                what = {S.Let: "`let`", S.Assert: "`assert`"}.get(type(d), "`constraint`")
                 raise _Limit(
                     f"an imported file holds blocks and imports only, not {what}",
                     d.name_span if isinstance(d, S.Let) else d.span,
@@ -532,6 +569,21 @@ def parse_value(text: str, name: str) -> object:
         raise SpecError(
             [Diagnostic(err.message, err.span, err.hint, code=err.code)], source
         ) from None
+
+
+def parse_expression(text: str, name: str) -> S.Expr:
+    """An expression written outside a spec (`--objective 'max:M * L'`, a constraint given
+    to the search API), reported under `name`."""
+    source = Source(text, name)
+    if not text.strip():
+        raise SpecError([Diagnostic(f"no expression given for {name}", code="syntax")], source)
+    try:
+        with _PARSING:
+            return _parser().parse(text, start="expr")
+    except _Limit as err:
+        raise SpecError([Diagnostic(str(err), err.span, code="limit")], source) from None
+    except UnexpectedInput as err:
+        raise SpecError([_syntax_error(err, source)], source) from None
 
 
 @functools.lru_cache(maxsize=512)

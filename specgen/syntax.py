@@ -221,6 +221,15 @@ class Assert:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """`constraint macs <= 150e6, "message"`: a budget over cost terms and parameters."""
+
+    test: Expr
+    message: str | None
+    span: Span
+
+
 Stmt = Let | Simple | Compound | If | For | Assert
 
 
@@ -229,6 +238,7 @@ class Param:
     name: str
     default: Expr | None
     span: Span
+    domain: Expr | None = None  # `g: choice(1, 2, 4) = 2`: the values a search may give it
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,3 +276,4 @@ class Program:
     body: tuple[Stmt, ...]
     layers_span: Span
     imports: tuple[Import, ...] = ()
+    constraints: tuple[Constraint, ...] = ()

@@ -1,0 +1,500 @@
+"""Search spaces declared in a spec: parameter domains and budget constraints.
+
+    network net(g: choice(1, 2, 3, 4, 8) = 3, width: range(32, 129, step=16) = 64,
+                depths: [choice(2, 3, 4), choice(4, 6, 8), choice(2, 3, 4)] = [3, 7, 3])
+    constraint macs <= 150e6
+
+A domain is read once per spec text (`domains`); `compile` checks every parameter value
+against it, so a value outside it is a located mistake.  Constraints are evaluated on every
+compiled network (`evaluate_constraints`); a network that fails one is still a network, just
+not a feasible candidate.  Part of the core: no framework and no Optuna import.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import ir, limits
+from . import syntax as S
+from .errors import Diagnostic, Span
+from .expr import EvalError, evaluate, truth
+from .values import ValueProblem, format_value, from_python
+
+# the names a `constraint` (and a search objective) may read besides the parameters and lets
+COST_TERMS = ("params", "macs", "flops", "activations", "peak_activations", "layers")
+DOMAIN_FUNCTIONS = ("choice", "range", "uniform", "loguniform")
+_EPS = 1e-9
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality as the language sees it: `true` is not 1, lists compare item by item."""
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return (
+            isinstance(a, tuple)
+            and isinstance(b, tuple)
+            and len(a) == len(b)
+            and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        )
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """`choice(a, b, ...)`: one of the values written."""
+
+    values: tuple[Any, ...]
+    span: Span
+
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
+    def contains(self, value: Any) -> bool:
+        return any(_same(value, v) for v in self.values)
+
+    def at(self, i: int) -> Any:
+        return self.values[i]
+
+    def sample(self, rng: random.Random) -> Any:
+        return self.values[rng.randrange(len(self.values))]
+
+    def __str__(self) -> str:
+        return f"choice({', '.join(format_value(v) for v in self.values)})"
+
+
+@dataclass(frozen=True, slots=True)
+class IntRange:
+    """`range(start, stop, step)`: the integers Python's range gives (stop excluded)."""
+
+    start: int
+    stop: int
+    step: int
+    span: Span
+
+    @property
+    def values(self) -> range:
+        return range(self.start, self.stop, self.step)
+
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
+    def contains(self, value: Any) -> bool:
+        if not _number(value) or (isinstance(value, float) and not value.is_integer()):
+            return False
+        return int(value) in self.values
+
+    def at(self, i: int) -> int:
+        return self.values[i]
+
+    def sample(self, rng: random.Random) -> int:
+        return self.values[rng.randrange(self.size)]
+
+    def __str__(self) -> str:
+        r = self.values
+        shown = ", ".join(map(str, r)) if len(r) <= 4 else f"{r[0]}, {r[1]}, ..., {r[-1]}"
+        step = f", step={self.step}" if self.step != 1 else ""
+        return f"range({self.start}, {self.stop}{step}) = {shown}"
+
+
+@dataclass(frozen=True, slots=True)
+class Uniform:
+    """`uniform(low, high)` (a float between them, both included), `uniform(low, high,
+    step=q)` (low, low + q, ..., high) or `loguniform(low, high)` (uniform in log space)."""
+
+    low: float
+    high: float
+    step: float | None
+    log: bool
+    span: Span
+
+    @property
+    def size(self) -> int | None:
+        if self.step is None:
+            return None
+        return int(round((self.high - self.low) / self.step)) + 1
+
+    def contains(self, value: Any) -> bool:
+        if not _number(value) or not self.low - _EPS <= value <= self.high + _EPS:
+            return False
+        if self.step is None:
+            return True
+        k = (value - self.low) / self.step
+        return abs(k - round(k)) < 1e-6
+
+    def at(self, i: int) -> float:
+        # rounded so that 0.25 + 3 * 0.25 is 1.0 and not 0.9999999999999999
+        return float(round(self.low + i * self.step, 12))
+
+    def sample(self, rng: random.Random) -> float:
+        if self.step is not None:
+            return self.at(rng.randrange(self.size))
+        if self.log:
+            return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        return rng.uniform(self.low, self.high)
+
+    def __str__(self) -> str:
+        name = "loguniform" if self.log else "uniform"
+        step = f", step={format_value(self.step)}" if self.step is not None else ""
+        return f"{name}({format_value(self.low)}, {format_value(self.high)}{step})"
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """An item of a list domain that is not searched: `[choice(1, 2), 2]`."""
+
+    value: Any
+    span: Span
+    size = 1
+
+    def contains(self, value: Any) -> bool:
+        return _same(value, self.value)
+
+    def at(self, i: int) -> Any:
+        return self.value
+
+    def sample(self, rng: random.Random) -> Any:
+        return self.value
+
+    def __str__(self) -> str:
+        return format_value(self.value)
+
+
+Scalar = Choice | IntRange | Uniform | Fixed
+
+
+@dataclass(frozen=True, slots=True)
+class Items:
+    """`[choice(2, 3), choice(4, 6), 2]`: a list parameter whose items are searched apart
+    (per-stage depths, widths)."""
+
+    items: tuple[Scalar, ...]
+    span: Span
+
+    @property
+    def size(self) -> int | None:
+        total = 1
+        for d in self.items:
+            if d.size is None:
+                return None
+            total *= d.size
+        return total
+
+    def contains(self, value: Any) -> bool:
+        return (
+            isinstance(value, tuple)
+            and len(value) == len(self.items)
+            and all(d.contains(v) for d, v in zip(self.items, value, strict=True))
+        )
+
+    def at(self, i: int) -> tuple:
+        out = []
+        for d in reversed(self.items):  # the last item varies fastest, as in a nested loop
+            i, k = divmod(i, d.size)
+            out.append(d.at(k))
+        return tuple(reversed(out))
+
+    def sample(self, rng: random.Random) -> tuple:
+        return tuple(d.sample(rng) for d in self.items)
+
+    def __str__(self) -> str:
+        return f"[{', '.join(str(d) for d in self.items)}]"
+
+
+Domain = Choice | IntRange | Uniform | Items
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """One searched parameter: its name, domain, and where it was declared."""
+
+    name: str
+    domain: Domain
+    span: Span
+
+
+class _Bad(Exception):
+    def __init__(self, message: str, span: Span, hint: str | None = None):
+        super().__init__(message)
+        self.diagnostic = Diagnostic(message, span, hint, code="domain")
+
+
+def _value(node: S.Expr) -> Any:
+    try:
+        return evaluate(node, {})
+    except EvalError as e:
+        raise _Bad(e.message, e.span, e.hint) from None
+
+
+def _scalar(node: S.Expr) -> Scalar:
+    if type(node) is not S.Call or node.func not in DOMAIN_FUNCTIONS:
+        return Fixed(_value(node), node.span)
+    args = [_value(a) for a in node.args]
+    name, span = node.func, node.span
+    if name == "choice":
+        if not args:
+            raise _Bad("choice() needs at least one value", span)
+        if len(args) > limits.MAX_LIST:
+            raise _Bad(f"choice() of more than {limits.MAX_LIST} values", span)
+        for i, a in enumerate(args):
+            if any(_same(a, b) for b in args[:i]):
+                raise _Bad(f"choice() lists {format_value(a)} twice", node.args[i].span)
+        return Choice(tuple(args), span)
+    if name == "range":
+        if not 1 <= len(args) <= 3 or not all(_number(a) and float(a).is_integer() for a in args):
+            raise _Bad("range() takes one to three integers: range(start, stop, step=1)", span)
+        bounds = [int(a) for a in args]
+        if len(bounds) == 1:
+            bounds.insert(0, 0)
+        start, stop, step = (bounds + [1])[:3]
+        if step == 0:
+            raise _Bad("range() step must not be zero", span)
+        if not range(start, stop, step):
+            raise _Bad(
+                f"range({start}, {stop}, {step}) is empty (as in Python, stop is excluded)", span
+            )
+        return IntRange(start, stop, step, span)
+    log = name == "loguniform"
+    if len(args) not in (2, 3) or not all(_number(a) for a in args) or (log and len(args) == 3):
+        usage = (
+            "loguniform(low, high)" if log else "uniform(low, high) or uniform(low, high, step=q)"
+        )
+        raise _Bad(f"{name}() takes numbers: {usage}", span)
+    low, high = float(args[0]), float(args[1])
+    if not low < high:
+        raise _Bad(
+            f"{name}() needs low < high, got {format_value(args[0])} and {format_value(args[1])}",
+            span,
+        )
+    if log and low <= 0:
+        raise _Bad("loguniform() needs low > 0", span)
+    step = float(args[2]) if len(args) == 3 else None
+    if step is not None:
+        k = (high - low) / step if step > 0 else -1
+        if step <= 0 or abs(k - round(k)) > 1e-6:
+            raise _Bad(
+                f"uniform() step {format_value(args[2])} must be positive and divide "
+                f"high - low ({format_value(high - low)})",
+                span,
+            )
+        if round(k) + 1 > limits.MAX_LIST * 100:
+            raise _Bad(f"uniform() with step has more than {limits.MAX_LIST * 100} values", span)
+    return Uniform(low, high, step, log, span)
+
+
+def _domain(node: S.Expr) -> Domain:
+    if type(node) is S.ListExpr:
+        items = tuple(_scalar(item) for item in node.items)
+        if all(type(d) is Fixed for d in items):
+            raise _Bad(
+                "a domain is choice(...), range(...), uniform(...), loguniform(...) or a list "
+                "with at least one of them",
+                node.span,
+            )
+        return Items(items, node.span)
+    domain = _scalar(node)
+    if type(domain) is Fixed:
+        raise _Bad(
+            "a domain is choice(...), range(...), uniform(...), loguniform(...) or a list of them",
+            node.span,
+            "e.g. `g: choice(1, 2, 4) = 2`, `w: range(16, 129, step=16) = 64`",
+        )
+    return domain
+
+
+def domains(program: S.Program) -> tuple[tuple[Dimension, ...], list[Diagnostic]]:
+    """The searched parameters of `program` and the mistakes in their declarations (also a
+    parameter or let that a constraint could not see because a cost term hides it)."""
+    dims, errors = [], []
+    for q in program.params:
+        if q.domain is None:
+            continue
+        try:
+            dims.append(Dimension(q.name, _domain(q.domain), q.domain.span))
+        except _Bad as bad:
+            errors.append(bad.diagnostic)
+    if program.constraints:
+        names = [(q.name, q.span) for q in program.params]
+        names += [(d.name, d.name_span) for d in program.lets if type(d) is S.Let]
+        for name, span in names:
+            if name in COST_TERMS:
+                errors.append(
+                    Diagnostic(
+                        f"`{name}` is a cost term in constraints; a parameter or let of that "
+                        "name would be hidden there",
+                        span,
+                        "rename it",
+                        code="domain",
+                    )
+                )
+    return tuple(dims), errors
+
+
+def check_given(dims: tuple[Dimension, ...], params: Mapping[str, Any]) -> list[Diagnostic]:
+    """Values given for searched parameters that lie outside their domains."""
+    errors = []
+    for dim in dims:
+        if dim.name in params:
+            try:
+                value = from_python(params[dim.name], limits.MAX_LIST, limits.MAX_VALUE_DEPTH)
+            except ValueProblem:
+                continue  # the elaborator reports it, with the parameter's type
+            if not dim.domain.contains(value):
+                errors.append(_outside(dim, value))
+    return errors
+
+
+def check_bound(dims: tuple[Dimension, ...], bound: Mapping[str, Any]) -> list[Diagnostic]:
+    """The values a network was compiled with (defaults included) outside their domains."""
+    return [_outside(d, bound[d.name]) for d in dims if not d.domain.contains(bound[d.name])]
+
+
+def _outside(dim: Dimension, value: Any) -> Diagnostic:
+    return Diagnostic(
+        f"parameter `{dim.name}` = {format_value(value)} is outside its domain {dim.domain}",
+        dim.span,
+        code="domain",
+    )
+
+
+# ---- constraints ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintResult:
+    """One `constraint` on one network: whether it holds, and by how much it misses
+    (`violation` > 0 when it does not hold, <= 0 when it does: the slack, relative to the
+    bound, that Optuna's constrained samplers read)."""
+
+    text: str
+    span: Span
+    satisfied: bool
+    violation: float
+    message: str | None = None
+
+
+def layer_count(node: ir.Node, memo: dict[int, int] | None = None) -> int:
+    """Layers below `node`, as the cost report lists them (a block's count is kept on it)."""
+    if type(node) is ir.Block:
+        return node.layer_count
+    kids = ir.children(node)
+    if not kids:
+        return 1
+    memo = {} if memo is None else memo
+    key = id(node)
+    if key not in memo:
+        memo[key] = sum(layer_count(child, memo) for _, child in kids)
+    return memo[key]
+
+
+def cost_terms(net: ir.Network, cost: Any) -> dict[str, int]:
+    return {
+        "params": cost.params,
+        "macs": cost.macs,
+        "flops": cost.flops,
+        "activations": cost.activations,
+        "peak_activations": cost.peak_activations,
+        "layers": layer_count(net.body),
+    }
+
+
+def scope(net: ir.Network, cost: Any) -> dict[str, Any]:
+    """What constraints and objectives read: parameters, lets, then the cost terms."""
+    env = dict(net.scope)
+    env.update(cost_terms(net, cost))
+    return env
+
+
+def violation(test: S.Expr, env: Mapping[str, Any], ok: bool) -> float:
+    """How far a comparison `a <= b` is from flipping, relative to |b|; 0 / 1 otherwise."""
+    if type(test) is S.Compare and len(test.ops) == 1 and test.ops[0] in ("<", "<=", ">", ">="):
+        a, b = (evaluate(x, env) for x in test.operands)
+        if _number(a) and _number(b):
+            diff = (a - b) if test.ops[0] in ("<", "<=") else (b - a)
+            scale = max(abs(b), 1.0)
+            if ok:
+                return min(diff / scale, 0.0)
+            return max(diff / scale, _EPS)
+    return 0.0 if ok else 1.0
+
+
+def evaluate_constraints(
+    net: ir.Network, cost: Any, source_text: str
+) -> tuple[tuple[ConstraintResult, ...], list[Diagnostic]]:
+    """Every `constraint` of the spec on this network, or the mistakes in them."""
+    constraints = net.program.constraints
+    if not constraints:
+        return (), []
+    env = scope(net, cost)
+    results, errors = [], []
+    lines = source_text.split("\n")
+    for c in constraints:
+        try:
+            ok = truth(evaluate(c.test, env))
+            amount = violation(c.test, env, ok)
+        except EvalError as e:
+            errors.append(Diagnostic(e.message, e.span, e.hint, code=e.code))
+            continue
+        text = _text(lines, c.span) if c.span.file is None else "constraint"
+        results.append(ConstraintResult(text, c.span, ok, amount, c.message))
+    return tuple(results), errors
+
+
+def _text(lines: list[str], span: Span) -> str:
+    if span.line == span.end_line and 0 < span.line <= len(lines):
+        return lines[span.line - 1][span.column - 1 : span.end_column - 1]
+    return "constraint"
+
+
+# ---- points --------------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """A value as Python callers and JSON see it: lists, not tuples."""
+    if isinstance(value, tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def space_size(dims: tuple[Dimension, ...]) -> int | None:
+    total = 1
+    for d in dims:
+        if d.domain.size is None:
+            return None
+        total *= d.domain.size
+    return total
+
+
+def point_at(dims: tuple[Dimension, ...], index: int) -> dict[str, Any]:
+    """The `index`-th point of a finite space, the last parameter varying fastest."""
+    out = {}
+    for d in reversed(dims):
+        index, k = divmod(index, d.domain.size)
+        out[d.name] = plain(d.domain.at(k))
+    return {d.name: out[d.name] for d in dims}
+
+
+def grid(dims: tuple[Dimension, ...]) -> Iterator[dict[str, Any]]:
+    size = space_size(dims)
+    assert size is not None
+    for i in range(size):
+        yield point_at(dims, i)
+
+
+def sample(dims: tuple[Dimension, ...], n: int, seed: int | None) -> list[dict[str, Any]]:
+    """`n` points drawn uniformly; distinct while the space (if finite) has that many."""
+    rng = random.Random(seed)
+    size = space_size(dims)
+    if size is not None and n <= size and size < 2**62:
+        return [point_at(dims, i) for i in rng.sample(range(size), n)]
+    return [{d.name: plain(d.domain.sample(rng)) for d in dims} for _ in range(n)]

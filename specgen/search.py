@@ -1,0 +1,554 @@
+"""Architecture search over the space a spec declares.
+
+    space = specgen.space("examples/shufflenet_search.conv")
+    space.size, space.sample(10, seed=0), list(space.grid())
+    net = space.evaluate({"g": 4})              # a Network, or the SpecError (never raised)
+    study = space.optimize(lambda net: net.cost.macs, n_trials=100)     # Optuna
+
+The space API (`size`, `sample`, `grid`, `evaluate`, `run` without a sampler) needs nothing
+beyond the core; `optimize` and `run(sampler=...)` need Optuna (`pip install specgen[search]`),
+imported only then.  Every candidate is compiled by the same `specgen.compile`, so its costs
+are exactly those `specgen cost` reports for the same point.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import domains as sp
+from . import limits
+from . import syntax as S
+from .compiler import Network, _front, compile, read_source
+from .errors import Diagnostic, Source, SpecError
+from .expr import EvalError, evaluate, truth
+from .values import ValueProblem, format_value, from_python
+
+SAMPLERS = ("grid", "random", "tpe", "nsga2")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """An expression over the cost terms, parameters and lets, minimized or maximized."""
+
+    text: str
+    expr: S.Expr
+    direction: str  # "minimize" | "maximize"
+
+    @classmethod
+    def parse(cls, text: str) -> Objective:
+        """`macs`, `min:params`, `max:M * L`."""
+        direction, sep, rest = text.partition(":")
+        if sep and direction.strip() in ("min", "max"):
+            body = rest.strip()
+            direction = "minimize" if direction.strip() == "min" else "maximize"
+        else:
+            body, direction = text.strip(), "minimize"
+        return cls(body, _expression(body, "--objective"), direction)
+
+    def value(self, scope: Mapping[str, Any]) -> float:
+        try:
+            v = evaluate(self.expr, scope)
+        except EvalError as e:
+            raise SpecError(
+                [Diagnostic(e.message, e.span, e.hint, code=e.code)],
+                Source(self.text, "--objective"),
+            ) from None
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            raise SpecError(
+                [Diagnostic(f"objective `{self.text}` is {format_value(v)}, not a number")],
+                Source(self.text, "--objective"),
+            )
+        return float(v)
+
+
+def _expression(text: str, name: str) -> S.Expr:
+    from .parse import parse_expression
+
+    return parse_expression(text, name)
+
+
+@dataclass
+class Candidate:
+    """One evaluated point: its network (None when the point is not a valid network), the
+    mistake (its SpecError), whether every constraint holds, and its objective values."""
+
+    point: dict[str, Any]
+    network: Network | None = None
+    error: SpecError | None = None
+    feasible: bool = False
+    values: tuple[float, ...] = ()
+    pareto: bool = False
+    violations: tuple[float, ...] = ()
+    number: int | None = None  # the Optuna trial number, when run by Optuna
+
+    @property
+    def cost(self) -> dict[str, int] | None:
+        """The totals of `specgen cost --format json` (None for an invalid point)."""
+        if self.network is None:
+            return None
+        c = self.network.cost
+        return {
+            "params": c.params,
+            "macs": c.macs,
+            "flops": c.flops,
+            "activations": c.activations,
+            "peak_activations": c.peak_activations,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "point": self.point,
+            "feasible": self.feasible,
+            "cost": self.cost,
+            "error": None if self.error is None else self.error.first.code,
+            "pareto": self.pareto,
+        }
+
+
+def pareto_front(candidates: Sequence[Candidate], directions: Sequence[str]) -> list[Candidate]:
+    """The feasible candidates no other feasible candidate dominates (as good in every
+    objective and better in one); also marks them `pareto`."""
+    signs = [1.0 if d == "minimize" else -1.0 for d in directions]
+    pool = [c for c in candidates if c.feasible and c.network is not None]
+    keyed = sorted(pool, key=lambda c: tuple(s * v for s, v in zip(signs, c.values, strict=True)))
+    front: list[tuple[tuple[float, ...], Candidate]] = []
+    for c in keyed:
+        key = tuple(s * v for s, v in zip(signs, c.values, strict=True))
+        # sorted: only an earlier candidate can dominate this one, and if any does, one on
+        # the front does
+        if not any(
+            all(a <= b for a, b in zip(f, key, strict=True)) and f != key for f, _ in front
+        ):
+            front.append((key, c))
+    for c in candidates:
+        c.pareto = False
+    for _, c in front:
+        c.pareto = True
+    return [c for _, c in front]
+
+
+def best(front: Sequence[Candidate], directions: Sequence[str]) -> Candidate | None:
+    """The front's best candidate on the first objective (ties: the next objectives)."""
+    signs = [1.0 if d == "minimize" else -1.0 for d in directions]
+    if not front:
+        return None
+    return min(front, key=lambda c: tuple(s * v for s, v in zip(signs, c.values, strict=True)))
+
+
+class Space:
+    """The search space a spec declares: its searched parameters (`dimensions`), the other
+    parameters' values (`fixed`), and its constraints."""
+
+    def __init__(self, spec: Any, params: Mapping[str, Any] | None = None, *, filename=None):
+        self.source = read_source(spec, filename)
+        program, _, dims, errors = _front(self.source.text, self.source.filename)
+        if errors:
+            raise SpecError(errors, self.source)
+        self.program = program
+        self.fixed = dict(params or {})
+        self.dimensions: tuple[sp.Dimension, ...] = tuple(
+            d for d in dims if d.name not in self.fixed
+        )
+        # the default point must compile: a mistake in the spec shows here, not per candidate
+        self.default = compile(self.source.text, self.fixed, filename=self.source.filename)
+
+    @property
+    def size(self) -> int | None:
+        """How many points the space has; None when a domain is continuous."""
+        return sp.space_size(self.dimensions)
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.dimensions]
+
+    def sample(self, n: int, seed: int | None = None) -> list[dict[str, Any]]:
+        """`n` points drawn uniformly (distinct while the space has that many)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative int, not {n!r}")
+        return sp.sample(self.dimensions, n, seed)
+
+    def grid(self) -> Iterator[dict[str, Any]]:
+        """Every point, the last parameter varying fastest; a SpecError for a continuous
+        space (located at the continuous domain)."""
+        for d in self.dimensions:
+            if d.domain.size is None:
+                message = f"`{d.name}` is continuous ({d.domain}): the space has no grid"
+                hint = "give it a step: uniform(low, high, step=q), or sample the space"
+                raise SpecError([Diagnostic(message, d.span, hint, code="domain")], self.source)
+        return sp.grid(self.dimensions)
+
+    def evaluate(self, point: Mapping[str, Any]) -> Network | SpecError:
+        """The network at `point` (the fixed values and defaults fill the rest), or the
+        SpecError that says why there is none; never raises."""
+        try:
+            return compile(
+                self.source.text, {**self.fixed, **point}, filename=self.source.filename
+            )
+        except SpecError as err:
+            return err
+        except (TypeError, ValueError) as err:  # a point that is not a mapping of names
+            return SpecError([Diagnostic(str(err), code="parameter-type")], self.source)
+
+    # ---- runs -----------------------------------------------------------------------------
+    def candidate(
+        self,
+        point: Mapping[str, Any],
+        objectives: Sequence[Objective],
+        constraints: Sequence[Any] = (),
+    ) -> Candidate:
+        """Evaluate `point`: its network, feasibility (the spec's constraints and
+        `constraints`, expressions or callables) and objective values."""
+        shown = {k: sp.plain(_python(v)) for k, v in point.items()}
+        result = self.evaluate(point)
+        if isinstance(result, SpecError):
+            n = len(self.program.constraints) + len(constraints)
+            return Candidate(shown, error=result, violations=(1.0,) * n)
+        scope = sp.scope(result.ir, result.cost)
+        violations = [c.violation for c in result.constraints]
+        violations += [_violation(c, result, scope) for c in constraints]
+        feasible = all(v <= 0 for v in violations)
+        values = tuple(o.value(scope) for o in objectives)
+        return Candidate(shown, result, None, feasible, values, violations=tuple(violations))
+
+    def run(
+        self,
+        objectives: Sequence[str | Objective] = ("params", "macs"),
+        n_trials: int | None = None,
+        *,
+        sampler: str | Any = "random",
+        seed: int | None = None,
+        constraints: Sequence[str | Callable[[Network], Any]] = (),
+        storage: str | None = None,
+        study_name: str | None = None,
+        progress: Callable[[int, Candidate], None] | None = None,
+    ) -> list[Candidate]:
+        """Evaluate `n_trials` candidates chosen by `sampler` and mark the Pareto front over
+        `objectives` (expressions; `max:` maximizes).  Without storage, "random" and "grid"
+        run without Optuna; other samplers, or any storage, run an Optuna study."""
+        objs = [o if isinstance(o, Objective) else Objective.parse(o) for o in objectives]
+        extra = [_expression(c, "constraint") if isinstance(c, str) else c for c in constraints]
+        if storage is None and sampler in ("random", "grid"):
+            candidates = self._run_plain(objs, n_trials, sampler, seed, extra, progress)
+        else:
+            candidates = []
+
+            def record(c: Candidate) -> None:
+                candidates.append(c)
+                if progress is not None:
+                    progress(len(candidates), c)
+
+            self._study(objs, n_trials, sampler, seed, extra, storage, study_name, record)
+        pareto_front(candidates, [o.direction for o in objs])
+        return candidates
+
+    def _run_plain(self, objs, n_trials, sampler, seed, extra, progress) -> list[Candidate]:
+        if sampler == "grid":
+            points = self.grid()
+            if n_trials is not None:
+                points = itertools.islice(points, n_trials)
+        else:
+            points = iter(self.sample(100 if n_trials is None else n_trials, seed))
+        out = []
+        for i, point in enumerate(points, 1):
+            c = self.candidate(point, objs, extra)
+            c.number = i - 1
+            out.append(c)
+            if progress is not None:
+                progress(i, c)
+        return out
+
+    def optimize(
+        self,
+        objective: Callable[[Network], Any],
+        n_trials: int | None = None,
+        *,
+        directions: Sequence[str] | None = None,
+        constraints: Sequence[str | Callable[[Network], Any]] = (),
+        sampler: str | Any = "tpe",
+        seed: int | None = None,
+        storage: str | None = None,
+        study_name: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Run an Optuna study whose objective receives each candidate's compiled `Network`
+        (so it can call `net.to_torch()` and train a proxy).  Points that are not valid
+        networks are pruned trials; constraints (the spec's and `constraints`) reach
+        Optuna's constrained samplers, and every trial records its point, costs and
+        feasibility in `user_attrs`.  Returns the study."""
+        extra = [_expression(c, "constraint") if isinstance(c, str) else c for c in constraints]
+        return self._study(
+            objective, n_trials, sampler, seed, extra, storage, study_name, None,
+            directions=directions, timeout=timeout,
+        )  # fmt: skip
+
+    def _study(
+        self,
+        objective: Any,
+        n_trials: int | None,
+        sampler: str | Any,
+        seed: int | None,
+        extra: Sequence[Any],
+        storage: str | None,
+        study_name: str | None,
+        record: Callable[[Candidate], None] | None,
+        directions: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        optuna = _optuna()
+        n_constraints = len(self.program.constraints) + len(extra)
+        if isinstance(objective, list):  # objective expressions (the CLI and `run`)
+            objs = objective
+            directions = [o.direction for o in objs]
+        else:
+            objs = []
+            directions = list(directions or ["minimize"])
+        if n_trials is None:
+            size = self.size
+            n_trials = size if sampler == "grid" and size is not None else 100
+
+        def trial_fn(trial: Any) -> Any:
+            point = self.suggest(trial)
+            c = self.candidate(point, objs, extra)
+            c.number = trial.number
+            trial.set_user_attr("point", c.point)
+            trial.set_user_attr("constraints", list(c.violations))
+            if n_constraints and hasattr(trial, "set_constraint"):  # Optuna >= 5
+                for i, v in enumerate(c.violations):
+                    trial.set_constraint(f"c{i}", v)
+            trial.set_user_attr("feasible", c.feasible)
+            trial.set_user_attr("cost", c.cost)
+            if c.error is not None:
+                trial.set_user_attr("error", c.error.first.code)
+                if record is not None:
+                    record(c)
+                raise optuna.TrialPruned(c.error.first.message)
+            if record is not None:
+                record(c)
+                return c.values[0] if len(c.values) == 1 else c.values
+            value = objective(c.network)
+            return value
+
+        def constraints_of(trial: Any) -> Sequence[float]:
+            return trial.user_attrs.get("constraints", [1.0] * n_constraints)
+
+        # Optuna 4 reads constraints through the sampler's constraints_func, 5 from the trial
+        legacy = n_constraints and not hasattr(optuna.trial.Trial, "set_constraint")
+        chosen = self._sampler(sampler, seed, constraints_of if legacy else None)
+        study = optuna.create_study(
+            storage=_storage(optuna, storage),
+            study_name=study_name,
+            sampler=chosen,
+            directions=list(directions),
+            load_if_exists=study_name is not None,
+        )
+        study.optimize(trial_fn, n_trials=n_trials, timeout=timeout)
+        return study
+
+    def _sampler(self, sampler: str | Any, seed: int | None, constraints_func: Any) -> Any:
+        optuna = _optuna()
+        if not isinstance(sampler, str):
+            return sampler
+        if sampler == "grid":
+            self.grid()  # a continuous space is refused, located
+            space = {}
+            for name, dist in self.distributions().items():
+                space[name] = _choices(dist)
+            return optuna.samplers.GridSampler(space, seed=seed)
+        if sampler == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        if sampler == "tpe":
+            return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints_func)
+        if sampler == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func)
+        raise ValueError(f"unknown sampler {sampler!r}; samplers: {', '.join(SAMPLERS)}")
+
+    def distributions(self) -> dict[str, Any]:
+        """Optuna distributions of the searched parameters; a list parameter's searched
+        items are `name[i]`, and a choice among lists or tables is a choice of its index."""
+        optuna = _optuna()
+        D = optuna.distributions
+        out: dict[str, Any] = {}
+        for dim in self.dimensions:
+            scalars = (
+                [(f"{dim.name}[{i}]", d) for i, d in enumerate(dim.domain.items)]
+                if isinstance(dim.domain, sp.Items)
+                else [(dim.name, dim.domain)]
+            )
+            for name, d in scalars:
+                if isinstance(d, sp.Choice):
+                    if all(isinstance(v, int | float | bool) for v in d.values):
+                        out[name] = D.CategoricalDistribution(list(d.values))
+                    else:
+                        out[name] = D.CategoricalDistribution(list(range(d.size)))
+                elif isinstance(d, sp.IntRange):
+                    r = d.values
+                    out[name] = D.IntDistribution(min(r), max(r), step=abs(d.step))
+                elif isinstance(d, sp.Uniform):
+                    out[name] = D.FloatDistribution(d.low, d.high, log=d.log, step=d.step)
+        return out
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """The point an Optuna trial asks for."""
+        dists = self.distributions()
+        point: dict[str, Any] = {}
+        for dim in self.dimensions:
+            if isinstance(dim.domain, sp.Items):
+                items = []
+                for i, d in enumerate(dim.domain.items):
+                    name = f"{dim.name}[{i}]"
+                    items.append(d.value if name not in dists else _pick(trial, name, dists, d))
+                point[dim.name] = items
+            else:
+                point[dim.name] = _pick(trial, dim.name, dists, dim.domain)
+        return point
+
+    def pin(self, point: Mapping[str, Any]) -> str:
+        """The spec's text with `point`'s values as the parameters' defaults (domains kept),
+        ready for `specgen build`."""
+        lines = self.source.text.split("\n")
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
+
+        def offset(line: int, column: int) -> int:
+            return starts[line - 1] + column - 1
+
+        edits = []
+        for q in self.program.params:
+            if q.name in point and q.span.file is None:
+                value = from_python(point[q.name], limits.MAX_LIST, limits.MAX_VALUE_DEPTH)
+                text = format_value(value)
+                if q.default is not None:
+                    s = q.default.span
+                    edits.append(
+                        (offset(s.line, s.column), offset(s.end_line, s.end_column), text)
+                    )
+        text = self.source.text
+        for start, end, new in sorted(edits, reverse=True):
+            text = text[:start] + new + text[end:]
+        return text
+
+
+def _pick(trial: Any, name: str, dists: Mapping[str, Any], domain: Any) -> Any:
+    dist = dists[name]
+    if isinstance(domain, sp.Choice):
+        value = trial.suggest_categorical(name, dist.choices)
+        if all(isinstance(v, int | float | bool) for v in domain.values):
+            return value
+        return sp.plain(domain.values[int(value)])  # a choice among lists: its index
+    if isinstance(domain, sp.IntRange):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step)
+    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
+def _choices(dist: Any) -> list[Any]:
+    optuna = _optuna()
+    D = optuna.distributions
+    if isinstance(dist, D.CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, D.IntDistribution):
+        return list(range(dist.low, dist.high + 1, dist.step))
+    k = int(round((dist.high - dist.low) / dist.step))
+    return [float(round(dist.low + i * dist.step, 12)) for i in range(k + 1)]
+
+
+def _python(value: Any) -> Any:
+    try:
+        return from_python(value, limits.MAX_LIST, limits.MAX_VALUE_DEPTH)
+    except ValueProblem:
+        return repr(value)
+
+
+def _violation(c: Any, net: Network, scope: Mapping[str, Any]) -> float:
+    """A caller's constraint on `net`: a callable (bool, or a number <= 0 when met) or an
+    expression like the spec's `constraint` lines."""
+    if callable(c):
+        v = c(net)
+        if isinstance(v, bool):
+            return 0.0 if v else 1.0
+        return float(v)
+    try:
+        ok = truth(evaluate(c, scope))
+        return sp.violation(c, scope, ok)
+    except EvalError as e:
+        raise SpecError([Diagnostic(e.message, e.span, e.hint, code=e.code)]) from None
+
+
+def _storage(optuna: Any, url: str | None) -> Any:
+    """An RDB storage that waits for SQLite's lock instead of failing (workers share it)."""
+    if url is None or not url.startswith("sqlite"):
+        return url
+    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise ImportError(
+            "searching with a sampler or a storage needs Optuna: pip install 'specgen[search]'",
+            name="optuna",
+        ) from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def space(
+    spec: str | bytes | os.PathLike[str],
+    params: Mapping[str, Any] | None = None,
+    *,
+    filename: str | None = None,
+) -> Space:  # noqa: E501
+    """The search space declared in a spec (a path, its text or bytes); `params` fixes
+    parameters (searched or not) for every candidate."""
+    return Space(spec, params, filename=filename)
+
+
+def render_table(
+    candidates: Sequence[Candidate], objectives: Sequence[Objective], names: Sequence[str]
+) -> str:
+    """Every candidate (its point, feasibility, costs, objectives or mistake), then the
+    Pareto front, as aligned text."""
+    extra = [i for i, o in enumerate(objectives) if o.text not in ("params", "macs")]
+    header = ["#", *names, "feasible", "params", "macs", *(objectives[i].text for i in extra)]
+    header.append("note")
+
+    def row(c: Candidate) -> list[str]:
+        values = [format_value(_python(c.point.get(n))) for n in names]
+        if c.network is None:
+            return [str(c.number), *values, "no", "", "", *([""] * len(extra)),
+                    f"invalid: {c.error.first.code}" if c.error else ""]  # fmt: skip
+        shown = [_number_text(c.values[i]) for i in extra]
+        note = "pareto" if c.pareto else ""
+        cost = c.network.cost
+        return [str(c.number), *values, "yes" if c.feasible else "no",
+                f"{cost.params:,}", f"{cost.macs:,}", *shown, note]  # fmt: skip
+
+    def table(rows: list[list[str]]) -> list[str]:
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        return ["  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+                for r in [header, *rows]]  # fmt: skip
+
+    lines = table([row(c) for c in candidates])
+    front = [c for c in candidates if c.pareto]
+    feasible = sum(c.feasible for c in candidates)
+    invalid = sum(c.network is None for c in candidates)
+    lines.append("")
+    lines.append(
+        f"{len(candidates)} candidates: {feasible} feasible, {invalid} invalid; "
+        f"Pareto front over {', '.join(o.direction[:3] + ' ' + o.text for o in objectives)} "
+        f"({len(front)}):"
+    )
+    directions = [o.direction for o in objectives]
+    signs = [1.0 if d == "minimize" else -1.0 for d in directions]
+    front.sort(key=lambda c: tuple(s * v for s, v in zip(signs, c.values, strict=True)))
+    lines.extend(table([row(c) for c in front]) if front else ["  (none)"])
+    return "\n".join(lines) + "\n"
+
+
+def _number_text(v: float) -> str:
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:.4g}"
