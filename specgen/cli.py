@@ -350,6 +350,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if trials is None:
         trials = space.size if args.sampler == "grid" and space.size is not None else 100
     progress = _Progress(trials) if sys.stderr is not None and sys.stderr.isatty() else None
+    from .search import StorageError
+
     try:
         candidates = space.run(
             objectives,
@@ -361,6 +363,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
             study_name=args.study,
             progress=progress,
         )
+    except StorageError as err:
+        raise _Usage(str(err)) from None
     finally:
         if progress is not None:
             progress.done()

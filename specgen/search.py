@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -479,10 +480,27 @@ def _violation(c: Any, net: Network, scope: Mapping[str, Any]) -> float:
 
 
 def _storage(optuna: Any, url: str | None) -> Any:
-    """An RDB storage that waits for SQLite's lock instead of failing (workers share it)."""
-    if url is None or not url.startswith("sqlite"):
-        return url
-    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    """An RDB storage for `url`.  SQLite waits for its lock instead of failing, and workers
+    starting together may race to create the tables: the loser retries and finds them."""
+    if url is None:
+        return None
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    races = ("already exists", "UNIQUE constraint failed", "duplicate key")
+    for attempt in range(8):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except Exception as err:  # noqa: BLE001 - SQLAlchemy's and drivers' errors, by message
+            if not any(r in str(err) for r in races) or attempt == 7:
+                first = (
+                    str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                )
+                raise StorageError(f"cannot open the storage {url}: {first}") from err
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+class StorageError(RuntimeError):
+    """An Optuna storage URL that cannot be opened (wrong URL, driver, server down)."""
 
 
 def _optuna() -> Any:
