@@ -905,7 +905,17 @@ class _Gen:
                 if prev.role == "t":
                     value, text = value * prev.value, f"{value}*{prev.name}"
             d = value if isinstance(value, int) else 1
-            params.append(f"{pname}={text}" if not self.bad("types") else pname)
+            domain = ""
+            if isinstance(value, int) and not isinstance(value, bool) and self.chance(0.2):
+                # a search domain (issue 9); as a mistake, one that leaves the default out
+                domain = r.choice(
+                    [f"choice({value}, {2 * value})", f"range({value}, {value + 9})",
+                     f"range(1, {4 * value + 1}, step=1)"]
+                ) if not self.bad("structure") else r.choice(
+                    [f"choice({value + 1})", "range(0)", "uniform(2, 1)", "choice()"]
+                )  # fmt: skip
+                domain = f": {domain} "
+            params.append(f"{pname}{domain}={text}" if not self.bad("types") else pname)
             self.globals[pname] = Sym(pname, role, value, d)
         if self.chance(0.2):
             ws = sorted(r.sample(ROLE_VALUES["ch"], 3))
@@ -970,6 +980,12 @@ class _Gen:
                     [f"{s.name} > 0", f"{s.name} == {s.value}", f"0 < {s.name} <= 4096"]
                 )
             out.append(f'assert {test}, "{r.choice(["the parameters must fit", "a rule"])}"')
+        if self.chance(0.1):  # a search budget (issue 9): false ones are not mistakes
+            test = r.choice(
+                ["macs <= 1e9", "params > 0 and layers >= 1", "flops == 2 * macs",
+                 "activations >= peak_activations", "macs < 1"]
+            ) if not self.bad("names") else r.choice(["nope > 1", "params(1) > 0"])  # fmt: skip
+            out.append(f"constraint {test}" + r.choice(["", ', "the budget"']))
         if self.chance(0.15):  # a list comprehension
             name = self.fresh("widths_")
             ws = sorted(r.sample(ROLE_VALUES["ch"], 3))
@@ -1334,8 +1350,8 @@ def check_blocks(net, text: str, time_limit: float = 2.0) -> int:
 
     expected: dict[tuple, tuple] = {}
     for path, node in walk(net.ir.body):
-        if not isinstance(node, Block):
-            continue
+        if not isinstance(node, Block) or node.in_shape.flat:
+            continue  # (after flatten or fc the input is (N, C): no `input` line writes that)
         key = (node.name, format_value(tuple(v for _, v in node.args)), node.in_shape)
         if key not in expected:
             alone = standalone(text, node)

@@ -328,6 +328,40 @@ def test_search_usage_errors(cli, tmp_path):
     assert r.code == 2 and "is a directory" in r.err
 
 
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    """A terminal's stderr gets the bar; a pipe gets nothing but the results."""
+    import pty
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "specgen", "search", str(IGC), "--trials", "30", "--seed", "0"]
+    primary, secondary = pty.openpty()
+    try:
+        r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=secondary, timeout=120)
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert r.returncode == 0
+    assert b"30/30 candidates" in shown and b"\r[" in shown
+    piped = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == b""
+
+
+def test_best_spec_needs_a_feasible_candidate(cli, tmp_path):
+    best = tmp_path / "best.conv"
+    r = cli("search", str(IGC), "--trials", "5", "--max-params", "1", "--best-spec", str(best))
+    assert r.code == 2 and "no feasible candidate: --best-spec was not written" in r.err
+    assert not best.exists()
+
+
 def test_a_storage_that_cannot_open_is_a_usage_error(cli, tmp_path):
     r = cli("search", str(IGC), "--trials", "2", "--storage", "sqlite:////no/such/dir/x.db")
     assert r.code == 2
