@@ -16,7 +16,17 @@ from typing import Any
 from . import ir, limits, names, ops
 from . import syntax as S
 from .errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
-from .expr import CONSTANTS, EvalError, Value, as_int, bind, evaluate, iterable, truth
+from .expr import (
+    CONSTANTS,
+    Compiled,
+    EvalError,
+    Value,
+    as_int,
+    bind,
+    compile_expr,
+    iterable,
+    truth,
+)
 from .names import NameTable
 from .ops import AUTO, OPS
 from .shapes import ShapeError, auto_padding, checked, same_padding, windowed
@@ -39,7 +49,18 @@ class Analysis:
     """What is known of a program before any parameter value: its mistakes of names,
     duplicates and recursion, and the binding plan of every layer line."""
 
-    __slots__ = ("errors", "plans", "reads", "blocks", "line_reads", "lines", "callable")
+    __slots__ = (
+        "errors",
+        "plans",
+        "reads",
+        "blocks",
+        "line_reads",
+        "lines",
+        "callable",
+        "exprs",
+        "calls",
+        "residuals",
+    )
 
     def __init__(self) -> None:
         self.errors: list[Diagnostic] = []
@@ -55,6 +76,12 @@ class Analysis:
         self.lines: dict[tuple, tuple[list[ir.Named], int]] = {}
         # the blocks that can be called: defined once, under a name that is not reserved
         self.callable: frozenset[str] = frozenset()
+        # made on first use, see Elaborator: id(expression) -> (its compiled form, it);
+        # id(head of a block call) -> its _CallPlan, or None when the call has a mistake the
+        # general path reports; id(residual) -> its shortcuts, main statements, shortcut first
+        self.exprs: dict[int, tuple[Compiled, S.Expr]] = {}
+        self.calls: dict[int, _CallPlan | None] = {}
+        self.residuals: dict[int, tuple[list[S.Compound], tuple[S.Stmt, ...], bool]] = {}
 
 
 BLOCK_CACHE_SIZE = 20_000
@@ -365,9 +392,13 @@ class Elaborator:
         self.cache = analysis.blocks
         self.line_reads = analysis.line_reads
         self.lines = analysis.lines
+        self.exprs = analysis.exprs
+        self.calls = analysis.calls
+        self.residuals = analysis.residuals
         # only blocks that passed the checks of names (a reserved or duplicate one is
         # reported by analyze, and a call to it is not expanded)
         self.blocks = {b.name: b for b in program.blocks if b.name in analysis.callable}
+        self.global_keys: dict[str, tuple] = {}  # block name -> key part of the globals it reads
         self.errors: list[Diagnostic] = []
         self.stack: list[Frame] = []
         self.layers = 0
@@ -386,9 +417,16 @@ class Elaborator:
     def eval_error(self, e: EvalError) -> None:
         self.error(e.message, e.span, e.hint, e.code)
 
+    def compiled(self, expr: S.Expr) -> Compiled:
+        """`expr` compiled (see `compile_expr`), once per program: the analysis keeps it."""
+        found = self.exprs.get(id(expr))
+        if found is None:  # holding `expr` keeps its id from being reused
+            found = self.exprs[id(expr)] = (compile_expr(expr)[0], expr)
+        return found[0]
+
     def eval(self, expr: S.Expr, env: Mapping[str, Value]) -> Value:
         try:
-            return evaluate(expr, env)
+            return self.compiled(expr)(env)
         except EvalError as e:
             self.eval_error(e)
             raise _Abort from None
@@ -532,10 +570,16 @@ class Elaborator:
         modules of their own, so their layers are named in the enclosing block."""
         env = dict(env)
         env["in"] = shape.c
-        out = _Body(env, namer or _Namer(), shape, len(self.stack))
+        return self.seq(stmts, env, shape, namer or _Namer())
+
+    def seq(
+        self, stmts: tuple[S.Stmt, ...], env: dict[str, Value], shape: ir.Shape, namer: _Namer
+    ) -> ir.Seq:
+        """`body` in `env`, which it owns (a block call's fresh environment is not copied)."""
+        out = _Body(env, namer, shape, len(self.stack))
         self.run(stmts, out)
         children = tuple(out.children)
-        if not any(out.loops):
+        if out.loops is None:
             return ir.Seq(None, shape, out.current, children)
         return ir.Seq(None, shape, out.current, children, tuple(out.loops))
 
@@ -544,10 +588,37 @@ class Elaborator:
         same layer numbering).  A method, not a closure over the body: a recursive closure
         is a reference cycle that kept every compile's IR alive until the garbage collector
         ran, which slowed the whole search loop by 10-15 %."""
-        env, namer, stack = out.env, out.namer, self.stack
+        env, namer, children = out.env, out.namer, out.children
+        # the `for` iterations around these statements: the stack is the same for all of them
+        # (block calls and loops inside them pop what they push)
+        frames = tuple(self.stack[out.outer :]) if len(self.stack) > out.outer else None
+        last = len(stmts) - 1
         for i, stmt in enumerate(stmts):
             t = type(stmt)
-            if t is S.Let:
+            if t is S.Simple:
+                head = stmt.head
+                name = head.name
+                if stmt.repeat is not None:
+                    nodes = self.simple(stmt, env, out.current, self.next_is_bn(stmts, i, last))
+                elif name in self.blocks:
+                    node = self.call(head, env, out.current)
+                    if node is None:
+                        raise _Abort
+                    nodes = ((name, node),)
+                elif name in OPS:
+                    nodes = self.layer(head, env, out.current, self.next_is_bn(stmts, i, last))
+                else:
+                    continue  # reported by check_program
+                if not nodes:
+                    continue
+                if stmt.alias is None:
+                    children.extend([(namer(base), node) for base, node in nodes])
+                else:
+                    children.append((self.alias(stmt, namer), nodes[0][1]))
+                    children.extend([(namer(base), node) for base, node in nodes[1:]])
+                out.made(len(nodes), frames)
+                out.current = nodes[-1][1].out_shape
+            elif t is S.Let:
                 env[stmt.name] = self.eval(stmt.value, env)
             elif t is S.Assert:
                 self.check_assert(stmt, env)
@@ -562,17 +633,17 @@ class Elaborator:
             elif t is S.Compound:
                 node = self.compound(stmt, env, out.current, namer)
                 if node is not None:
-                    out.children.append((namer(stmt.head.name), node))
-                    out.loops.append(tuple(stack[out.outer :]) if len(stack) > out.outer else ())
+                    children.append((namer(stmt.head.name), node))
+                    out.made(1, frames)
                     out.current = node.out_shape
-            else:
-                nxt = stmts[i + 1] if i + 1 < len(stmts) else None
-                next_is_bn = type(nxt) is S.Simple and nxt.head.name == "bn" and nxt.repeat is None
-                for k, (base, node) in enumerate(self.simple(stmt, env, out.current, next_is_bn)):
-                    name = namer(base) if k or stmt.alias is None else self.alias(stmt, namer)
-                    out.children.append((name, node))
-                    out.loops.append(tuple(stack[out.outer :]) if len(stack) > out.outer else ())
-                    out.current = node.out_shape
+
+    @staticmethod
+    def next_is_bn(stmts: tuple[S.Stmt, ...], i: int, last: int) -> bool:
+        """Whether a plain `bn` line follows statement i (a conv before it needs no bias)."""
+        if i == last:
+            return False
+        nxt = stmts[i + 1]
+        return type(nxt) is S.Simple and nxt.head.name == "bn" and nxt.repeat is None
 
     def alias(self, stmt: S.Simple, namer: _Namer) -> str:
         """The name written with `as`, unless an earlier layer of this body has it."""
@@ -637,22 +708,47 @@ class Elaborator:
                     code="limit",
                 )
                 raise _Abort
+        # A copy whose input shape is the previous copy's would find that copy in the cache
+        # (same line, same values, same shape): it is taken as such, without binding again.
         out = []
-        for r in range(repeat):
-            if head.name in self.blocks:
-                node = self.call(head, env, shape)
-                if node is None:
-                    raise _Abort
-                out.append((head.name, node))
+        name = head.name
+        if name in self.blocks:
+            same = None
+            for _ in range(repeat):
+                if same is not None:  # what `call` does on finding it in the cache
+                    self.descend(head.span, same.derived["depth"])
+                    self.count(same.layer_count, head.span)
+                    node = same
+                else:
+                    errors_before = len(self.errors)
+                    node = self.call(head, env, shape)
+                    if node is None:
+                        raise _Abort
+                    if node.out_shape == shape and len(self.errors) == errors_before:
+                        same = node  # cached by `call`
+                out.append((name, node))
                 shape = node.out_shape
-            elif head.name in OPS:
-                nodes = self.layer(head, env, shape, next_is_bn and r == repeat - 1)
+        elif name in OPS:
+            last: tuple[list[ir.Named], int, bool] | None = None
+            for r in range(repeat):
+                bn = next_is_bn and r == repeat - 1
+                if last is not None and last[2] == bn:  # what `layer` does on a cache hit
+                    nodes = last[0]
+                    self.count(last[1], head.span)
+                else:
+                    before, errors_before = self.layers, len(self.errors)
+                    nodes = self.layer(head, env, shape, bn)
+                    last = None
+                    if (
+                        nodes
+                        and nodes[-1][1].out_shape == shape
+                        and len(self.errors) == errors_before
+                    ):
+                        last = (nodes, self.layers - before, bn)  # cached by `layer`
                 out.extend(nodes)
                 if nodes:
                     shape = nodes[-1][1].out_shape
-            else:
-                return out  # reported by check_program
-        return out
+        return out  # else an unknown name, reported by check_program
 
     # ---- layers --------------------------------------------------------------------------
     def layer(
@@ -660,14 +756,15 @@ class Elaborator:
     ) -> list[ir.Named]:
         """The nodes of one layer line; identical lines (same place, input shape and values of
         the names they read), in this compile or an earlier one, share them."""
-        key = (
-            id(head),
-            shape,
-            next_is_bn,
-            # `in` is the enclosing body's input, not this line's (`se squeeze=in // 4`)
-            env.get("in"),
-            tuple(self.key(env.get(n)) for n in self.line_reads[id(head)]),
-        )
+        hid = id(head)
+        # `in` is the enclosing body's input, not this line's (`se squeeze=in // 4`); the
+        # shape by its fields, which hash in C (a Shape's hash is a Python call)
+        parts = [hid, shape.c, shape.h, shape.w, shape.flat, next_is_bn, env.get("in")]
+        for n in self.line_reads[hid]:
+            v = env.get(n)
+            t = type(v)
+            parts.append((t, v) if t is not tuple and t is not ir.Table else self.key(v))
+        key = tuple(parts)
         cached = self.lines.get(key)
         if cached is not None:
             self.count(cached[1], head.span)
@@ -688,7 +785,16 @@ class Elaborator:
             raise _Abort  # a required argument is missing (reported by analyze)
         try:
             values = ops.apply(plan, env)
-            trailing = [(p.spec.name, ops.apply(p, env)) for p, _span in plan.trailing]
+            # a trailing layer without written values (`bn relu`) takes its defaults as they
+            # are: only the main layer's values are changed below
+            trailing = (
+                [
+                    (p.spec.name, ops.apply(p, env) if p.binders else p.base)
+                    for p, _span in plan.trailing
+                ]
+                if plan.trailing
+                else ()
+            )
         except EvalError as e:
             if e.code == "unknown-name" and e.hint is None:
                 e.hint = did_you_mean(e.message.split("`")[1], OPS)
@@ -710,9 +816,11 @@ class Elaborator:
 
     def make(self, op: str, head: S.Head, v: dict[str, Any], shape: ir.Shape) -> ir.Node:
         """One IR layer from bound values."""
-        self.count(1, head.span)
+        self.layers += 1  # self.count(1, ...), inline: once per layer of the network
+        if self.layers > limits.MAX_LAYERS:
+            self.count(0, head.span)
         span = head.span
-        if op in ("conv", "pwconv", "dwconv"):
+        if op == "conv" or op == "pwconv" or op == "dwconv":
             if op == "pwconv":
                 v = {**v, "kernel": (1, 1), "padding": (0, 0), "dilation": (1, 1)}
             if op == "dwconv":
@@ -720,9 +828,11 @@ class Elaborator:
             else:
                 groups, out = v["group"], shape.c if v["out"] is AUTO else v["out"]
             padding = _padding(v, shape)
-            out_shape = self.shape(
-                windowed, span, shape, out, v["kernel"], v["stride"], padding, v["dilation"]
-            )
+            try:
+                out_shape = windowed(shape, out, v["kernel"], v["stride"], padding, v["dilation"])
+            except ShapeError as e:
+                self.error(e.message, span, code=e.code)
+                raise _Abort from None
             return ir.Conv(
                 head,
                 shape,
@@ -737,6 +847,10 @@ class Elaborator:
                 v["bias"],
                 v.get("padding") == "same",
             )
+        if op == "bn":
+            return ir.BatchNorm(head, shape, shape, v["eps"], v["momentum"])
+        if op in ops._ACTS:
+            return ir.Act(head, shape, shape, op)
         if op == "gdc":
             k = (shape.h, shape.w)
             out_shape = self.shape(windowed, span, shape, shape.c, k, (1, 1), (0, 0, 0, 0), (1, 1))
@@ -780,12 +894,8 @@ class Elaborator:
             return ir.SE(head, shape, shape, v["squeeze"], v["act"], v["gate"])
         if op == "shuffle":
             return ir.Shuffle(head, shape, shape, v["group"])
-        if op == "bn":
-            return ir.BatchNorm(head, shape, shape, v["eps"], v["momentum"])
         if op == "leakyrelu":
             return ir.Act(head, shape, shape, op, v["slope"])
-        if op in ops._ACTS:
-            return ir.Act(head, shape, shape, op)
         if op in ("gap", "gmp"):
             return ir.GlobalPool(
                 head, shape, ir.Shape(shape.c, 1, 1), "avg" if op == "gap" else "max"
@@ -872,6 +982,130 @@ class Elaborator:
     # ---- block calls -----------------------------------------------------------------------
     def call(self, head: S.Head, env: dict[str, Value], shape: ir.Shape) -> ir.Block | None:
         bdef = self.blocks[head.name]
+        plan = self.calls.get(id(head), _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = self.calls[id(head)] = self.call_plan(head, bdef)
+        if plan is None:
+            bound = self.bind(head, bdef, env, shape)
+        else:
+            bound = self.bind_planned(plan, head, bdef, env, shape)
+        if bound is None:
+            return None
+        args, benv = bound
+        # An expansion depends only on its call site, its argument values, its input shape and
+        # the globals it reads: identical calls, in this compile or an earlier one, share it.
+        global_key = self.global_keys.get(bdef.name)
+        if global_key is None:  # the globals do not change during a compile
+            global_key = tuple(self.key(self.globals[n]) for n in self.reads[bdef.name])
+            self.global_keys[bdef.name] = global_key
+        parts = [id(head), shape.c, shape.h, shape.w, shape.flat, global_key]  # see `layer`
+        for _, v in args:
+            t = type(v)
+            parts.append((t, v) if t is not tuple and t is not ir.Table else self.key(v))
+        key = tuple(parts)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.descend(head.span, cached.derived["depth"])
+            self.count(cached.layer_count, head.span)
+            return cached
+        if len(self.stack) >= limits.MAX_CALL_DEPTH:
+            self.error(
+                f"block calls nested more than {limits.MAX_CALL_DEPTH} deep",
+                head.span,
+                code="limit",
+            )
+            raise _Abort
+        self.descend(head.span, 1)
+        self.stack.append(Frame(bdef.name, args, head.span))
+        before, errors_before = self.layers, len(self.errors)
+        start, outer_deepest = self.depth, self.deepest
+        self.depth += 1
+        self.deepest = self.depth
+        try:
+            benv["in"] = shape.c  # again: a parameter named `in` (reported) does not hide it
+            body = self.seq(bdef.body, benv, shape, _Namer())
+        finally:
+            self.stack.pop()
+            self.depth -= 1
+            depth, self.deepest = self.deepest - start, max(outer_deepest, self.deepest)
+        node = ir.Block(head, shape, body.out_shape, bdef.name, args, body, self.layers - before)
+        node.derived["depth"] = depth  # levels of nesting it adds, itself included
+        if len(self.errors) == errors_before:
+            if len(self.cache) >= BLOCK_CACHE_SIZE:
+                self.cache.clear()
+            self.cache[key] = node
+        return node
+
+    def call_plan(self, head: S.Head, bdef: S.BlockDef) -> _CallPlan | None:
+        """The binding of a block call worked out once per program; None when the call has
+        a mistake of names or counts, which `bind` reports in its place."""
+        names = [p.name for p in bdef.params]
+        given: set[str] = set()
+        args = []
+        position = 0
+        for arg in head.args:
+            if _trailing_name(arg):
+                return None
+            if isinstance(arg, S.KwArg):
+                if arg.name not in names or arg.name in given:
+                    return None
+                name, expr = arg.name, arg.value
+            else:  # as in `bind`, a positional argument may set a name given before
+                if position >= len(names):
+                    return None
+                name, expr = names[position], arg
+                position += 1
+            given.add(name)
+            args.append((name, self.compiled(expr)))
+        order = []
+        for p in bdef.params:
+            if p.name in given:
+                order.append((p.name, None))
+            elif p.default is not None:
+                order.append((p.name, self.compiled(p.default)))
+            else:
+                return None  # a missing argument
+        return _CallPlan(tuple(args), tuple(order))
+
+    def bind_planned(
+        self,
+        plan: _CallPlan,
+        head: S.Head,
+        bdef: S.BlockDef,
+        env: dict[str, Value],
+        shape: ir.Shape,
+    ) -> tuple[tuple[tuple[str, Value], ...], dict[str, Value]] | None:
+        """`bind` for a call without mistakes of names or counts, following its plan."""
+        given: dict[str, Value] = {}
+        ok = True
+        for name, fn in plan.args:
+            try:
+                given[name] = fn(env)
+            except EvalError as e:
+                self.eval_error(e)
+                ok = False
+        if not ok:
+            return None
+        benv = dict(self.globals)
+        benv["in"] = shape.c
+        for name, default in plan.order:
+            if default is None:
+                benv[name] = given[name]
+                continue
+            try:
+                benv[name] = default(benv)
+            except EvalError as e:  # defaults are evaluated inside the call: its frame
+                self.stack.append(Frame(bdef.name, tuple(given.items()), head.span))
+                self.eval_error(e)
+                self.stack.pop()
+                raise _Abort from None
+        return tuple([(name, benv[name]) for name, _ in plan.order]), benv
+
+    def bind(
+        self, head: S.Head, bdef: S.BlockDef, env: dict[str, Value], shape: ir.Shape
+    ) -> tuple[tuple[tuple[str, Value], ...], dict[str, Value]] | None:
+        """The arguments of a block call and the environment of its body; None after a
+        mistake (reported)."""
         names = [p.name for p in bdef.params]
         given: dict[str, Value] = {}
         ok = True
@@ -898,7 +1132,7 @@ class Elaborator:
                         raise EvalError(
                             f"`{arg.name}` is given twice", arg.span, code="duplicate-argument"
                         )
-                    given[arg.name] = evaluate(arg.value, env)
+                    given[arg.name] = self.compiled(arg.value)(env)
                 else:
                     if position >= len(names):
                         raise EvalError(
@@ -906,7 +1140,7 @@ class Elaborator:
                             arg.span,
                             code="too-many-arguments",
                         )
-                    given[names[position]] = evaluate(arg, env)
+                    given[names[position]] = self.compiled(arg)(env)
                     position += 1
             except EvalError as e:
                 self.eval_error(e)
@@ -935,46 +1169,7 @@ class Elaborator:
                 "missing-argument",
             )
             return None
-        args = tuple((p.name, benv[p.name]) for p in bdef.params)
-        # An expansion depends only on its call site, its argument values, its input shape and
-        # the globals it reads: identical calls, in this compile or an earlier one, share it.
-        key = (
-            id(head),
-            tuple(self.key(v) for _, v in args),
-            shape,
-            tuple(self.key(self.globals[n]) for n in self.reads[bdef.name]),
-        )
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.descend(head.span, cached.derived["depth"])
-            self.count(cached.layer_count, head.span)
-            return cached
-        if len(self.stack) >= limits.MAX_CALL_DEPTH:
-            self.error(
-                f"block calls nested more than {limits.MAX_CALL_DEPTH} deep",
-                head.span,
-                code="limit",
-            )
-            raise _Abort
-        self.descend(head.span, 1)
-        self.stack.append(Frame(bdef.name, args, head.span))
-        before, errors_before = self.layers, len(self.errors)
-        start, outer_deepest = self.depth, self.deepest
-        self.depth += 1
-        self.deepest = self.depth
-        try:
-            body = self.body(bdef.body, benv, shape, bdef.span)
-        finally:
-            self.stack.pop()
-            self.depth -= 1
-            depth, self.deepest = self.deepest - start, max(outer_deepest, self.deepest)
-        node = ir.Block(head, shape, body.out_shape, bdef.name, args, body, self.layers - before)
-        node.derived["depth"] = depth  # levels of nesting it adds, itself included
-        if len(self.errors) == errors_before:
-            if len(self.cache) >= BLOCK_CACHE_SIZE:
-                self.cache.clear()
-            self.cache[key] = node
-        return node
+        return tuple((p.name, benv[p.name]) for p in bdef.params), benv
 
     # ---- composites ------------------------------------------------------------------------
     def compound(
@@ -1013,14 +1208,7 @@ class Elaborator:
             )
             return None
         if kind == "residual":
-            shortcuts = [
-                s for s in stmt.body if isinstance(s, S.Compound) and s.head.name == "shortcut"
-            ]
-            main = tuple(
-                s
-                for s in stmt.body
-                if not (isinstance(s, S.Compound) and s.head.name == "shortcut")
-            )
+            shortcuts, main, first = self.residual_parts(stmt)
             for extra in shortcuts[1:]:
                 self.error(
                     "a residual has at most one `shortcut:`",
@@ -1034,8 +1222,6 @@ class Elaborator:
                     code="empty",
                 )
                 return None
-            # the shortcut's layers are named (and registered) where it is written
-            first = bool(shortcuts) and stmt.body.index(shortcuts[0]) < stmt.body.index(main[0])
             short = None
             if first:
                 short = self.body(shortcuts[0].body, env, shape, shortcuts[0].span, namer)
@@ -1095,6 +1281,30 @@ class Elaborator:
         if kind == "concat":
             return ir.Concat(head, shape, total, tuple(branches))
         return ir.Split(head, shape, total, tuple(sizes), tuple(branches))
+
+    def residual_parts(
+        self, stmt: S.Compound
+    ) -> tuple[list[S.Compound], tuple[S.Stmt, ...], bool]:
+        """A residual's `shortcut:` statements, its other statements, and whether the
+        shortcut is written first; worked out once per program."""
+        found = self.residuals.get(id(stmt))
+        if found is None:
+            shortcuts = [
+                s for s in stmt.body if isinstance(s, S.Compound) and s.head.name == "shortcut"
+            ]
+            main = tuple(
+                s
+                for s in stmt.body
+                if not (isinstance(s, S.Compound) and s.head.name == "shortcut")
+            )
+            # the shortcut's layers are named (and registered) where it is written
+            first = (
+                bool(shortcuts)
+                and bool(main)
+                and stmt.body.index(shortcuts[0]) < stmt.body.index(main[0])
+            )
+            found = self.residuals[id(stmt)] = (shortcuts, main, first)
+        return found
 
     def split_sizes(self, sizes: Value, n: int, shape: ir.Shape, head: S.Head) -> tuple[int, ...]:
         span = next(a.value.span for a in head.args if isinstance(a, S.KwArg))
@@ -1179,6 +1389,19 @@ def _key(value: Value) -> Any:
     return (t, value)
 
 
+class _CallPlan:
+    """How a block call without mistakes of names or counts binds its arguments."""
+
+    __slots__ = ("args", "order")
+
+    def __init__(self, args: tuple, order: tuple) -> None:
+        self.args = args  # (parameter, compiled argument), as written
+        self.order = order  # (parameter, compiled default or None when given), as declared
+
+
+_UNPLANNED = object()
+
+
 class _Body:
     """A body being elaborated: its scope, names, statements so far and current shape."""
 
@@ -1188,12 +1411,25 @@ class _Body:
         self.env = env
         self.namer = namer
         self.children: list[ir.Named] = []
-        self.loops: list[tuple[Frame, ...]] = []  # the `for` iterations each child was made in
+        # the `for` iterations each child was made in; None until a child is made in one
+        self.loops: list[tuple[Frame, ...]] | None = None
         self.current = shape
         self.outer = outer  # frames above this depth of the call stack are its iterations
 
+    def made(self, n: int, frames: tuple[Frame, ...] | None) -> None:
+        """The `n` children just added were made in the iterations `frames` (None: none)."""
+        if frames is not None:
+            if self.loops is None:
+                self.loops = [()] * (len(self.children) - n)
+            self.loops.extend([frames] * n)
+        elif self.loops is not None:
+            self.loops.extend([()] * n)
 
-class _Namer:
+
+_RESERVED_NAMES = names.RESERVED
+
+
+class _Namer(NameTable):
     """Unique attribute names within one body: conv1, bn1, relu1, conv2, unit1, ...
 
     They name the modules of the generated code as well as the cost report's rows, so they
@@ -1201,19 +1437,24 @@ class _Namer:
     of a block `bfloat` gives `bfloat16_`, never the `nn.Module.bfloat16` method.
     """
 
-    __slots__ = ("table",)
-
-    def __init__(self) -> None:
-        self.table = NameTable()
+    __slots__ = ()
 
     def __call__(self, base: str) -> str:
-        return self.table.fresh(base, numbered=True)
+        # NameTable.fresh's fast path, inline (a table with no parent and nothing reserved
+        # of its own); anything else goes through fresh itself
+        k = self.counts.get(base, 0) + 1
+        name = f"{base}{k}"
+        if name[0] != "_" and name not in self.used and name not in _RESERVED_NAMES:
+            self.counts[base] = k
+            self.used.add(name)
+            return name
+        return self.fresh(base, numbered=True)
 
     def claim(self, name: str) -> bool:
         """Take `name` as it is (`as NAME`); False when it is already in use here."""
-        if self.table.taken(name):
+        if self.taken(name):
             return False
-        self.table.used.add(name)
+        self.used.add(name)
         return True
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import limits
@@ -135,39 +135,33 @@ def make_divisible(value: float, divisor: int, min_value: int | None = None) -> 
     return new
 
 
+def _arity(name: str, span: Span, args: list[Value], lo: int, hi: int) -> None:
+    if not lo <= len(args) <= hi:
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        noun = "argument" if want == "1" else "arguments"
+        raise EvalError(f"{name}() takes {want} {noun}, got {len(args)}", span)
+
+
 def _call(node: S.Call, args: list[Value]) -> Value:
     name, span = node.func, node.span
-
-    def arity(lo: int, hi: int) -> None:
-        if not lo <= len(args) <= hi:
-            want = str(lo) if lo == hi else f"{lo} to {hi}"
-            noun = "argument" if want == "1" else "arguments"
-            raise EvalError(f"{name}() takes {want} {noun}, got {len(args)}", span)
-
     if name in ("min", "max"):
         items = list(args[0]) if len(args) == 1 and isinstance(args[0], tuple) else args
         if not items:
             raise EvalError(f"{name}() needs at least one value", span)
         nums = [_number(v, span) for v in items]
         return min(nums) if name == "min" else max(nums)
-    if name in ("int", "floor", "ceil", "abs", "float", "exp", "sqrt"):
-        arity(1, 1)
+    if name in _UNARY:
+        _arity(name, span, args, 1, 1)
         x = _number(args[0], span, "the argument")
+        if name == "int":
+            return int(x)
         if name == "sqrt" and x < 0:
             raise EvalError(f"sqrt() of a negative number ({x!r})", span)
         if name == "exp" and x > 36:  # e**36.7 > 2**53
             raise EvalError(f"exp({x!r}) is too large (limit 2**53)", span, code="limit")
-        return {
-            "int": lambda: int(x),
-            "floor": lambda: int(math.floor(x)),
-            "ceil": lambda: int(math.ceil(x)),
-            "abs": lambda: abs(x),
-            "float": lambda: float(x),
-            "exp": lambda: math.exp(x),
-            "sqrt": lambda: math.sqrt(x),
-        }[name]()
+        return _UNARY[name](x)
     if name == "round":  # Python's: halves to even; with digits, a float
-        arity(1, 2)
+        _arity(name, span, args, 1, 2)
         x = _number(args[0], span, "the argument")
         if len(args) == 1:
             return round(x)
@@ -176,7 +170,7 @@ def _call(node: S.Call, args: list[Value]) -> Value:
             raise EvalError(f"round(): {digits} digits is out of range (-20 to 20)", span)
         return float(round(x, digits))
     if name == "log":
-        arity(1, 2)
+        _arity(name, span, args, 1, 2)
         x = _number(args[0], span, "the argument")
         base = _number(args[1], span, "the base") if len(args) == 2 else math.e
         if x <= 0 or base <= 0 or base == 1:
@@ -186,7 +180,7 @@ def _call(node: S.Call, args: list[Value]) -> Value:
             )
         return math.log(x) / math.log(base) if len(args) == 2 else math.log(x)
     if name == "range":
-        arity(1, 3)
+        _arity(name, span, args, 1, 3)
         bounds = [as_int(a, span, "a range() argument") for a in args]
         if len(bounds) == 3 and bounds[2] == 0:
             raise EvalError("range() step must not be zero", span)
@@ -197,9 +191,9 @@ def _call(node: S.Call, args: list[Value]) -> Value:
             )
         return tuple(r)
     if name in ("zip", "enumerate", "unique", "count", "sorted", "reversed"):
-        return _list_function(name, args, span, arity)
+        return _list_function(name, args, span)
     if name == "make_divisible":
-        arity(2, 3)
+        _arity(name, span, args, 2, 3)
         x = _number(args[0], span, "the value")
         d = as_int(args[1], span, "the divisor")
         if d <= 0:
@@ -207,11 +201,11 @@ def _call(node: S.Call, args: list[Value]) -> Value:
         low = as_int(args[2], span, "min_value") if len(args) == 3 else None
         return make_divisible(x, d, low)
     if name in ("all", "any"):  # Python's truth of every item / of some item
-        arity(1, 1)
+        _arity(name, span, args, 1, 1)
         items = iterable(args[0], span, name)
         return all(map(truth, items)) if name == "all" else any(map(truth, items))
     if name in ("len", "sum"):
-        arity(1, 1)
+        _arity(name, span, args, 1, 1)
         if not isinstance(args[0], tuple):
             raise EvalError(f"{name}() takes a list", span)
         return len(args[0]) if name == "len" else sum(_number(v, span) for v in args[0])
@@ -222,6 +216,17 @@ def _call(node: S.Call, args: list[Value]) -> Value:
         code="unknown-name",
     )
 
+
+# the one-argument numeric functions (`int` is handled first: the most common call)
+_UNARY = {
+    "int": int,
+    "floor": lambda x: int(math.floor(x)),
+    "ceil": lambda x: int(math.ceil(x)),
+    "abs": abs,
+    "float": float,
+    "exp": math.exp,
+    "sqrt": math.sqrt,
+}
 
 FUNCTIONS = (
     "min", "max", "int", "float", "round", "floor", "ceil", "abs", "sqrt", "exp", "log",
@@ -247,30 +252,30 @@ def _key(value: Value) -> Any:
     return (type(value) is bool, value if not isinstance(value, Table) else id(value))
 
 
-def _list_function(name: str, args: list[Value], span: Span, arity) -> Value:
+def _list_function(name: str, args: list[Value], span: Span) -> Value:
     if name == "zip":
         if not args:
             raise EvalError("zip() needs at least one list", span)
         lists = [iterable(a, span, name) for a in args]
         return tuple(zip(*lists, strict=False))
     if name == "enumerate":
-        arity(1, 2)
+        _arity(name, span, args, 1, 2)
         start = as_int(args[1], span, "enumerate()'s start") if len(args) == 2 else 0
         return tuple((start + i, v) for i, v in enumerate(iterable(args[0], span, name)))
     if name in ("sorted", "reversed"):
-        arity(1, 1)
+        _arity(name, span, args, 1, 1)
         items = iterable(args[0], span, name)
         if name == "reversed":
             return items[::-1]
         return tuple(sorted(_number(v, span, "a sorted() item") for v in items))
     if name == "unique":  # distinct items in first-seen order
-        arity(1, 1)
+        _arity(name, span, args, 1, 1)
         seen: dict[Any, Value] = {}
         for v in iterable(args[0], span, name):
             seen.setdefault(_key(v), v)
         return tuple(seen.values())
     # count(xs): how often each of unique(xs) occurs; count(xs, v): how often v occurs
-    arity(1, 2)
+    _arity(name, span, args, 1, 2)
     items = iterable(args[0], span, name)
     if len(args) == 2:
         want = _key(args[1])
@@ -327,27 +332,28 @@ _STEPS = " steps"  # a hidden name: no spec can write it
 def _comprehension(node: S.ListComp, env: Mapping[str, Value]):
     steps = env.get(_STEPS) if isinstance(env, ChainMap) else None
     scope: dict[str, Value] = {_STEPS: steps or _Steps()}
-    local = ChainMap(scope, env)
+    yield from _clauses(node, 0, scope, ChainMap(scope, env))
 
-    def clauses(i: int):
-        if i == len(node.clauses):
-            yield evaluate(node.element, local)
-            return
-        clause = node.clauses[i]
-        for item in iterable(evaluate(clause.iterable, local), clause.iterable.span, "for"):
-            counter = scope[_STEPS]
-            counter.left -= 1
-            if counter.left < 0:
-                raise EvalError(
-                    f"a list comprehension ran more than {limits.MAX_ITERATIONS} iterations",
-                    node.span,
-                    code="limit",
-                )
-            bind(scope, clause.targets, item, clause.span)
-            if all(truth(evaluate(c, local)) for c in clause.conds):
-                yield from clauses(i + 1)
 
-    yield from clauses(0)
+def _clauses(node: S.ListComp, i: int, scope: dict[str, Value], local: ChainMap):
+    """The items of clauses i, i+1, ... of a comprehension (a generator function, not a
+    recursive closure: that would be a reference cycle, garbage for the collector)."""
+    if i == len(node.clauses):
+        yield evaluate(node.element, local)
+        return
+    clause = node.clauses[i]
+    for item in iterable(evaluate(clause.iterable, local), clause.iterable.span, "for"):
+        counter = scope[_STEPS]
+        counter.left -= 1
+        if counter.left < 0:
+            raise EvalError(
+                f"a list comprehension ran more than {limits.MAX_ITERATIONS} iterations",
+                node.span,
+                code="limit",
+            )
+        bind(scope, clause.targets, item, clause.span)
+        if all(truth(evaluate(c, local)) for c in clause.conds):
+            yield from _clauses(node, i + 1, scope, local)
 
 
 def bind(scope: dict[str, Value], targets: tuple[str, ...], item: Value, span: Span) -> None:
@@ -365,6 +371,88 @@ def bind(scope: dict[str, Value], targets: tuple[str, ...], item: Value, span: S
         scope[name] = value
 
 
+def _unknown(node: S.Name, env: Mapping[str, Value]) -> Value:
+    """A name not in `env`: `true` / `false`, else the mistake."""
+    if node.name in CONSTANTS:
+        return CONSTANTS[node.name]
+    if node.name == "in":
+        raise EvalError(
+            "`in` is defined only inside `layers:` and block bodies",
+            node.span,
+            code="unknown-name",
+        ) from None
+    raise EvalError(
+        f"unknown name `{node.name}`",
+        node.span,
+        did_you_mean(node.name, [k for k in env if not k.startswith(" ")]),
+        code="unknown-name",
+    ) from None
+
+
+def _binop(node: S.BinOp, a: Value, b: Value) -> Value:
+    """`a op b`, the operands already evaluated."""
+    op = node.op
+    if op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
+        if len(a) + len(b) > limits.MAX_LIST:  # refused before the copy is made
+            return _sized(a + b[: limits.MAX_LIST + 1 - len(a)], node.span)
+        return _sized(a + b, node.span)
+    a = _number(a, node.left.span)
+    b = _number(b, node.right.span)
+    if op == "+":
+        return _check(a + b, node.span)
+    if op == "-":
+        return _check(a - b, node.span)
+    if op == "*":
+        return _check(a * b, node.span)
+    if op == "**":
+        return _check(_pow(a, b, node.span), node.span)
+    return _check(_div(a, b, node.span, op), node.span)
+
+
+def _called(node: S.Call, args: list[Value]) -> Value:
+    result = _call(node, args)
+    return _sized(result, node.span) if isinstance(result, tuple) else _check(result, node.span)
+
+
+def _index(node: S.Index, target: Value, key: Value) -> Value:
+    if isinstance(target, Table):
+        try:
+            return target.get(key)
+        except KeyError:
+            keys = ", ".join(format_value(k) for k in target.domain())
+            raise EvalError(
+                f"no entry for {format_value(key)} in the table",
+                node.index.span,
+                f"keys: {keys}" if keys else "the table is empty",
+            ) from None
+    if isinstance(target, tuple):
+        i = as_int(key, node.index.span, "a list index")
+        if not -len(target) <= i < len(target):
+            raise EvalError(
+                f"index {i} is out of range for a list of {len(target)}", node.index.span
+            )
+        return target[i]
+    raise EvalError(
+        f"only lists and tables can be indexed, not {format_value(target)}", node.target.span
+    )
+
+
+def _table(node: S.MapExpr, pairs) -> Table:
+    """The table of `node`; `pairs` yields each (key, a function giving its value) in order,
+    so keys and values are evaluated alternately, as written."""
+    items = []
+    seen = set()
+    for (k, _), (key, value) in zip(node.pairs, pairs, strict=True):
+        if isinstance(key, Table):
+            raise EvalError("a table key must be a number or a list", k.span)
+        typed = (isinstance(key, bool), key)  # true and 1 are different keys
+        if typed in seen:
+            raise EvalError(f"duplicate key {format_value(key)} in the table", k.span)
+        seen.add(typed)
+        items.append((key, value()))
+    return _sized(Table(tuple(items)), node.span)
+
+
 def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
     """The value of `node` where names are looked up in `env`."""
     t = type(node)
@@ -374,48 +462,16 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
         try:
             return env[node.name]
         except KeyError:
-            if node.name in CONSTANTS:
-                return CONSTANTS[node.name]
-            if node.name == "in":
-                raise EvalError(
-                    "`in` is defined only inside `layers:` and block bodies",
-                    node.span,
-                    code="unknown-name",
-                ) from None
-            raise EvalError(
-                f"unknown name `{node.name}`",
-                node.span,
-                did_you_mean(node.name, [k for k in env if not k.startswith(" ")]),
-                code="unknown-name",
-            ) from None
+            return _unknown(node, env)
     if t is S.BinOp:
         a = evaluate(node.left, env)
-        b = evaluate(node.right, env)
-        op = node.op
-        if op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
-            if len(a) + len(b) > limits.MAX_LIST:  # refused before the copy is made
-                return _sized(a + b[: limits.MAX_LIST + 1 - len(a)], node.span)
-            return _sized(a + b, node.span)
-        a = _number(a, node.left.span)
-        b = _number(b, node.right.span)
-        if op == "+":
-            return _check(a + b, node.span)
-        if op == "-":
-            return _check(a - b, node.span)
-        if op == "*":
-            return _check(a * b, node.span)
-        if op == "**":
-            return _check(_pow(a, b, node.span), node.span)
-        return _check(_div(a, b, node.span, op), node.span)
+        return _binop(node, a, evaluate(node.right, env))
     if t is S.Neg:
         return -_number(evaluate(node.operand, env), node.span)
     if t is S.Dims:
         return node.values
     if t is S.Call:
-        result = _call(node, [evaluate(a, env) for a in node.args])
-        return (
-            _sized(result, node.span) if isinstance(result, tuple) else _check(result, node.span)
-        )
+        return _called(node, [evaluate(a, env) for a in node.args])
     if t is S.Compare:
         left = evaluate(node.operands[0], env)
         for op, right_node in zip(node.ops, node.operands[1:], strict=True):
@@ -438,27 +494,7 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
         return _sized(tuple(_comprehension(node, env)), node.span)
     if t is S.Index:
         target = evaluate(node.target, env)
-        key = evaluate(node.index, env)
-        if isinstance(target, Table):
-            try:
-                return target.get(key)
-            except KeyError:
-                keys = ", ".join(format_value(k) for k in target.domain())
-                raise EvalError(
-                    f"no entry for {format_value(key)} in the table",
-                    node.index.span,
-                    f"keys: {keys}" if keys else "the table is empty",
-                ) from None
-        if isinstance(target, tuple):
-            i = as_int(key, node.index.span, "a list index")
-            if not -len(target) <= i < len(target):
-                raise EvalError(
-                    f"index {i} is out of range for a list of {len(target)}", node.index.span
-                )
-            return target[i]
-        raise EvalError(
-            f"only lists and tables can be indexed, not {format_value(target)}", node.target.span
-        )
+        return _index(node, target, evaluate(node.index, env))
     if t is S.ListExpr:
         if len(node.items) > limits.MAX_LIST:
             raise EvalError("list is too long", node.span, code="limit")
@@ -466,16 +502,252 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
     if t is S.MapExpr:
         if len(node.pairs) > limits.MAX_LIST:
             raise EvalError("table is too long", node.span, code="limit")
-        items = []
-        seen = set()
-        for k, v in node.pairs:
-            key = evaluate(k, env)
-            if isinstance(key, Table):
-                raise EvalError("a table key must be a number or a list", k.span)
-            typed = (isinstance(key, bool), key)  # true and 1 are different keys
-            if typed in seen:
-                raise EvalError(f"duplicate key {format_value(key)} in the table", k.span)
-            seen.add(typed)
-            items.append((key, evaluate(v, env)))
-        return _sized(Table(tuple(items)), node.span)
+        return _table(
+            node, ((evaluate(k, env), lambda v=v: evaluate(v, env)) for k, v in node.pairs)
+        )
     raise AssertionError(f"unknown expression node {t.__name__}")
+
+
+# ---- compiled expressions ----------------------------------------------------------------
+
+Compiled = Callable[[Mapping[str, Value]], Value]
+VARIES = object()  # what `compile_expr` gives as the constant of an expression that reads names
+_MAX = limits.MAX_INT
+
+
+def compile_expr(node: S.Expr) -> tuple[Compiled, Any]:
+    """`node` as a function of the environment, and its value when it reads no name (else
+    `VARIES`).
+
+    The function gives exactly what `evaluate(node, env)` gives — the same value or the same
+    EvalError — without dispatching on node types at every call: an architecture search
+    evaluates the same few hundred expressions for every candidate.  Sub-expressions that
+    read no name are evaluated here, once; a table is never such a constant, because tables
+    compare by identity and each evaluation must make a new one.
+    """
+    t = type(node)
+    if t is S.Num or t is S.Dims:
+        value = node.value if t is S.Num else node.values
+        return (lambda env: value), value
+    if t is S.Name:
+        return _compile_name(node), VARIES
+    if t is S.ListComp:
+        return (lambda env: evaluate(node, env)), VARIES  # rare: evaluated as written
+    parts = [compile_expr(c) for c in _operands(node)]
+    if all(c is not VARIES for _, c in parts):
+        try:
+            value = evaluate(node, {})
+        except EvalError:
+            pass  # raised again at every evaluation, as written
+        else:
+            if t is S.MapExpr and not _holds_table(value.items):
+                items = value.items
+                return (lambda env: Table(items)), VARIES  # a new table, the same items
+            if not _holds_table(value):
+                return (lambda env: value), value
+    fns = [f for f, _ in parts]
+    return _COMPILERS[t](node, *fns) if t in _FIXED else _COMPILERS[t](node, fns), VARIES
+
+
+def _operands(node: S.Expr) -> list[S.Expr]:
+    t = type(node)
+    if t is S.BinOp or t is S.BoolOp:
+        return [node.left, node.right]
+    if t is S.Neg or t is S.Not:
+        return [node.operand]
+    if t is S.Call:
+        return list(node.args)
+    if t is S.Compare:
+        return list(node.operands)
+    if t is S.Cond:
+        return [node.test, node.then, node.orelse]
+    if t is S.Index:
+        return [node.target, node.index]
+    if t is S.ListExpr:
+        return list(node.items)
+    if t is S.MapExpr:
+        return [e for pair in node.pairs for e in pair]
+    raise AssertionError(f"unknown expression node {t.__name__}")
+
+
+def _holds_table(value: Value) -> bool:
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if type(v) is Table:
+            return True
+        if type(v) is tuple:
+            todo.extend(v)
+    return False
+
+
+def _compile_name(node: S.Name) -> Compiled:
+    name = node.name
+
+    def fn(env):
+        try:
+            return env[name]
+        except KeyError:
+            return _unknown(node, env)
+
+    return fn
+
+
+def _compile_binop(node: S.BinOp, left: Compiled, right: Compiled) -> Compiled:
+    op = node.op
+    # the common case inline: two numbers, a result within 2**53 (NaN fails the range test)
+    if op == "+":
+
+        def fn(env):
+            a = left(env)
+            b = right(env)
+            if type(a) in _NUMBERS and type(b) in _NUMBERS and -_MAX <= (r := a + b) <= _MAX:
+                return r
+            return _binop(node, a, b)
+
+    elif op == "-":
+
+        def fn(env):
+            a = left(env)
+            b = right(env)
+            if type(a) in _NUMBERS and type(b) in _NUMBERS and -_MAX <= (r := a - b) <= _MAX:
+                return r
+            return _binop(node, a, b)
+
+    elif op == "*":
+
+        def fn(env):
+            a = left(env)
+            b = right(env)
+            if type(a) in _NUMBERS and type(b) in _NUMBERS and -_MAX <= (r := a * b) <= _MAX:
+                return r
+            return _binop(node, a, b)
+
+    elif op == "/":
+
+        def fn(env):
+            a = left(env)
+            b = right(env)
+            if type(a) is int and type(b) is int and b > 0:
+                q, r = divmod(a, b)
+                if not r and -_MAX <= q <= _MAX:
+                    return q
+            return _binop(node, a, b)
+
+    elif op == "//":
+
+        def fn(env):
+            a = left(env)
+            b = right(env)
+            if type(a) is int and type(b) is int and b > 0 and -_MAX <= (q := a // b) <= _MAX:
+                return q
+            return _binop(node, a, b)
+
+    else:
+
+        def fn(env):
+            a = left(env)
+            return _binop(node, a, right(env))
+
+    return fn
+
+
+_NUMBERS = frozenset((int, float))
+
+
+def _compile_neg(node: S.Neg, operand: Compiled) -> Compiled:
+    span = node.span
+    return lambda env: -_number(operand(env), span)
+
+
+def _compile_call(node: S.Call, args: list[Compiled]) -> Compiled:
+    return lambda env: _called(node, [f(env) for f in args])
+
+
+def _compile_compare(node: S.Compare, operands: list[Compiled]) -> Compiled:
+    if len(node.ops) == 1:
+        op, span = node.ops[0], node.operands[1].span
+        first, second = operands
+
+        def one(env):
+            return _compare(op, first(env), second(env), span)
+
+        return one
+    rest = list(zip(node.ops, operands[1:], (o.span for o in node.operands[1:]), strict=True))
+    first = operands[0]
+
+    def chain(env):
+        left = first(env)
+        for op, right_fn, span in rest:
+            right = right_fn(env)
+            if not _compare(op, left, right, span):
+                return False
+            left = right
+        return True
+
+    return chain
+
+
+def _compile_boolop(node: S.BoolOp, left: Compiled, right: Compiled) -> Compiled:
+    stop = node.op == "or"
+
+    def fn(env):
+        value = left(env)
+        if truth(value) == stop:  # short-circuit, as in Python
+            return value
+        return right(env)
+
+    return fn
+
+
+def _compile_not(node: S.Not, operand: Compiled) -> Compiled:
+    return lambda env: not truth(operand(env))
+
+
+def _compile_cond(node: S.Cond, test: Compiled, then: Compiled, orelse: Compiled) -> Compiled:
+    return lambda env: then(env) if truth(test(env)) else orelse(env)
+
+
+def _compile_index(node: S.Index, target: Compiled, index: Compiled) -> Compiled:
+    def fn(env):
+        value = target(env)
+        return _index(node, value, index(env))
+
+    return fn
+
+
+def _compile_list(node: S.ListExpr, items: list[Compiled]) -> Compiled:
+    span = node.span
+    if len(items) > limits.MAX_LIST:
+
+        def too_long(env):
+            raise EvalError("list is too long", span, code="limit")
+
+        return too_long
+    return lambda env: _sized(tuple([f(env) for f in items]), span)
+
+
+def _compile_map(node: S.MapExpr, fns: list[Compiled]) -> Compiled:
+    if len(node.pairs) > limits.MAX_LIST:
+
+        def too_long(env):
+            raise EvalError("table is too long", node.span, code="limit")
+
+        return too_long
+    pairs = list(zip(fns[::2], fns[1::2], strict=True))
+    return lambda env: _table(node, ((k(env), lambda v=v: v(env)) for k, v in pairs))
+
+
+_COMPILERS: dict[type, Callable[..., Compiled]] = {
+    S.BinOp: _compile_binop,
+    S.Neg: _compile_neg,
+    S.Call: _compile_call,
+    S.Compare: _compile_compare,
+    S.BoolOp: _compile_boolop,
+    S.Not: _compile_not,
+    S.Cond: _compile_cond,
+    S.Index: _compile_index,
+    S.ListExpr: _compile_list,
+    S.MapExpr: _compile_map,
+}
+_FIXED = {S.BinOp, S.Neg, S.BoolOp, S.Not, S.Cond, S.Index}  # a fixed number of operands

@@ -9,10 +9,12 @@ DAG; passes that walk it memoize by node identity.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import syntax as S
+from .errors import fast_init
 from .values import Table, format_value  # noqa: F401 - re-exported
 
 
@@ -312,3 +314,8 @@ def children(node: Node) -> tuple[Named, ...]:
     """The named sub-nodes of a composite, in order (empty for layers)."""
     get = CHILDREN.get(type(node))
     return get(node) if get is not None else ()
+
+
+for _cls in list(globals().values()):  # every node, Shape and Network: all frozen
+    if isinstance(_cls, type) and _cls.__module__ == __name__ and dataclasses.is_dataclass(_cls):
+        fast_init(_cls)

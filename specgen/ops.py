@@ -6,13 +6,14 @@ argument.  This table is the single source for the language reference's layer li
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from . import limits
 from . import syntax as S
 from .errors import Span, did_you_mean
-from .expr import EvalError, Value, as_int, evaluate
+from .expr import VARIES, Compiled, EvalError, Value, as_int, compile_expr
 from .ir import format_value
 
 REQUIRED = object()
@@ -327,6 +328,9 @@ class Plan:
     trailing: tuple[tuple[Plan, Span], ...]
     errors: tuple[EvalError, ...]
     complete: bool  # every required argument is given: the layer can be built despite errors
+    # `assign` compiled: per argument whose value depends on names, (name, its compiled
+    # expression, kind, low, high, ArgSpec, span); the others are converted once, into `base`
+    binders: tuple[tuple[str, Compiled, str, float, float, ArgSpec, Span], ...] = ()
 
 
 def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
@@ -438,18 +442,44 @@ def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
             complete = False
         else:
             base[a.name] = a.default if a.kind != "pair" or a.default is AUTO else _pair(a.default)
+    binders = []
+    for a, expr in assign:
+        fn, constant = compile_expr(expr)
+        if constant is not VARIES:
+            try:  # a written constant (`3x3`, `stride=2`) is converted once, here
+                base[a.name] = _convert(a, constant, expr.span, spec.name)
+                continue
+            except EvalError:
+                pass  # reported at every elaboration, in its place among the arguments
+        low = -math.inf if a.low is None else a.low
+        high = math.inf if a.high is None else a.high
+        binders.append((a.name, fn, a.kind, low, high, a, expr.span))
     return Plan(
-        spec, tuple(assign), base, frozenset(explicit), tuple(trailing), tuple(errors), complete
+        spec,
+        tuple(assign),
+        base,
+        frozenset(explicit),
+        tuple(trailing),
+        tuple(errors),
+        complete,
+        tuple(binders),
     )
 
 
 def apply(p: Plan, env: dict[str, Value]) -> dict[str, Any]:
     """The argument values of a planned layer in `env`; raises EvalError on the first bad one."""
     values = dict(p.base)
-    op = p.spec.name
-    for a, expr in p.assign:
-        value = expr.value if type(expr) is S.Num else evaluate(expr, env)
-        values[a.name] = _convert(a, value, expr.span, op)
+    for name, fn, kind, low, high, a, span in p.binders:
+        value = fn(env)
+        # the common case inline: an int within range, as an int or a square size
+        if type(value) is int and low <= value <= high:
+            if kind == "int":
+                values[name] = value
+                continue
+            if kind == "pair" or kind == "padding":
+                values[name] = (value, value)
+                continue
+        values[name] = _convert(a, value, span, p.spec.name)
     return values
 
 

@@ -26,7 +26,7 @@ def _arg_span(head: S.Head | None, *names: str) -> Span:
 
 
 CHECKED = {ir.Conv, ir.Shuffle, ir.IGC, ir.Linear, ir.SE}  # the layers `check` has rules for
-_WEIGHTED = (ir.Conv, ir.IGC, ir.Linear, ir.SE)
+_WEIGHTED = {ir.Conv, ir.IGC, ir.Linear, ir.SE}
 _COMPOSITE = {ir.Residual, ir.Add, ir.Concat, ir.Split}
 
 
@@ -88,15 +88,30 @@ def _merge_repeats(errors: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def validate(net: ir.Network) -> list[Diagnostic]:
-    errors: list[Diagnostic] = []
-    seen: set[int] = set()
+    """The mistakes of channel arithmetic and shape agreement in `net`."""
+    validator = _Validator()
+    validator.walk(net.body, ())  # the body is a Seq
+    return _merge_repeats(validator.errors) if validator.errors else []
+
+
+class _Validator:
+    """One walk over the IR.  Methods rather than closures: a recursive closure is a reference
+    cycle, which would keep each compile's IR alive until the garbage collector runs."""
+
+    __slots__ = ("errors", "seen")
+
+    def __init__(self) -> None:
+        self.errors: list[Diagnostic] = []
+        self.seen: set[int] = set()
 
     def report(
-        message: str, span: Span, chain: tuple[Frame, ...], hint: str | None, code: str
+        self, message: str, span: Span, chain: tuple[Frame, ...], hint: str | None, code: str
     ) -> None:
-        errors.append(Diagnostic(message, span, hint, chain, code))
+        self.errors.append(Diagnostic(message, span, hint, chain, code))
 
-    def check(node: ir.Node, chain: tuple[Frame, ...]) -> None:
+    def check(self, node: ir.Node, chain: tuple[Frame, ...]) -> None:
+        """The rules of one layer or composite (`CHECKED`, `_COMPOSITE`)."""
+        report = self.report
         t = type(node)
         head = node.src
         c = node.in_shape.c
@@ -113,11 +128,10 @@ def validate(net: ir.Network) -> list[Diagnostic]:
         if t is ir.Conv:
             g = node.groups
             if node.kind in ("conv", "pwconv") and g > 1:
-                span = _arg_span(head, "group")
                 if c % g:
                     report(
                         f"{node.kind} input channels ({c}) are not divisible by group={g}",
-                        span,
+                        _arg_span(head, "group"),
                         chain,
                         f"groups dividing {c}: {divisors(c)}",
                         "group-divisibility",
@@ -207,33 +221,30 @@ def validate(net: ir.Network) -> list[Diagnostic]:
                         "concat-spatial",
                     )
 
-    def walk(node: ir.Node, chain: tuple[Frame, ...]) -> None:
-        if id(node) in seen:  # a shared block instantiation: checked once
+    def walk(self, node: ir.Node, chain: tuple[Frame, ...]) -> None:
+        if id(node) in self.seen:  # a shared block instantiation: checked once
             return
-        seen.add(id(node))
-        if type(node) is ir.Block:
+        self.seen.add(id(node))
+        t = type(node)
+        errors = self.errors
+        if t is ir.Block:
             if node.derived.get("valid"):
                 return
             before = len(errors)
-            walk(node.body, chain + (Frame(node.name, node.args, node.src.span),))
+            self.walk(node.body, chain + (Frame(node.name, node.args, node.src.span),))
             if len(errors) == before:
                 node.derived["valid"] = True
             return
         # a composite is checked after its contents, and only when they are sound: a shape
         # mismatch caused by a mistake inside it would only repeat that mistake
-        composite = type(node) in _COMPOSITE
-        if not composite:
-            check(node, chain)
+        # (the other containers, Seq and SepConv, have no rules of their own)
         before = len(errors)
-        loops = _child_loops(node)
-        for i, (_, child) in enumerate(ir.CHILDREN[type(node)](node)):
-            where = chain + loops[i] if loops else chain
-            if type(child) in ir.CHILDREN:
-                walk(child, where)
-            elif type(child) in CHECKED:
-                check(child, where)
-        if composite and len(errors) == before:
-            check(node, chain)
-
-    walk(net.body, ())  # the body is a Seq
-    return _merge_repeats(errors)
+        loops = node.loops if t is ir.Seq else _child_loops(node)
+        for i, (_, child) in enumerate(ir.CHILDREN[t](node)):
+            tc = type(child)
+            if tc in ir.CHILDREN:
+                self.walk(child, chain + loops[i] if loops else chain)
+            elif tc in CHECKED:
+                self.check(child, chain + loops[i] if loops else chain)
+        if t in _COMPOSITE and len(errors) == before:
+            self.check(node, chain)

@@ -76,10 +76,24 @@ def from_python(value: Any, max_items: int, max_depth: int) -> Any:
     become lists and tables.  Raises `ValueProblem` for anything else, for self-containing
     values, and past `max_items` items or `max_depth` levels of nesting.
     """
-    budget = [max_items]
-    active: set[int] = set()
+    t = type(value)
+    if t is bool or t is int or t is float:  # the common case, before any set-up
+        return value
+    return _Converter(max_items, max_depth).convert(value, 0)
 
-    def convert(v: Any, depth: int) -> Any:
+
+class _Converter:
+    """The walk of `from_python`.  Methods, not recursive closures: those are reference
+    cycles, garbage left by every compile for the collector."""
+
+    __slots__ = ("budget", "max_items", "max_depth", "active")
+
+    def __init__(self, max_items: int, max_depth: int) -> None:
+        self.budget = self.max_items = max_items
+        self.max_depth = max_depth
+        self.active: set[int] = set()
+
+    def convert(self, v: Any, depth: int) -> Any:
         t = type(v)
         if t is bool or t is int or t is float:
             return v
@@ -94,30 +108,31 @@ def from_python(value: Any, max_items: int, max_depth: int) -> Any:
         if hasattr(type(v), "__index__") and not isinstance(v, list | tuple | dict):
             return _exact(v, int)  # numpy integers
         if isinstance(v, list | tuple | dict | Table) or _is_mapping(v):
-            if depth >= max_depth:
-                raise ValueProblem(f"lists and tables nested more than {max_depth} deep")
-            if id(v) in active:
+            if depth >= self.max_depth:
+                raise ValueProblem(f"lists and tables nested more than {self.max_depth} deep")
+            if id(v) in self.active:
                 raise ValueProblem("a list or table that contains itself")
-            active.add(id(v))
+            self.active.add(id(v))
             try:
-                return container(v, depth + 1)
+                return self.container(v, depth + 1)
             finally:
-                active.discard(id(v))
+                self.active.discard(id(v))
         if _is_real(v):
             return _exact(v, float)  # numpy floats and other real numbers
         raise ValueProblem(f"a value that is not a number, list or table ({type(v).__name__})")
 
-    def take(n: int) -> None:
-        budget[0] -= n
-        if budget[0] < 0:
-            raise ValueProblem(f"more than {max_items} items in its lists and tables")
+    def take(self, n: int) -> None:
+        self.budget -= n
+        if self.budget < 0:
+            raise ValueProblem(f"more than {self.max_items} items in its lists and tables")
 
-    def container(v: Any, depth: int) -> Any:
+    def container(self, v: Any, depth: int) -> Any:
+        convert = self.convert
         if isinstance(v, list):
-            take(list.__len__(v))
+            self.take(list.__len__(v))
             return tuple(convert(item, depth) for item in list.__iter__(v))
         if isinstance(v, tuple):
-            take(tuple.__len__(v))
+            self.take(tuple.__len__(v))
             return tuple(convert(item, depth) for item in tuple.__iter__(v))
         if isinstance(v, Table):
             pairs = v.items
@@ -125,8 +140,8 @@ def from_python(value: Any, max_items: int, max_depth: int) -> Any:
             pairs = dict.items(v)
         else:
             try:
-                if len(v) > max_items:
-                    raise ValueProblem(f"more than {max_items} items in its lists and tables")
+                if len(v) > self.max_items:
+                    raise ValueProblem(f"more than {self.max_items} items in its lists and tables")
                 pairs = list(v.items())
             except ValueProblem:
                 raise
@@ -134,7 +149,7 @@ def from_python(value: Any, max_items: int, max_depth: int) -> Any:
                 raise ValueProblem(
                     f"a mapping that could not be read ({type(err).__name__})"
                 ) from None
-        take(len(pairs))
+        self.take(len(pairs))
         items = []
         for key, item in pairs:
             key = convert(key, depth)
@@ -142,8 +157,6 @@ def from_python(value: Any, max_items: int, max_depth: int) -> Any:
                 raise ValueProblem("a table key must be a number or a list")
             items.append((key, convert(item, depth)))
         return Table(tuple(items))
-
-    return convert(value, 0)
 
 
 def _exact(v: Any, kind: type) -> Any:
