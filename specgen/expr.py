@@ -209,6 +209,14 @@ def _call(node: S.Call, args: list[Value]) -> Value:
         if not isinstance(args[0], tuple):
             raise EvalError(f"{name}() takes a list", span)
         return len(args[0]) if name == "len" else sum(_number(v, span) for v in args[0])
+    if name in ("choice", "uniform", "loguniform"):
+        raise EvalError(
+            f"{name}() declares a search domain; it is written only after a network "
+            "parameter's name",
+            span,
+            f"e.g. `network net(g: {name}(...) = ...)`",
+            code="unknown-name",
+        )
     raise EvalError(
         f"unknown function `{name}`",
         span,

@@ -108,6 +108,14 @@ def test_syntax_of_domains(text, message):
     assert message in compile_error(spec).diagnostics[0].message
 
 
+def test_domains_are_not_values():
+    spec = "network n\ninput 3x8x8\nlet a = choice(1, 2)\nlayers:\n    relu\n"
+    err = compile_error(spec)
+    assert err.diagnostics[0].message == (
+        "choice() declares a search domain; it is written only after a network parameter's name"
+    )
+
+
 def test_step_keyword_is_the_third_argument():
     spec = "network n(k=range(0, 9, step=3))\ninput 3x8x8\nlayers:\n    relu\n"
     assert compile_text(spec).params["k"] == (0, 3, 6)
