@@ -182,6 +182,8 @@ def _cmd_cost(args: argparse.Namespace) -> int:
 
     _stdout()  # fail before the work
     net = _compile(args)
+    if args.deploy:
+        net = net.deploy()
     _print(to_json(net) if args.format == "json" else to_table(net, blocks=args.blocks))
     return EXIT_OK
 
@@ -236,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--blocks", action="store_true", help="one row per block instead of layer")
+    p.add_argument(
+        "--deploy", action="store_true", help="the deploy form: BatchNorm folded into convs"
+    )
     p.set_defaults(run=_cmd_cost)
 
     from .emit import targets
@@ -255,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--split-groups",
         action="store_true",
         help="keras: write group convs as slice -> Conv2D per group -> Concatenate",
+    )
+    p.add_argument(
+        "--deploy",
+        action="store_true",
+        help="emit the deploy form: every BatchNorm after a conv or fc folded into it (a bias)",
     )
     p.set_defaults(run=_cmd_build)
 
@@ -442,7 +452,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
             _stdout()
         else:
             plan_output(args.output)  # fail before the work; checked again when written
-        code = get_emitter(args.target).emit(_compile(args), **options)
+        net = _compile(args)
+        code = get_emitter(args.target).emit(net.deploy() if args.deploy else net, **options)
         if args.output is None:
             _print(code)
         else:

@@ -160,6 +160,15 @@ class Network:
 
         return {name: node.out_shape for name, node in walk(self.ir.body)}
 
+    def deploy(self) -> Network:
+        """This network with every BatchNorm folded into the conv or fc before it (see
+        `specgen.deploy`): what `cost --deploy` reports and `build --deploy` emits."""
+        from .deploy import fold
+
+        folded = Network(fold(self.ir), self.source)
+        folded.constraints = self.constraints
+        return folded
+
     def emit(self, target: str, **options: Any) -> str:
         """Source code for `target` ("torch", "keras"): see `specgen.emit`."""
         from .emit import get_emitter

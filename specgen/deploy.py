@@ -1,0 +1,147 @@
+"""The deploy form of a network: every BatchNorm folded into the convolution (or fully
+connected layer) right before it.
+
+In eval mode a BatchNorm is an affine map per channel, y = (x - mean) / sqrt(var + eps) * gamma
++ beta, so a conv followed by it equals one conv with scaled weights and a bias
+(W' = W * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps)), the re-parameterisation
+deployment code does by hand (ultralytics' `fuse()`, RepVGG).  `fold` is a pure IR pass: the
+folded network keeps every other layer and every name, so its state_dict is the eager one's
+without the BatchNorm entries and with a bias on each folded conv (`specgen cost --deploy`,
+`specgen build --deploy`).  A BatchNorm that follows anything else (an `igc`, a residual sum,
+an activation) stays.  Part of the core: no framework import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import ir
+
+
+def foldable(prev: ir.Node, node: ir.Node) -> bool:
+    """Whether `node` is a BatchNorm that can be folded into `prev`, the layer before it."""
+    return type(node) is ir.BatchNorm and type(prev) in (ir.Conv, ir.Linear)
+
+
+def fold(net: ir.Network) -> ir.Network:
+    """`net` with every conv-BatchNorm (and fc-BatchNorm) pair folded into one layer."""
+    memo: dict[int, ir.Node] = {}
+    return dataclasses.replace(net, body=_seq(net.body, memo))
+
+
+def pairs(seq: ir.Seq) -> list[tuple[str, str]]:
+    """(layer, BatchNorm) names of the pairs `fold` folds in one body (not below it)."""
+    kids = seq.children
+    return [
+        (kids[i][0], kids[i + 1][0])
+        for i in range(len(kids) - 1)
+        if foldable(kids[i][1], kids[i + 1][1])
+    ]
+
+
+def _seq(seq: ir.Seq, memo: dict[int, ir.Node]) -> ir.Seq:
+    out: list[ir.Named] = []
+    loops: list = []
+    kids = seq.children
+    i = 0
+    while i < len(kids):
+        name, node = kids[i]
+        if i + 1 < len(kids) and foldable(node, kids[i + 1][1]):
+            out.append((name, dataclasses.replace(node, bias=True)))
+            if seq.loops:
+                loops.append(seq.loops[i])
+            i += 2
+            continue
+        out.append((name, _node(node, memo)))
+        if seq.loops:
+            loops.append(seq.loops[i])
+        i += 1
+    return dataclasses.replace(seq, children=tuple(out), loops=tuple(loops))
+
+
+def _node(node: ir.Node, memo: dict[int, ir.Node]) -> ir.Node:
+    t = type(node)
+    if t not in ir.CHILDREN:
+        return node
+    key = id(node)
+    if key in memo:  # a shared block instantiation stays shared
+        return memo[key]
+    if t is ir.Seq:
+        new: ir.Node = _seq(node, memo)
+    elif t is ir.Block:
+        body = _seq(node.body, memo)
+        new = dataclasses.replace(node, body=body, layer_count=_layers(body), derived={})
+    elif t is ir.SepConv:
+        new = dataclasses.replace(node, body=_seq(node.body, memo))
+    elif t is ir.Residual:
+        short = None if node.shortcut is None else _seq(node.shortcut, memo)
+        new = dataclasses.replace(node, body=_seq(node.body, memo), shortcut=short)
+    else:  # Add, Concat, Split: named branches
+        branches = tuple((n, _node(b, memo)) for n, b in node.branches)
+        new = dataclasses.replace(node, branches=branches)
+    memo[key] = new
+    return new
+
+
+def _layers(node: ir.Node) -> int:
+    if type(node) is ir.Block:
+        return node.layer_count
+    kids = ir.children(node)
+    return sum(_layers(c) for _, c in kids) if kids else 1
+
+
+def folded_paths(net: ir.Network) -> list[tuple[str, str]]:
+    """Module paths (`unit1.conv1`, `unit1.bn1`) of every pair `fold` folds, as the
+    generated modules name them: blocks and sepconvs are modules, composites are not."""
+    out: list[tuple[str, str]] = []
+
+    def seq(s: ir.Seq, prefix: str) -> None:
+        for a, b in pairs(s):
+            out.append((prefix + a, prefix + b))
+        for name, child in s.children:
+            node(child, name, prefix)
+
+    def node(n: ir.Node, name: str, prefix: str) -> None:
+        t = type(n)
+        if t is ir.Seq:
+            seq(n, prefix)
+        elif t in (ir.Block, ir.SepConv):
+            seq(n.body, f"{prefix}{name}.")
+        elif t is ir.Residual:
+            seq(n.body, prefix)
+            if n.shortcut is not None:
+                seq(n.shortcut, prefix)
+        elif t in (ir.Add, ir.Concat, ir.Split):
+            for bname, b in n.branches:
+                node(b, bname, prefix)
+
+    seq(net.body, "")
+    return out
+
+
+def fold_torch(net: ir.Network, state: dict) -> dict:
+    """The deploy form's state_dict from an eager model's (`model.state_dict()` of the
+    network `net` was compiled to): each folded pair's conv gets W·s and (b - mean)·s + beta,
+    s = gamma / sqrt(running_var + eps), and the BatchNorm's entries go."""
+    import torch
+
+    state = dict(state)
+    bns = _batchnorms(net)
+    for conv, bn in folded_paths(net):
+        w = state[f"{conv}.weight"]
+        scale = state[f"{bn}.weight"] / torch.sqrt(state[f"{bn}.running_var"] + bns[bn])
+        bias = state.get(f"{conv}.bias")
+        if bias is None:
+            bias = torch.zeros_like(scale)
+        state[f"{conv}.weight"] = w * scale.reshape(-1, *([1] * (w.dim() - 1)))
+        state[f"{conv}.bias"] = (bias - state[f"{bn}.running_mean"]) * scale + state[f"{bn}.bias"]
+        for key in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+            state.pop(f"{bn}.{key}", None)
+    return state
+
+
+def _batchnorms(net: ir.Network) -> dict[str, float]:
+    """Every folded BatchNorm's path and eps."""
+    from .cost import walk
+
+    return {path: n.eps for path, n in walk(net.body) if type(n) is ir.BatchNorm}

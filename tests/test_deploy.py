@@ -1,0 +1,72 @@
+"""The deploy form (issue 10, part 1): every BatchNorm after a conv or fc folded into it.
+Costs against PyTorch's own count of the deploy module, outputs against the eager model in
+eval mode with random BatchNorm statistics (max relative difference <= 1e-5)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import EXAMPLES
+
+import specgen
+from specgen.deploy import fold_torch, folded_paths
+
+torch = pytest.importorskip("torch")
+
+NAMES = sorted(p.name for p in EXAMPLES.glob("*.conv"))
+
+
+def _randomize_batchnorms(model) -> None:
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deploy_form_is_exact(name):
+    torch.manual_seed(0)
+    net = specgen.compile(EXAMPLES / name)
+    eager = net.to_torch().eval()
+    _randomize_batchnorms(eager)
+    deploy_net = net.deploy()
+    deploy = deploy_net.to_torch().eval()
+    state = fold_torch(net.ir, eager.state_dict())
+    deploy.load_state_dict(state)  # strict: the same names, less the folded BatchNorms
+    # counts: the compiler's, PyTorch's, and eager less BN weights plus the new biases
+    modules = dict(eager.named_modules())
+    removed = sum(2 * modules[bn].num_features for _, bn in folded_paths(net.ir))
+    added = sum(modules[c].out_channels if isinstance(modules[c], torch.nn.Conv2d)
+                else modules[c].out_features
+                for c, _ in folded_paths(net.ir) if modules[c].bias is None)  # fmt: skip
+    torch_count = sum(p.numel() for p in deploy.parameters())
+    assert deploy_net.cost.params == torch_count == net.cost.params - removed + added
+    assert deploy_net.cost.macs == net.cost.macs
+    left = [m for m in deploy.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if "igc" not in name:  # a BatchNorm after igc's permutation is not folded
+        assert not left
+    x = torch.randn(2, *net.input_shape.as_list())
+    with torch.no_grad():
+        a, b = eager(x), deploy(x)
+    assert a.shape == b.shape
+    assert ((a - b).abs().max() / a.abs().max()).item() <= 1e-5
+
+
+def test_fold_keeps_names_and_sharing():
+    net = specgen.compile(EXAMPLES / "shufflenet_v1.conv")
+    eager_keys = set(net.to_torch().state_dict())
+    deploy_keys = set(net.deploy().to_torch().state_dict())
+    pairs = folded_paths(net.ir)
+    assert ("unit1.conv1", "unit1.bn1") in pairs
+    bn_keys = {k for k in eager_keys if k.rsplit(".", 1)[0] in {bn for _, bn in pairs}}
+    biases = {f"{c}.bias" for c, _ in pairs}
+    assert deploy_keys == (eager_keys - bn_keys) | biases
+
+
+def test_cli_deploy(cli):
+    r = cli("cost", str(EXAMPLES / "shufflenet_v1.conv"), "--deploy", "--format", "json")
+    assert r.code == 0
+    assert '"params": 1853488' in r.out
+    r = cli("build", str(EXAMPLES / "shufflenet_v1.conv"), "--target", "torch", "--deploy")
+    assert r.code == 0 and "BatchNorm" not in r.out and "nn.Conv2d(" in r.out
