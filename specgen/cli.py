@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--trials", type=_count, help="candidates to evaluate (default: 100; grid: all)"
     )
     p.add_argument("--sampler", choices=["grid", "random", "tpe", "nsga2"], default="random")
-    p.add_argument("--seed", type=_seed, help="the sampler's seed (0 .. 2**64-1)")
+    p.add_argument("--seed", type=_search_seed, help="the sampler's seed (0 .. 2**32-1)")
     p.add_argument("--max-params", type=_count, metavar="N", help="constraint: params <= N")
     p.add_argument("--max-macs", type=_count, metavar="N", help="constraint: macs <= N")
     p.add_argument(
@@ -331,6 +331,26 @@ def _count(text: str) -> int:
     return int(value)
 
 
+def _split(text: str) -> list[str]:
+    """`min:macs,max:params` at its top-level commas (`max(macs, params)` stays whole)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def _search_seed(text: str) -> int:
+    value = _seed(text)
+    if value > 2**32 - 1:  # Optuna's samplers seed numpy
+        raise argparse.ArgumentTypeError(f"expects a whole number from 0 to 2**32-1, got {text}")
+    return value
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
     from .output import OutputError, plan_output, write_output
     from .search import Objective, Space, render_table
@@ -341,9 +361,16 @@ def _cmd_search(args: argparse.Namespace) -> int:
                 plan_output(path)  # fail before the work
     except OutputError as err:
         raise _Usage(str(err)) from None
+    paths = [p for p in (args.file, args.output, args.best_spec) if p is not None]
+    for i, a in enumerate(paths):
+        for b in paths[i + 1 :]:
+            if os.path.abspath(a) == os.path.abspath(b) or (
+                os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+            ):
+                raise _Usage(f"{b} is named twice (the spec, -o and --best-spec must differ)")
     if args.output is None:
         _stdout()
-    objectives = [Objective.parse(t) for text in args.objective for t in text.split(",") if t]
+    objectives = [Objective.parse(t) for text in args.objective for t in _split(text) if t]
     objectives = objectives or [Objective.parse("params"), Objective.parse("macs")]
     constraints = []
     if args.max_params is not None:
@@ -351,6 +378,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.max_macs is not None:
         constraints.append(f"macs <= {args.max_macs}")
     space = Space(args.file, _parse_sets(args.set))
+    if not space.dimensions and any(q.domain for q in space.program.params):
+        raise _Usage("--set fixes every searched parameter: nothing is left to search")
     if not space.dimensions:
         raise _Usage(
             f"{args.file} declares no search space: give a network parameter a domain, "
@@ -360,7 +389,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if trials is None:
         trials = space.size if args.sampler == "grid" and space.size is not None else 100
     progress = _Progress(trials) if sys.stderr is not None and sys.stderr.isatty() else None
-    from .search import StorageError
+    from .search import SearchError
 
     try:
         candidates = space.run(
@@ -373,7 +402,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             study_name=args.study,
             progress=progress,
         )
-    except StorageError as err:
+    except SearchError as err:
         raise _Usage(str(err)) from None
     finally:
         if progress is not None:

@@ -125,7 +125,10 @@ class Uniform:
         return int(round((self.high - self.low) / self.step)) + 1
 
     def contains(self, value: Any) -> bool:
-        if not _number(value) or not self.low - _EPS <= value <= self.high + _EPS:
+        tol = _EPS * max(abs(self.low), abs(self.high))  # relative: domains may be tiny
+        if not _number(value) or not self.low - tol <= value <= self.high + tol:
+            return False
+        if self.log and value <= 0:
             return False
         if self.step is None:
             return True
@@ -247,6 +250,11 @@ def _scalar(node: S.Expr) -> Scalar:
         if len(args) > limits.MAX_LIST:
             raise _Bad(f"choice() of more than {limits.MAX_LIST} values", span)
         for i, a in enumerate(args):
+            if _has_table(a):
+                raise _Bad(
+                    "choice() of tables is not supported: choose a key and index the table",
+                    node.args[i].span,
+                )
             if any(_same(a, b) for b in args[:i]):
                 raise _Bad(f"choice() lists {format_value(a)} twice", node.args[i].span)
         return Choice(tuple(args), span)
@@ -292,6 +300,12 @@ def _scalar(node: S.Expr) -> Scalar:
     return Uniform(low, high, step, log, span)
 
 
+def _has_table(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return any(_has_table(v) for v in value)
+    return not isinstance(value, int | float | bool)
+
+
 def _domain(node: S.Expr) -> Domain:
     if type(node) is S.ListExpr:
         items = tuple(_scalar(item) for item in node.items)
@@ -320,7 +334,9 @@ def domains(program: S.Program) -> tuple[tuple[Dimension, ...], list[Diagnostic]
         if q.domain is None:
             continue
         try:
-            dims.append(Dimension(q.name, _domain(q.domain), q.domain.span))
+            dim = Dimension(q.name, _domain(q.domain), q.domain.span)
+            _check_kind(dim, q.default)
+            dims.append(dim)
         except _Bad as bad:
             errors.append(bad.diagnostic)
     if program.constraints:
@@ -338,6 +354,65 @@ def domains(program: S.Program) -> tuple[tuple[Dimension, ...], list[Diagnostic]
                     )
                 )
     return tuple(dims), errors
+
+
+def _literal(node: S.Expr | None) -> Any:
+    """The value of a literal default (`3`, `-0.5`, `true`), else None."""
+    if type(node) is S.Num:
+        return node.value
+    if type(node) is S.Neg and type(node.operand) is S.Num:
+        return -node.operand.value
+    if type(node) is S.Name and node.name in ("true", "false"):
+        return node.name == "true"
+    return None
+
+
+def _kind_fits(default: Any, value: Any) -> bool:
+    """Whether a parameter whose default is `default` can take `value` (the default's type
+    is the parameter's: an int default takes whole numbers only, a bool only booleans)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, int):
+        return float(value).is_integer()
+    return True
+
+
+def _check_kind(dim: Dimension, default_node: S.Expr | None) -> None:
+    """A domain holding values its parameter's type cannot take (`w: uniform(0.5, 2.0) = 1`:
+    1 makes `w` an int) is refused where it is declared, not left to fail per candidate."""
+    default = _literal(default_node)
+    scalars = [dim.domain] if not isinstance(dim.domain, Items) else []
+    for d in scalars:
+        bad = None
+        if isinstance(d, Choice):
+            bad = next((v for v in d.values if not _kind_fits(default, v)), None)
+        elif isinstance(d, Uniform) and default is not None:
+            if isinstance(default, bool):
+                bad = d.low
+            elif isinstance(default, int) and not (
+                d.step is not None and float(d.step).is_integer() and float(d.low).is_integer()
+            ):
+                bad = "fractional values"
+        elif isinstance(d, IntRange) and isinstance(default, bool):
+            bad = d.start
+        if bad is not None and default is not None:
+            shown = bad if isinstance(bad, str) else format_value(bad)
+            numeric = isinstance(bad, str) or (_number(bad) and not float(bad).is_integer())
+            hint = None
+            if numeric and isinstance(default, int) and not isinstance(default, bool):
+                hint = f"write the default as {format_value(float(default))}"
+            raise _Bad(
+                f"`{dim.name}` = {format_value(default)} makes it {_kind_name(default)}, but its "
+                f"domain {d} holds {shown}",
+                dim.span,
+                hint,
+            )
+
+
+def _kind_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return "an integer" if isinstance(value, int) else "a number"
 
 
 def check_given(dims: tuple[Dimension, ...], params: Mapping[str, Any]) -> list[Diagnostic]:

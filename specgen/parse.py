@@ -121,6 +121,12 @@ def _step_keyword(func: str, given: tuple, args: tuple, keywords: list) -> tuple
     """`range(a, b, step=s)` and `uniform(a, b, step=s)` (search domains read better with
     the keyword) are their three-argument forms; no other call takes a keyword."""
     first = keywords[0]
+    if len(keywords) > 1 and keywords[1].name == first.name:
+        raise _Limit(f"`{first.name}=` is given twice", keywords[1].span, "syntax")
+    if first.name == "step" and func in ("range", "uniform") and len(args) >= 3:
+        raise _Limit(
+            "the step is given twice (as an argument and as `step=`)", first.span, "syntax"
+        )
     if func not in ("range", "uniform") or first.name != "step" or len(keywords) > 1:
         bad = first if func not in ("range", "uniform") or first.name != "step" else keywords[1]
         raise _Limit(

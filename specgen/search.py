@@ -14,6 +14,7 @@ are exactly those `specgen cost` reports for the same point.
 from __future__ import annotations
 
 import itertools
+import numbers
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +30,8 @@ from .expr import EvalError, evaluate, truth
 from .values import ValueProblem, format_value, from_python
 
 SAMPLERS = ("grid", "random", "tpe", "nsga2")
+GRID_LIMIT = 1_000_000  # points of a grid run by Optuna (which lists them all)
+MAX_SEED = 2**32 - 1  # Optuna's samplers take numpy seeds
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,9 @@ class Space:
         self.dimensions: tuple[sp.Dimension, ...] = tuple(
             d for d in dims if d.name not in self.fixed
         )
-        # the default point must compile: a mistake in the spec shows here, not per candidate
-        self.default = compile(self.source.text, self.fixed, filename=self.source.filename)
+        # the default point (with the fixed values): objectives are checked on it up front
+        self._distributions: dict[str, Any] | None = None
+        self.default = self.evaluate({})
 
     @property
     def size(self) -> int | None:
@@ -212,7 +216,10 @@ class Space:
         violations = [c.violation for c in result.constraints]
         violations += [_violation(c, result, scope) for c in constraints]
         feasible = all(v <= 0 for v in violations)
-        values = tuple(o.value(scope) for o in objectives)
+        try:
+            values = tuple(o.value(scope) for o in objectives)
+        except SpecError as err:  # e.g. a division by zero at this point only
+            return Candidate(shown, error=err, violations=tuple(violations))
         return Candidate(shown, result, None, feasible, values, violations=tuple(violations))
 
     def run(
@@ -232,6 +239,10 @@ class Space:
         run without Optuna; other samplers, or any storage, run an Optuna study."""
         objs = [o if isinstance(o, Objective) else Objective.parse(o) for o in objectives]
         extra = [_expression(c, "constraint") if isinstance(c, str) else c for c in constraints]
+        if isinstance(self.default, Network):  # an unknown name fails now, not per candidate
+            scope = sp.scope(self.default.ir, self.default.cost)
+            for o in objs:
+                o.value(scope)
         if storage is None and sampler in ("random", "grid"):
             candidates = self._run_plain(objs, n_trials, sampler, seed, extra, progress)
         else:
@@ -346,8 +357,34 @@ class Space:
             directions=list(directions),
             load_if_exists=study_name is not None,
         )
+        self._check_resumed(study, directions, optuna)
         study.optimize(trial_fn, n_trials=n_trials, timeout=timeout)
         return study
+
+    def _check_resumed(self, study: Any, directions: Sequence[str], optuna: Any) -> None:
+        """A stored study resumed with other objectives or another space would mix trials
+        of two searches: refused."""
+        have = [d.name.lower() for d in study.directions]
+        if have != [d.lower() for d in directions]:
+            raise SearchError(
+                f"study `{study.study_name}` optimizes {', '.join(have)}; this search asks "
+                f"{', '.join(directions)}: use another --study"
+            )
+        mine = self.distributions()
+        for trial in study.get_trials(deepcopy=False):
+            for name, dist in trial.distributions.items():
+                new = mine.get(name)
+                try:
+                    if new is None:
+                        raise ValueError(f"`{name}` is not searched here")
+                    optuna.distributions.check_distribution_compatibility(dist, new)
+                    if dist != new:
+                        raise ValueError(f"`{name}` has another domain here")
+                except ValueError as err:
+                    raise SearchError(
+                        f"study `{study.study_name}` was made with another search space ({err}): "
+                        "use another --study"
+                    ) from None
 
     def _sampler(self, sampler: str | Any, seed: int | None, constraints_func: Any) -> Any:
         optuna = _optuna()
@@ -355,6 +392,11 @@ class Space:
             return sampler
         if sampler == "grid":
             self.grid()  # a continuous space is refused, located
+            if self.size > GRID_LIMIT:  # Optuna's GridSampler lists every point in memory
+                raise SearchError(
+                    f"the grid has {self.size:,} points; Optuna's grid sampler holds them all "
+                    f"(limit {GRID_LIMIT:,}): sample it, or search it without --storage"
+                )
             space = {}
             for name, dist in self.distributions().items():
                 space[name] = _choices(dist)
@@ -368,6 +410,11 @@ class Space:
         raise ValueError(f"unknown sampler {sampler!r}; samplers: {', '.join(SAMPLERS)}")
 
     def distributions(self) -> dict[str, Any]:
+        if self._distributions is None:
+            self._distributions = self._make_distributions()
+        return self._distributions
+
+    def _make_distributions(self) -> dict[str, Any]:
         """Optuna distributions of the searched parameters; a list parameter's searched
         items are `name[i]`, and a choice among lists or tables is a choice of its index."""
         optuna = _optuna()
@@ -381,13 +428,15 @@ class Space:
             )
             for name, d in scalars:
                 if isinstance(d, sp.Choice):
-                    if all(isinstance(v, int | float | bool) for v in d.values):
+                    if _scalar_choices(d.values):
                         out[name] = D.CategoricalDistribution(list(d.values))
                     else:
                         out[name] = D.CategoricalDistribution(list(range(d.size)))
                 elif isinstance(d, sp.IntRange):
-                    r = d.values
-                    out[name] = D.IntDistribution(min(r), max(r), step=abs(d.step))
+                    r = d.values  # its ends, not min()/max(): a range may hold 10**15 values
+                    out[name] = D.IntDistribution(
+                        min(r[0], r[-1]), max(r[0], r[-1]), step=abs(d.step)
+                    )
                 elif isinstance(d, sp.Uniform):
                     out[name] = D.FloatDistribution(d.low, d.high, log=d.log, step=d.step)
         return out
@@ -418,6 +467,7 @@ class Space:
         def offset(line: int, column: int) -> int:
             return starts[line - 1] + column - 1
 
+        point = {**self.fixed, **point}  # the --set values are part of the chosen network
         edits = []
         for q in self.program.params:
             if q.name in point and q.span.file is None:
@@ -434,16 +484,29 @@ class Space:
         return text
 
 
+def _scalar_choices(values: Sequence[Any]) -> bool:
+    """Whether Optuna can hold a choice's values as they are: numbers or booleans, not both
+    (Optuna finds a choice by ==, and True == 1), and no two equal (1 and 1.0)."""
+    if not all(isinstance(v, int | float | bool) for v in values):
+        return False
+    if len({isinstance(v, bool) for v in values}) > 1:
+        return False
+    return len(set(values)) == len(values)
+
+
 def _pick(trial: Any, name: str, dists: Mapping[str, Any], domain: Any) -> Any:
     dist = dists[name]
     if isinstance(domain, sp.Choice):
         value = trial.suggest_categorical(name, dist.choices)
-        if all(isinstance(v, int | float | bool) for v in domain.values):
+        if _scalar_choices(domain.values):
             return value
         return sp.plain(domain.values[int(value)])  # a choice among lists: its index
     if isinstance(domain, sp.IntRange):
         return trial.suggest_int(name, dist.low, dist.high, step=dist.step)
-    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    value = trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if domain.step is not None:  # Optuna's 0.30000000000000004 is the grid's 0.3
+        return domain.at(int(round((value - domain.low) / domain.step)))
+    return value
 
 
 def _choices(dist: Any) -> list[Any]:
@@ -469,9 +532,11 @@ def _violation(c: Any, net: Network, scope: Mapping[str, Any]) -> float:
     expression like the spec's `constraint` lines."""
     if callable(c):
         v = c(net)
-        if isinstance(v, bool):
-            return 0.0 if v else 1.0
-        return float(v)
+        if isinstance(v, bool) or getattr(getattr(v, "dtype", None), "kind", None) == "b":
+            return 0.0 if v else 1.0  # numpy's bool too: float(np.True_) would read 1, unmet
+        if isinstance(v, numbers.Real):
+            return float(v)
+        raise TypeError(f"a constraint must return a bool or a number (<= 0 when met), not {v!r}")
     try:
         ok = truth(evaluate(c, scope))
         return sp.violation(c, scope, ok)
@@ -499,7 +564,11 @@ def _storage(optuna: Any, url: str | None) -> Any:
     raise AssertionError("unreachable")
 
 
-class StorageError(RuntimeError):
+class SearchError(ValueError):
+    """A search that cannot run as asked (the CLI's exit 2)."""
+
+
+class StorageError(SearchError):
     """An Optuna storage URL that cannot be opened (wrong URL, driver, server down)."""
 
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -530,3 +531,101 @@ def test_without_optuna_the_space_api_still_works():
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "needs Optuna: pip install 'specgen[search]'" in r.stdout
+
+
+# ---- found in review ---------------------------------------------------------------------
+
+
+def test_best_spec_pins_the_set_values_too(cli, tmp_path):
+    best = tmp_path / "best.conv"
+    r = cli("search", str(IGC), "--sampler", "grid", "--objective", "max:width",
+            "--set", "budget=4374", "--best-spec", str(best))  # fmt: skip
+    assert r.code == 0, r.err
+    net = specgen.compile(best)
+    assert net.params["budget"] == 4374 and (net.params["M"], net.params["L"]) == (3, 27)
+    assert net.feasible
+
+
+def test_a_resumed_study_must_be_the_same_search(cli, tmp_path):
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    spec = tmp_path / "v1.conv"
+    spec.write_text("network n(c: choice(4, 8) = 4)\ninput 3x8x8\nlayers:\n    conv 1x1 out=c\n")
+    base = ["search", str(spec), "--sampler", "tpe", "--trials", "3", "--storage", db,
+            "--study", "x"]  # fmt: skip
+    assert cli(*base).code == 0
+    assert cli(*base).code == 0  # resumed: the same search
+    r = cli(*base, "--objective", "macs")
+    assert r.code == 2 and "study `x` optimizes minimize, minimize" in r.err
+    spec.write_text(spec.read_text().replace("choice(4, 8)", "choice(4, 8, 16)"))
+    r = cli(*base)
+    assert r.code == 2 and "was made with another search space" in r.err
+
+
+def test_huge_ranges_and_grids_through_optuna(cli, tmp_path):
+    spec = tmp_path / "huge.conv"
+    spec.write_text(
+        "network n(a: range(1, 10**15) = 3, b: range(1, 100000) = 3)\ninput 3x8x8\n"
+        "layers:\n    relu\n"
+    )
+    start = time.perf_counter()
+    r = cli("search", str(spec), "--sampler", "tpe", "--trials", "5", "--seed", "0")
+    assert r.code == 0 and time.perf_counter() - start < 30
+    r = cli("search", str(spec), "--sampler", "grid", "--trials", "3", "--storage",
+            f"sqlite:///{tmp_path / 'g.db'}")  # fmt: skip
+    assert r.code == 2 and "Optuna's grid sampler holds them all" in r.err
+    r = cli("search", str(spec), "--sampler", "tpe", "--seed", str(2**32))
+    assert r.code == 2 and "2**32-1" in r.err
+
+
+def test_default_type_must_fit_the_domain():
+    spec = "network n(w: uniform(0.5, 2.0, step=0.5) = 1)\ninput 3x8x8\nlayers:\n    relu\n"
+    err = compile_error(spec)
+    assert "`w` = 1 makes it an integer, but its domain" in err.diagnostics[0].message
+    assert err.diagnostics[0].hint == "write the default as 1.0"
+    assert compile_text(spec.replace("= 1)", "= 1.0)")).params["w"] == 1.0
+    err = compile_error(spec.replace("uniform(0.5, 2.0, step=0.5) = 1", "choice(true, 1) = 1"))
+    assert "holds true" in err.diagnostics[0].message
+
+
+def test_optuna_keeps_booleans_and_numbers_apart(tmp_path):
+    spec = "network n(a: choice(true, false) = true, b: choice(1, 2) = 1)\ninput 3x8x8\n"
+    spec += "layers:\n    relu\n"
+    space = specgen.space(spec)
+    study = space.optimize(lambda net: 0.0, 12, sampler="random", seed=0,
+                           storage=f"sqlite:///{tmp_path / 'b.db'}", study_name="b")  # fmt: skip
+    for t in study.trials:
+        assert type(t.user_attrs["point"]["a"]) is bool
+    from specgen.search import _scalar_choices
+
+    assert not _scalar_choices([True, 1, 2]) and not _scalar_choices([1, 1.0])
+    assert _scalar_choices([1, 2.5]) and _scalar_choices([True, False])
+
+
+def test_callable_constraints_read_numpy_booleans():
+    np = pytest.importorskip("numpy")
+    space = specgen.space(SPACE)
+    cands = space.run(["params"], 6, sampler="grid",
+                      constraints=[lambda net: np.int64(net.cost.params) < 10**9])  # fmt: skip
+    assert all(c.violations[-1] == 0.0 for c in cands)
+
+
+def test_stepped_floats_from_optuna_sit_on_the_grid():
+    spec = "network n(w: uniform(0.1, 0.9, step=0.1) = 0.5)\ninput 3x8x8\nlayers:\n    relu\n"
+    study = specgen.space(spec).optimize(lambda net: 0.0, 20, sampler="tpe", seed=0)
+    grid = {p["w"] for p in specgen.space(spec).grid()}
+    assert {t.user_attrs["point"]["w"] for t in study.trials} <= grid
+
+
+def test_search_cli_odds_and_ends(cli, tmp_path):
+    r = cli("search", str(SHUFFLE), "--trials", "2", "--seed", "0",
+            "--objective", "max(macs, params),min:params")  # fmt: skip
+    assert r.code == 0, r.err
+    assert "max(macs, params)" in r.out
+    r = cli("search", str(SHUFFLE), "--trials", "2", "-o", str(SHUFFLE))
+    assert r.code == 2 and "is named twice" in r.err
+    r = cli("search", str(IGC), "--set", "M=2", "--set", "L=18", "--trials", "2")
+    assert r.code == 2 and "--set fixes every searched parameter" in r.err
+    err = compile_error(
+        "network n(a: range(0, 8, 2, step=2) = 0)\ninput 3x8x8\nlayers:\n    relu\n"
+    )
+    assert "the step is given twice" in err.diagnostics[0].message
