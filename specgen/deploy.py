@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import ir
+from .domains import layer_count
 
 
 def foldable(prev: ir.Node, node: ir.Node) -> bool:
@@ -70,7 +71,7 @@ def _node(node: ir.Node, memo: dict[int, ir.Node]) -> ir.Node:
         new: ir.Node = _seq(node, memo)
     elif t is ir.Block:
         body = _seq(node.body, memo)
-        new = dataclasses.replace(node, body=body, layer_count=_layers(body), derived={})
+        new = dataclasses.replace(node, body=body, layer_count=layer_count(body), derived={})
     elif t is ir.SepConv:
         new = dataclasses.replace(node, body=_seq(node.body, memo))
     elif t is ir.Residual:
@@ -81,13 +82,6 @@ def _node(node: ir.Node, memo: dict[int, ir.Node]) -> ir.Node:
         new = dataclasses.replace(node, branches=branches)
     memo[key] = new
     return new
-
-
-def _layers(node: ir.Node) -> int:
-    if type(node) is ir.Block:
-        return node.layer_count
-    kids = ir.children(node)
-    return sum(_layers(c) for _, c in kids) if kids else 1
 
 
 def folded_paths(net: ir.Network) -> list[tuple[str, str]]:

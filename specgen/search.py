@@ -94,14 +94,9 @@ class Candidate:
         """The totals of `specgen cost --format json` (None for an invalid point)."""
         if self.network is None:
             return None
-        c = self.network.cost
-        return {
-            "params": c.params,
-            "macs": c.macs,
-            "flops": c.flops,
-            "activations": c.activations,
-            "peak_activations": c.peak_activations,
-        }
+        terms = sp.cost_terms(self.network.ir, self.network.cost)
+        del terms["layers"]  # a count of rows, not a total of `specgen cost`
+        return terms
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -238,7 +233,7 @@ class Space:
         `objectives` (expressions; `max:` maximizes).  Without storage, "random" and "grid"
         run without Optuna; other samplers, or any storage, run an Optuna study."""
         objs = [o if isinstance(o, Objective) else Objective.parse(o) for o in objectives]
-        extra = [_expression(c, "constraint") if isinstance(c, str) else c for c in constraints]
+        extra = _constraints(constraints)
         if isinstance(self.default, Network):  # an unknown name fails now, not per candidate
             scope = sp.scope(self.default.ir, self.default.cost)
             for o in objs:
@@ -291,7 +286,7 @@ class Space:
         networks are pruned trials; constraints (the spec's and `constraints`) reach
         Optuna's constrained samplers, and every trial records its point, costs and
         feasibility in `user_attrs`.  Returns the study."""
-        extra = [_expression(c, "constraint") if isinstance(c, str) else c for c in constraints]
+        extra = _constraints(constraints)
         return self._study(
             objective, n_trials, sampler, seed, extra, storage, study_name, None,
             directions=directions, timeout=timeout,
@@ -397,9 +392,10 @@ class Space:
                     f"the grid has {self.size:,} points; Optuna's grid sampler holds them all "
                     f"(limit {GRID_LIMIT:,}): sample it, or search it without --storage"
                 )
-            space = {}
-            for name, dist in self.distributions().items():
-                space[name] = _choices(dist)
+            space = {
+                name: _encoded(d) if isinstance(d, sp.Choice) else [d.at(i) for i in range(d.size)]
+                for name, d in self._scalars()
+            }
             return optuna.samplers.GridSampler(space, seed=seed)
         if sampler == "random":
             return optuna.samplers.RandomSampler(seed=seed)
@@ -417,28 +413,28 @@ class Space:
     def _make_distributions(self) -> dict[str, Any]:
         """Optuna distributions of the searched parameters; a list parameter's searched
         items are `name[i]`, and a choice among lists or tables is a choice of its index."""
-        optuna = _optuna()
-        D = optuna.distributions
+        D = _optuna().distributions
         out: dict[str, Any] = {}
+        for name, d in self._scalars():
+            if isinstance(d, sp.Choice):
+                out[name] = D.CategoricalDistribution(_encoded(d))
+            elif isinstance(d, sp.IntRange):
+                r = d.values  # its ends, not min()/max(): a range may hold 10**15 values
+                out[name] = D.IntDistribution(min(r[0], r[-1]), max(r[0], r[-1]), step=abs(d.step))
+            else:
+                out[name] = D.FloatDistribution(d.low, d.high, log=d.log, step=d.step)
+        return out
+
+    def _scalars(self) -> list[tuple[str, sp.Choice | sp.IntRange | sp.Uniform]]:
+        """The Optuna parameters: each searched parameter, or each searched item of a list
+        parameter (`depths[0]`, ...), with its domain."""
+        out = []
         for dim in self.dimensions:
-            scalars = (
-                [(f"{dim.name}[{i}]", d) for i, d in enumerate(dim.domain.items)]
-                if isinstance(dim.domain, sp.Items)
-                else [(dim.name, dim.domain)]
-            )
-            for name, d in scalars:
-                if isinstance(d, sp.Choice):
-                    if _scalar_choices(d.values):
-                        out[name] = D.CategoricalDistribution(list(d.values))
-                    else:
-                        out[name] = D.CategoricalDistribution(list(range(d.size)))
-                elif isinstance(d, sp.IntRange):
-                    r = d.values  # its ends, not min()/max(): a range may hold 10**15 values
-                    out[name] = D.IntDistribution(
-                        min(r[0], r[-1]), max(r[0], r[-1]), step=abs(d.step)
-                    )
-                elif isinstance(d, sp.Uniform):
-                    out[name] = D.FloatDistribution(d.low, d.high, log=d.log, step=d.step)
+            if isinstance(dim.domain, sp.Items):
+                out += [(f"{dim.name}[{i}]", d) for i, d in enumerate(dim.domain.items)
+                        if not isinstance(d, sp.Fixed)]  # fmt: skip
+            else:
+                out.append((dim.name, dim.domain))
         return out
 
     def suggest(self, trial: Any) -> dict[str, Any]:
@@ -494,6 +490,11 @@ def _scalar_choices(values: Sequence[Any]) -> bool:
     return len(set(values)) == len(values)
 
 
+def _encoded(choice: sp.Choice) -> list[Any]:
+    """A choice as Optuna holds it: its values, or their indices (see `_scalar_choices`)."""
+    return list(choice.values) if _scalar_choices(choice.values) else list(range(choice.size))
+
+
 def _pick(trial: Any, name: str, dists: Mapping[str, Any], domain: Any) -> Any:
     dist = dists[name]
     if isinstance(domain, sp.Choice):
@@ -509,22 +510,25 @@ def _pick(trial: Any, name: str, dists: Mapping[str, Any], domain: Any) -> Any:
     return value
 
 
-def _choices(dist: Any) -> list[Any]:
-    optuna = _optuna()
-    D = optuna.distributions
-    if isinstance(dist, D.CategoricalDistribution):
-        return list(dist.choices)
-    if isinstance(dist, D.IntDistribution):
-        return list(range(dist.low, dist.high + 1, dist.step))
-    k = int(round((dist.high - dist.low) / dist.step))
-    return [float(round(dist.low + i * dist.step, 12)) for i in range(k + 1)]
-
-
 def _python(value: Any) -> Any:
     try:
         return from_python(value, limits.MAX_LIST, limits.MAX_VALUE_DEPTH)
     except ValueProblem:
         return repr(value)
+
+
+@dataclass(frozen=True)
+class _Constraint:
+    """A constraint given to `run` / `optimize` as text, kept for its error messages."""
+
+    text: str
+    expr: S.Expr
+
+
+def _constraints(given: Sequence[Any]) -> list[Any]:
+    return [
+        _Constraint(c, _expression(c, "constraint")) if isinstance(c, str) else c for c in given
+    ]
 
 
 def _violation(c: Any, net: Network, scope: Mapping[str, Any]) -> float:
@@ -538,10 +542,11 @@ def _violation(c: Any, net: Network, scope: Mapping[str, Any]) -> float:
             return float(v)
         raise TypeError(f"a constraint must return a bool or a number (<= 0 when met), not {v!r}")
     try:
-        ok = truth(evaluate(c, scope))
-        return sp.violation(c, scope, ok)
+        ok = truth(evaluate(c.expr, scope))
+        return sp.violation(c.expr, scope, ok)
     except EvalError as e:
-        raise SpecError([Diagnostic(e.message, e.span, e.hint, code=e.code)]) from None
+        source = Source(c.text, "constraint")
+        raise SpecError([Diagnostic(e.message, e.span, e.hint, code=e.code)], source) from None
 
 
 def _storage(optuna: Any, url: str | None) -> Any:
