@@ -169,6 +169,18 @@ class Network:
         folded.constraints = self.constraints
         return folded
 
+    def fuse_keras(self, model: Any) -> Any:
+        """The deploy form of `model` (a Keras model of this network, trained or not): a new
+        Keras model without the folded BatchNorms, its weights folded from `model`'s (see
+        `specgen.deploy.fold_keras`); Keras cannot remove layers from a model in place."""
+        from .deploy import fold_keras
+
+        # a model built with split_groups=True has a `NAME-g0` conv per group convolution
+        split = any(layer.name.endswith("-g0") for layer in model.layers if layer.weights)
+        deploy = self.deploy().to_keras(split_groups=split)
+        fold_keras(self.ir, model, deploy)
+        return deploy
+
     def emit(self, target: str, **options: Any) -> str:
         """Source code for `target` ("torch", "keras"): see `specgen.emit`."""
         from .emit import get_emitter

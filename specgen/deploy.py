@@ -14,6 +14,7 @@ an activation) stays.  Part of the core: no framework import.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from . import ir
 from .domains import layer_count
@@ -87,6 +88,16 @@ def _node(node: ir.Node, memo: dict[int, ir.Node]) -> ir.Node:
 def folded_paths(net: ir.Network) -> list[tuple[str, str]]:
     """Module paths (`unit1.conv1`, `unit1.bn1`) of every pair `fold` folds, as the
     generated modules name them: blocks and sepconvs are modules, composites are not."""
+    return _paths(net.body, "", into_blocks=True)
+
+
+def own_pairs(body: ir.Seq) -> list[tuple[str, str]]:
+    """The pairs one generated class folds itself (`fold_batchnorms`): those of its body and
+    its sepconvs, paths relative to the class; each block called in it folds its own."""
+    return _paths(body, "", into_blocks=False)
+
+
+def _paths(body: ir.Seq, start: str, into_blocks: bool) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
 
     def seq(s: ir.Seq, prefix: str) -> None:
@@ -99,7 +110,7 @@ def folded_paths(net: ir.Network) -> list[tuple[str, str]]:
         t = type(n)
         if t is ir.Seq:
             seq(n, prefix)
-        elif t in (ir.Block, ir.SepConv):
+        elif t is ir.SepConv or (t is ir.Block and into_blocks):
             seq(n.body, f"{prefix}{name}.")
         elif t is ir.Residual:
             seq(n.body, prefix)
@@ -109,7 +120,7 @@ def folded_paths(net: ir.Network) -> list[tuple[str, str]]:
             for bname, b in n.branches:
                 node(b, bname, prefix)
 
-    seq(net.body, "")
+    seq(body, start)
     return out
 
 
@@ -132,6 +143,50 @@ def fold_torch(net: ir.Network, state: dict) -> dict:
         for key in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
             state.pop(f"{bn}.{key}", None)
     return state
+
+
+def fold_keras(net: ir.Network, eager: Any, deploy: Any) -> None:
+    """Set the weights of `deploy` (a Keras model of `net`'s deploy form, `net.deploy()
+    .to_keras()`) from `eager` (a Keras model of `net`): each folded pair's conv kernel is
+    scaled per output channel and given the bias (b - mean)·s + beta, every other layer is
+    copied by name.  Keras models cannot drop layers in place, hence two models."""
+    import numpy as np
+
+    from .emit.keras3 import keras_name
+
+    eager_layers = {layer.name: layer for layer in eager.layers if layer.weights}
+    deploy_layers = {layer.name: layer for layer in deploy.layers if layer.weights}
+    bns = _batchnorms(net)
+    folded: set[str] = set()
+    for conv, bn in folded_paths(net):
+        gamma, beta, mean, var = eager_layers[keras_name(bn)].get_weights()
+        scale = gamma / np.sqrt(var + np.asarray(bns[bn], dtype=var.dtype))
+        name = keras_name(conv)
+        names = [name] if name in eager_layers else _group_names(name, eager_layers)
+        for i, part in enumerate(names):  # one layer, or one per group (split_groups)
+            weights = eager_layers[part].get_weights()
+            kernel = weights[0]
+            # output channels: the kernel's last axis; a DepthwiseConv2D's (kh, kw, C, mult)
+            # has output channel c·mult + m
+            depthwise = type(eager_layers[part]).__name__ == "DepthwiseConv2D"
+            axes = kernel.shape[-2:] if depthwise else kernel.shape[-1:]
+            part_slice = slice(i * int(np.prod(axes)), (i + 1) * int(np.prod(axes)))
+            s, m, b = scale[part_slice], mean[part_slice], beta[part_slice]
+            bias = weights[1] if len(weights) > 1 else np.zeros_like(s)
+            deploy_layers[part].set_weights([kernel * s.reshape(axes), (bias - m) * s + b])
+            folded.add(part)
+        folded.add(keras_name(bn))
+    for name, layer in deploy_layers.items():
+        if name not in folded:
+            layer.set_weights(eager_layers[name].get_weights())
+
+
+def _group_names(name: str, layers: dict[str, Any]) -> list[str]:
+    """The per-group layers `name-g0`, `name-g1`, ... of a split group convolution."""
+    out = []
+    while f"{name}-g{len(out)}" in layers:
+        out.append(f"{name}-g{len(out)}")
+    return out
 
 
 def _batchnorms(net: ir.Network) -> dict[str, float]:

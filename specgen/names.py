@@ -145,8 +145,11 @@ KERAS_ATTRIBUTES = _words("""
     unrolled_steps_per_execution variable_dtype variables weights
     """)
 
+# the methods the generated PyTorch classes add (`Net.fuse()`, `Block.fold_batchnorms()`)
+GENERATED_METHODS = _words("fuse fold_batchnorms")
+
 # every scope reserves these; a table adds the names its templates use
-RESERVED = KEYWORDS | BUILTINS | TORCH_MODULE_ATTRIBUTES | KERAS_ATTRIBUTES
+RESERVED = KEYWORDS | BUILTINS | TORCH_MODULE_ATTRIBUTES | KERAS_ATTRIBUTES | GENERATED_METHODS
 
 
 def mangled(name: str) -> bool:

@@ -4,10 +4,14 @@ eval mode with random BatchNorm statistics (max relative difference <= 1e-5)."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from conftest import EXAMPLES
 
 import specgen
+from specgen import ir
+from specgen.cost import walk
 from specgen.deploy import fold_torch, folded_paths
 
 torch = pytest.importorskip("torch")
@@ -46,11 +50,21 @@ def test_deploy_form_is_exact(name):
     left = [m for m in deploy.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     if "igc" not in name:  # a BatchNorm after igc's permutation is not folded
         assert not left
+    # fuse() on the generated module folds in place to the same weights, bit for bit
+    fused = copy.deepcopy(eager).train()
+    assert fused.fuse() is fused and not fused.training
+    assert fused.state_dict().keys() == state.keys()
+    assert all(torch.equal(fused.state_dict()[k], v) for k, v in state.items())
+    assert len([m for m in fused.modules() if isinstance(m, torch.nn.BatchNorm2d)]) == len(left)
+    before = {k: v.clone() for k, v in fused.state_dict().items()}
+    fused.fuse()  # twice changes nothing
+    assert all(torch.equal(fused.state_dict()[k], v) for k, v in before.items())
     x = torch.randn(2, *net.input_shape.as_list())
     with torch.no_grad():
-        a, b = eager(x), deploy(x)
-    assert a.shape == b.shape
+        a, b, c = eager(x), deploy(x), fused(x)
+    assert a.shape == b.shape == c.shape
     assert ((a - b).abs().max() / a.abs().max()).item() <= 1e-5
+    assert ((a - c).abs().max() / a.abs().max()).item() <= 1e-5
 
 
 def test_fold_keeps_names_and_sharing():
@@ -69,4 +83,53 @@ def test_cli_deploy(cli):
     assert r.code == 0
     assert '"params": 1853488' in r.out
     r = cli("build", str(EXAMPLES / "shufflenet_v1.conv"), "--target", "torch", "--deploy")
-    assert r.code == 0 and "BatchNorm" not in r.out and "nn.Conv2d(" in r.out
+    assert r.code == 0 and "nn.BatchNorm" not in r.out and "nn.Conv2d(" in r.out
+
+
+def _randomize_keras_batchnorms(model, rng) -> None:
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, gamma.shape).astype(gamma.dtype),
+                rng.uniform(-0.5, 0.5, beta.shape).astype(beta.dtype),
+                rng.uniform(-1, 1, mean.shape).astype(mean.dtype),
+                rng.uniform(0.5, 2.0, var.shape).astype(var.dtype),
+            ])  # fmt: skip
+
+
+@pytest.mark.parametrize("split_groups", [False, True])
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_deploy_form_is_exact(name, split_groups):
+    """net.fuse_keras(model): a Keras model without the folded BatchNorms, weights folded
+    from the eager model's; the same outputs in inference mode; the compiler's count."""
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    net = specgen.compile(EXAMPLES / name)
+    if split_groups and not any(
+        type(n) is ir.Conv and 1 < n.groups < n.in_shape.c for _, n in walk(net.ir.body)
+    ):
+        pytest.skip("no group convolution to split")
+    rng = np.random.default_rng(0)
+    eager = net.to_keras(split_groups=split_groups)
+    _randomize_keras_batchnorms(eager, rng)
+    deploy = net.fuse_keras(eager)
+    kinds = [type(layer).__name__ for layer in deploy.layers]
+    if "igc" not in name:
+        assert "BatchNormalization" not in kinds
+    assert deploy.count_params() == net.deploy().cost.params + _keras_bn_statistics(deploy)
+    shape = net.input_shape
+    x = rng.standard_normal((2, shape.h, shape.w, shape.c)).astype("float32")
+    a = keras.ops.convert_to_numpy(eager(x, training=False))
+    b = keras.ops.convert_to_numpy(deploy(x, training=False))
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() / np.abs(a).max() <= 1e-5
+
+
+def _keras_bn_statistics(model) -> int:
+    """Keras counts a BatchNorm's moving statistics among its parameters; specgen does not."""
+    return sum(
+        2 * layer.weights[0].shape[0]
+        for layer in model.layers
+        if type(layer).__name__ == "BatchNormalization"
+    )

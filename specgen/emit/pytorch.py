@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
+from ..deploy import own_pairs
 from ..names import NameTable
 from . import register
 from .common import (
@@ -35,7 +36,7 @@ from .common import (
 # module-level names of torch.py.j2, and the fixed locals of its methods
 TEMPLATE_NAMES = frozenset(
     {"torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv"}
-    | {"SqueezeExcitation", "Module", "Tensor", "self", "x"}
+    | {"SqueezeExcitation", "fold_batchnorm", "Module", "Tensor", "self", "x", "module"}
 )
 _ACTS = {
     "relu": "nn.ReLU({inplace})",
@@ -173,6 +174,8 @@ class _Class:
     init: list[str] = field(default_factory=list)
     forward: list[str] = field(default_factory=list)
     out_rank: int = 4
+    folds: list[str] = field(default_factory=list)  # `fold_batchnorms` lines
+    fuse: list[str] = field(default_factory=list)  # the network's `fuse` lines
 
     @property
     def header(self) -> str:
@@ -190,7 +193,13 @@ class _Generator:
         self.wrap = wrap
         self.classes: list[_Class] = []
         self.done: dict[tuple, _Class] = {}
-        self.helpers = {"shuffle": False, "igc": False, "ordered_dict": False, "se": False}
+        self.helpers = {
+            "shuffle": False,
+            "igc": False,
+            "ordered_dict": False,
+            "se": False,
+            "fold": False,
+        }
         self.table = NameTable(TEMPLATE_NAMES)
         self.network_name = self.table.take(camel(net.name, "Net"))
         self.names = instance_names(block_keys(net), self.table, class_style)
@@ -198,7 +207,21 @@ class _Generator:
     def network(self) -> _Class:
         net = self.net
         doc = f"{call_text(net.name, net.ir.params)}: {_doc_shapes(net.ir.body)}."
-        return self._class(self.network_name, doc, net.ir.body)
+        cls = self._class(self.network_name, doc, net.ir.body)
+        folding = [c.name for c in self.classes if c.folds]
+        if not folding:
+            cls.fuse = ["return self.eval()"]
+        elif folding == [cls.name]:
+            cls.fuse = ["self.eval()", "self.fold_batchnorms()", "return self"]
+        else:
+            cls.fuse = [
+                "self.eval()",
+                "for module in list(self.modules()):  # each block folds its own",
+                '    if hasattr(module, "fold_batchnorms"):',
+                "        module.fold_batchnorms()",
+                "return self",
+            ]
+        return cls
 
     def block(self, node: ir.Block) -> _Class:
         key = instance_key(node)
@@ -215,6 +238,10 @@ class _Generator:
         out, rank = writer.seq(body.children, "x", "x", 4)
         writer.add(f"return {out}")
         cls.out_rank = rank
+        for layer, bn in own_pairs(body):
+            self.helpers["fold"] = True
+            pair = f"self.{layer}, self.{bn}"
+            cls.folds.extend(layout(f"{pair} = fold_batchnorm({pair})", DEPTH, wrap=self.wrap))
         self.classes.append(cls)
         return cls
 
