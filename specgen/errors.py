@@ -94,14 +94,19 @@ class Diagnostic:
     chain: tuple[Frame, ...] = ()
     code: str = "error"
 
-    def render(self, source: Source | None) -> str:
+    def render(self, source: Source | None, color: bool = False) -> str:
+        """`file:line:col: error: message`, the source line with a caret under the span, the
+        chain of block calls and the hint; ANSI colours when `color` (a terminal)."""
+        paint = _paint if color else _plain
         outer = source.filename if source else "<spec>"
         source = source_of(self.span, source)
         filename = source.filename if source else "<spec>"
+        error = paint("error:", _RED)
         if self.span.line <= 0:
-            lines = [f"{filename}: error: {self.message}"]
+            lines = [f"{paint(f'{filename}:', _BOLD)} {error} {paint(self.message, _BOLD)}"]
         else:
-            lines = [f"{filename}:{self.span.line}:{self.span.column}: error: {self.message}"]
+            where = f"{filename}:{self.span.line}:{self.span.column}:"
+            lines = [f"{paint(where, _BOLD)} {error} {paint(self.message, _BOLD)}"]
             text = source.line_text(self.span.line) if source else ""
             if text:
                 text = text.replace("\t", " ")
@@ -112,13 +117,26 @@ class Diagnostic:
                 )
                 number = str(self.span.line)
                 pad = " " * len(number)
-                lines.append(f" {number} | {text}")
-                lines.append(f" {pad} | {' ' * (self.span.column - 1)}{'^' * max(1, width)}")
+                caret = paint("^" * max(1, width), _RED)
+                lines.append(f" {paint(number, _BLUE)} {paint('|', _BLUE)} {text}")
+                lines.append(f" {pad} {paint('|', _BLUE)} {' ' * (self.span.column - 1)}{caret}")
         for frame in reversed(self.chain):
             lines.append(frame.where(outer))
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  {paint('hint:', _CYAN)} {self.hint}")
         return "\n".join(lines)
+
+
+# ANSI styles of coloured diagnostics (only on a terminal; the CLI honours NO_COLOR)
+_BOLD, _RED, _BLUE, _CYAN = "1", "1;31", "1;34", "1;36"
+
+
+def _paint(text: str, style: str) -> str:
+    return f"\x1b[{style}m{text}\x1b[0m"
+
+
+def _plain(text: str, style: str) -> str:
+    return text
 
 
 MAX_DIAGNOSTICS = 50  # reported at once; the rest are counted
@@ -173,8 +191,9 @@ class SpecError(Exception):
     def codes(self) -> list[str]:
         return [d.code for d in self.diagnostics]
 
-    def render(self) -> str:
-        return "\n".join(d.render(self.source) for d in self.diagnostics)
+    def render(self, color: bool = False) -> str:
+        """Every diagnostic, located; ANSI colours when `color`."""
+        return "\n".join(d.render(self.source, color) for d in self.diagnostics)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
