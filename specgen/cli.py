@@ -1,4 +1,4 @@
-"""The `specgen` command line: check, cost, build, verify, search.
+"""The `specgen` command line: check, cost, build, graph, fmt, verify, search.
 
 Exit codes:
 
@@ -106,16 +106,53 @@ def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
     return params
 
 
-def _compile(args: argparse.Namespace) -> Network:
+def _compile(args: argparse.Namespace, file: str | None = None) -> Network:
     # Not the bare name: without a module global `compile` it would be the builtin.
     compile_: Callable[..., Network] = globals().get("compile") or __getattr__("compile")
     params = _parse_sets(args.set)
     args.set_names = set(params)
-    net = compile_(args.file, params)
+    file = args.file if file is None else file
+    if file == "-":
+        net = compile_(_read_stdin(), params, filename="<stdin>")
+    else:
+        net = compile_(file, params)
     warning = getattr(net, "memory_warning", None)
     if warning:  # before anything is allocated
         _complain(f"specgen: warning: {warning}")
     return net
+
+
+def _read_stdin() -> bytes:
+    """The spec on standard input (`-`), read as a file is: in one bounded read."""
+    from .limits import MAX_SOURCE_BYTES
+
+    if sys.stdin is None:
+        raise _Usage("standard input is closed")
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes (a test's StringIO)
+        return sys.stdin.read(MAX_SOURCE_BYTES + 1).encode()
+    return stream.read(MAX_SOURCE_BYTES + 1)
+
+
+def _files(args: argparse.Namespace) -> list[str]:
+    """The command's files; `-` (standard input) at most once."""
+    files = list(args.file) if isinstance(args.file, list) else [args.file]
+    if files.count("-") > 1:
+        raise _Usage("`-` (standard input) can be given once")
+    return files
+
+
+def _color(stream: TextIO | None, choice: str = "auto") -> bool:
+    """Colour for `stream`: --color always/never, else only on a terminal, and never when
+    NO_COLOR is set (https://no-color.org) or TERM is dumb."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _stdout(needed: bool = True) -> TextIO | None:
@@ -157,7 +194,25 @@ def _discard_stdout() -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    net = _compile(args)
+    files = _files(args)
+    code = EXIT_OK
+    for file in files:
+        try:
+            text = _check_one(args, file)
+        except SpecError as err:
+            if len(files) == 1:
+                raise
+            _complain(err.render(_color(sys.stderr)))
+            code = EXIT_SPEC
+            continue
+        if len(files) > 1:
+            text = f"{'<stdin>' if file == '-' else file}: {text}"
+        _print(text + "\n", needed=False)
+    return code
+
+
+def _check_one(args: argparse.Namespace, file: str) -> str:
+    net = _compile(args, file)
     layers = len(net.cost.layers)
     text = f"ok: {net!r}, {layers} layers, {net.cost.params:,} params, {net.cost.macs:,} MACs"
     from .compiler import _front
@@ -173,19 +228,59 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for c in net.constraints:
         state = "holds" if c.satisfied else "does NOT hold"
         text += f"\nconstraint `{c.text}`: {state} at this point"
-    _print(text + "\n", needed=False)
-    return EXIT_OK
+    return text
 
 
 def _cmd_cost(args: argparse.Namespace) -> int:
-    from .report import to_json, to_table
+    from .report import render
 
-    _stdout()  # fail before the work
-    net = _compile(args)
-    if args.deploy:
-        net = net.deploy()
-    _print(to_json(net) if args.format == "json" else to_table(net, blocks=args.blocks))
-    return EXIT_OK
+    out = _stdout()  # fail before the work
+    files = _files(args)
+    depth = 1 if args.blocks else args.depth
+    code, parts = EXIT_OK, []
+    for file in files:
+        try:
+            net = _compile(args, file)
+        except SpecError as err:
+            if len(files) == 1:
+                raise
+            _complain(err.render(_color(sys.stderr)))
+            code = EXIT_SPEC
+            continue
+        if args.deploy:
+            net = net.deploy()
+        # colour is decided for the stream the table goes to (plain text when piped)
+        text = render(net, args.format, depth=depth, color=args.color, stream=out)
+        parts.append(("<stdin>" if file == "-" else file, text))
+    if len(files) == 1:
+        _print(parts[0][1])
+    elif parts:
+        _print(_several(parts, args.format))
+    return code
+
+
+def _several(parts: list[tuple[str, str]], fmt: str) -> str:
+    """Several files' reports as one: a JSON array whose objects name their `file`, CSV with
+    a leading `file` column, tables and markdown one after another under the file's name."""
+    if fmt == "json":
+        import json
+
+        reports = [{"file": file, **json.loads(text)} for file, text in parts]
+        return json.dumps(reports, indent=2) + "\n"
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for i, (file, text) in enumerate(parts):
+            rows = list(csv.reader(io.StringIO(text)))
+            if i == 0:
+                writer.writerow(["file", *rows[0]])
+            writer.writerows([file, *row] for row in rows[1:])
+        return buffer.getvalue()
+    heading = "## {}\n\n" if fmt == "markdown" else "==> {} <==\n"
+    return "\n".join(heading.format(file) + text for file, text in parts)
 
 
 def _tolerance(text: str) -> float:
@@ -211,8 +306,11 @@ def _seed(text: str) -> int:
     return value
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="the .conv spec")
+def _add_common(p: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        p.add_argument("file", nargs="+", help="the .conv specs (`-`: standard input)")
+    else:
+        p.add_argument("file", help="the .conv spec (`-`: standard input)")
     p.add_argument(
         "--set",
         action="append",
@@ -230,14 +328,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"specgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("check", help="parse and validate a spec (exit 0, or 2 with the mistakes)")
-    _add_common(p)
+    p = sub.add_parser("check", help="parse and validate specs (exit 0, or 2 with the mistakes)")
+    _add_common(p, many=True)
     p.set_defaults(run=_cmd_check)
 
-    p = sub.add_parser("cost", help="params, MACs, FLOPs and memory, per layer and in total")
-    _add_common(p)
-    p.add_argument("--format", choices=["table", "json"], default="table")
-    p.add_argument("--blocks", action="store_true", help="one row per block instead of layer")
+    p = sub.add_parser(
+        "cost", help="params, MACs, FLOPs and memory as a tree of blocks and layers, and in total"
+    )
+    _add_common(p, many=True)
+    p.add_argument("--format", choices=["table", "json", "csv", "markdown"], default="table")
+    fold = p.add_mutually_exclusive_group()
+    fold.add_argument(
+        "--depth",
+        type=_count,
+        metavar="N",
+        help="show the tree down to depth N (1: the network's own lines); deeper rows are"
+        " folded into their parents' totals (default: every layer)",
+    )
+    fold.add_argument("--blocks", action="store_true", help="the same as --depth 1")
+    p.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the table (auto: on a terminal, unless NO_COLOR is set)",
+    )
     p.add_argument(
         "--deploy", action="store_true", help="the deploy form: BatchNorm folded into convs"
     )
@@ -278,7 +392,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=_seed, default=0, help="random weights and input (0 .. 2**64-1)")
     p.add_argument("--split-groups", action="store_true", help="verify the split-groups form")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="keep the frameworks' own log messages"
+    )
     p.set_defaults(run=_cmd_verify)
+
+    p = sub.add_parser("graph", help="a block diagram: DOT text, or SVG/PNG/PDF drawn by Graphviz")
+    _add_common(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="FILE.svg, .png, .pdf (drawn by Graphviz's `dot`) or .dot; default: DOT on stdout",
+    )
+    p.add_argument(
+        "--depth",
+        type=_depth,
+        metavar="N",
+        help="draw block calls nested deeper than N as one box (0: every call)",
+    )
+    p.add_argument(
+        "--expand",
+        action="append",
+        default=[],
+        metavar="BLOCK",
+        help="open every instance of BLOCK (repeatable)",
+    )
+    p.add_argument("--block", metavar="BLOCK", help="draw only the first call of BLOCK, open")
+    p.set_defaults(run=_cmd_graph)
 
     p = sub.add_parser(
         "search",
@@ -455,6 +596,8 @@ def _complain_raw(text: str) -> None:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import select_backend
 
+    if not args.verbose:
+        _quiet_frameworks()
     try:
         select_backend(args.backend)
     except RuntimeError as err:
@@ -462,9 +605,71 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     net = _compile(args)
     from .verify import verify
 
-    report = verify(net, tolerance=args.tolerance, seed=args.seed, split_groups=args.split_groups)
+    with _Activity(f"verifying {net.name}: building both models and comparing them"):
+        report = verify(
+            net, tolerance=args.tolerance, seed=args.seed, split_groups=args.split_groups
+        )
     _print(report.render(), needed=False)
     return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _quiet_frameworks() -> None:
+    """Silence TensorFlow's C++ start-up lines (oneDNN, cpu_feature_guard), absl's and Keras'
+    Python warnings: what `verify` prints is its report (--verbose keeps them)."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    warnings.filterwarnings("ignore", module=r"(keras|tensorflow|torch|jax|absl)(\.|$)")
+    for name in ("tensorflow", "absl", "jax", "keras", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class _Activity:
+    """`specgen: what... 3 s` on a terminal's stderr while a step that may take a few seconds
+    runs (it appears only after 2 s, and is erased at the end); nothing when piped."""
+
+    DELAY, PERIOD = 2.0, 0.5
+
+    def __init__(self, what: str):
+        self.what = what
+        self.thread: Any = None
+        try:
+            self.active = sys.stderr is not None and sys.stderr.isatty()
+        except (AttributeError, ValueError, OSError):
+            self.active = False
+
+    def __enter__(self) -> _Activity:
+        if self.active:
+            import threading
+            import time
+
+            self.stop = threading.Event()
+            self.start = time.monotonic()
+            self.shown = False
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        import time
+
+        if self.stop.wait(self.DELAY):
+            return
+        while not self.stop.is_set():
+            self.shown = True
+            seconds = time.monotonic() - self.start
+            _complain_raw(f"\r\x1b[2Kspecgen: {self.what}... {seconds:.0f} s")
+            self.stop.wait(self.PERIOD)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread is not None:
+            self.stop.set()
+            self.thread.join()
+            if self.shown:
+                _complain_raw("\r\x1b[2K")
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -492,6 +697,40 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _depth(text: str) -> int:
+    """argparse type of graph --depth: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a whole number, got `{text}`") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expects a whole number >= 0, got {text}")
+    return value
+
+
+def _cmd_graph(args: argparse.Namespace) -> int:
+    from . import graph
+    from .output import OutputError, plan_output
+
+    try:
+        if args.output is not None:  # fail before the work
+            if graph.output_format(args.output) != "dot":
+                graph.dot_program()
+            plan_output(args.output)
+        else:
+            _stdout()
+        net = _compile(args)
+        text = graph.to_dot(net, depth=args.depth, expand=args.expand, block=args.block)
+        if args.output is None:
+            _print(text)
+        else:
+            with _Activity("drawing the graph with Graphviz"):
+                graph.render(text, args.output)
+    except (graph.GraphError, OutputError) as err:
+        raise _Usage(str(err)) from None
+    return EXIT_OK
+
+
 def _complain(text: str) -> None:
     """Print to stderr if there is one: a closed or broken stderr must not turn a clean exit
     code into a traceback (print(file=None) would even fall back to stdout)."""
@@ -507,7 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)  # in the try: it imports the emitters
         return args.run(args)
     except SpecError as err:
-        _complain(err.render())
+        _complain(err.render(_color(sys.stderr)))
         return EXIT_SPEC
     except ImportError as err:
         _complain(f"specgen: error: {err.name or err} is not installed (see README.md)")

@@ -220,8 +220,11 @@ class Network:
             self.source,
         )
 
-    def to_torch(self, *, check_memory: bool = True) -> Any:
-        """A `torch.nn.Module` of this network, built in memory from the generated source.
+    def to_torch(self, *, channels_last: bool = False, check_memory: bool = True) -> Any:
+        """A `torch.nn.Module` of this network, built in memory from the generated source;
+        `channels_last=True` stores its 4-D weights NHWC (`model.to(memory_format=
+        torch.channels_last)`), the layout oneDNN's CPU convolutions prefer: feed it inputs
+        made channels_last the same way and every feature map stays NHWC.
 
         Raises SpecError (code "memory") before allocating anything when the weights do not
         fit in the memory available, unless `check_memory` is False.
@@ -229,7 +232,12 @@ class Network:
         from .emit import get_emitter
 
         self._check_memory(check_memory)
-        return get_emitter("torch").build(self)
+        model = get_emitter("torch").build(self)
+        if channels_last:
+            import torch
+
+            model = model.to(memory_format=torch.channels_last)
+        return model
 
     def to_keras(self, *, split_groups: bool = False, check_memory: bool = True) -> Any:
         """A `keras.Model` of this network, built in memory from the generated source (the

@@ -136,10 +136,18 @@ def test_cost_table_with_set_g8(cli):
         and "output 1000" in lines[0]
         and "output 1000x" not in lines[0]
     )
-    assert table_total(r.out) == ["total", "1000", "2,434,768", "138,365,952"]
+    assert table_total(r.out) == [
+        "total",
+        "3x224x224",
+        "1000",
+        "2,434,768",
+        "138,365,952",
+        "100.0%",
+    ]
     assert "FLOPs 276,731,904 (2·MACs)" in r.out  # 2 * 138,365,952
     fc = [line.split() for line in lines if line.startswith("fc1 ")]
-    assert fc == [["fc1", "fc", "1000", "1,537,000", "1,536,000"]]  # 1536*1000 + 1000
+    # 1536*1000 + 1000 params; 1,536,000 / 138,365,952 = 1.11% of the MACs
+    assert fc == [["fc1", "fc", "1536x1x1", "1000", "1,537,000", "1,536,000", "1.1%"]]
 
 
 def test_cost_table_default_and_other_sets(cli):
@@ -152,29 +160,38 @@ def test_cost_table_default_and_other_sets(cli):
         args = ["cost", SHUFFLENET] + (["--set", setting] if setting else [])
         r = cli(*args)
         assert r.code == 0
-        assert table_total(r.out)[2:] == [params, macs]
+        assert table_total(r.out)[3:5] == [params, macs]
 
 
 def test_cost_table_blocks(cli):
+    """--blocks is --depth 1: the network's own lines, blocks folded, top-level layers kept."""
     r = cli("cost", SHUFFLENET, "--blocks")
     assert r.code == 0
+    assert r.out == cli("cost", SHUFFLENET, "--depth", "1").out
     lines = r.out.splitlines()
     header = lines[2].split()
-    assert header[0] == "block"
+    assert header[0] == "name"
     names = [line.split()[0] for line in lines[4:] if line and not line.startswith("-")]
     names = names[: names.index("total")]
-    # stage 2: down + 3 units, stage 3: down + 7 units, stage 4: down + 3 units
-    assert names[:5] == ["down1", "unit1", "unit2", "unit3", "down2"]
-    assert len(names) == 3 + 13
-    assert table_total(r.out)[2:] == ["1,865,728", "137,460,672"]
+    # stem (4 layers), stage 2: down + 3 units, stage 3: down + 7 units, stage 4: down + 3
+    # units, then gap and fc
+    assert names[:9] == ["conv1", "bn1", "relu1", "maxpool1", "down1", "unit1", "unit2"] + [
+        "unit3",
+        "down2",
+    ]
+    assert names[-2:] == ["gap1", "fc1"]
+    assert len(names) == 4 + 3 + 13 + 2
+    assert table_total(r.out)[3:5] == ["1,865,728", "137,460,672"]
 
 
 def test_cost_table_vs_dense_column(cli, tmp_path):
     path = write(tmp_path, "g.conv", HEADER + "    conv 3x3 out=16 group=4\n")
     r = cli("cost", path)
     (row,) = [line.split() for line in r.out.splitlines() if line.startswith("conv1")]
-    # 16*4*9 + 16 bias = 592 params, 576*64 MACs, 1/4 of the dense weights
-    assert row == ["conv1", "conv", "16x8x8", "592", "36,864", "0.2500"]
+    # 16*4*9 + 16 bias = 592 params, 576*64 MACs (all of them), 1/4 of the dense weights
+    assert row == ["conv1", "conv", "3x3", "g4", "16x8x8", "16x8x8", "592", "36,864", "100.0%"] + [
+        "0.2500"
+    ]
 
 
 # ---- JSON -----------------------------------------------------------------------------------------
@@ -191,6 +208,7 @@ TOP_KEYS = {
     "memory": dict,
     "layers": list,
     "blocks": list,
+    "tree": list,
 }
 MEMORY_KEYS = {
     "params_bytes",
@@ -201,6 +219,9 @@ MEMORY_KEYS = {
 }
 LAYER_KEYS = {"name", "op", "output", "params", "macs", "activations"}
 BLOCK_KEYS = {"name", "op", "output", "params", "macs"}
+# added with the cost tree (docs/cost.md): where a row sits, its input, its share of the MACs
+ROW_KEYS = {"path", "depth", "label", "input", "macs_share"}
+OPTIONAL_KEYS = {"dense_ratio", "kernel", "stride", "dilation", "groups", "args"}
 
 
 def check_schema(doc: dict) -> None:
@@ -215,7 +236,7 @@ def check_schema(doc: dict) -> None:
     assert all(type(v) is int for v in doc["memory"].values())
     assert doc["layers"], "a network has layers"
     for row in doc["layers"]:
-        assert LAYER_KEYS <= set(row) <= LAYER_KEYS | {"dense_ratio"}
+        assert LAYER_KEYS | ROW_KEYS <= set(row) <= LAYER_KEYS | ROW_KEYS | OPTIONAL_KEYS
         assert type(row["name"]) is str and type(row["op"]) is str
         assert len(row["output"]) in (1, 3) and all(type(v) is int for v in row["output"])
         for key in ("params", "macs", "activations"):
@@ -224,7 +245,7 @@ def check_schema(doc: dict) -> None:
             assert type(row["dense_ratio"]) is float and 0 < row["dense_ratio"] <= 1
         assert row["activations"] == math.prod(row["output"])
     for row in doc["blocks"]:
-        assert BLOCK_KEYS <= set(row) <= BLOCK_KEYS | {"dense_ratio"}
+        assert BLOCK_KEYS | ROW_KEYS <= set(row) <= BLOCK_KEYS | ROW_KEYS | OPTIONAL_KEYS
         assert type(row["params"]) is int and type(row["macs"]) is int
     assert len({row["name"] for row in doc["layers"]}) == len(doc["layers"])
     # totals are the sums of the layer rows
@@ -261,6 +282,15 @@ def test_json_shufflenet_g8(cli):
         "params": 24 * 3 * 9,  # no bias: bn follows
         "macs": 24 * 3 * 9 * 112 * 112,
         "activations": 24 * 112 * 112,
+        "path": "conv1",
+        "depth": 1,
+        "label": "conv 3x3 s2",
+        "input": [3, 224, 224],
+        "kernel": [3, 3],
+        "stride": [2, 2],
+        "dilation": [1, 1],
+        "groups": 1,
+        "macs_share": 24 * 3 * 9 * 112 * 112 / 138_365_952,
     }
     block_names = [b["name"] for b in doc["blocks"]]
     assert block_names[:2] == ["down1", "unit1"] and len(block_names) == 16

@@ -1,6 +1,6 @@
 """Cross-check the hand-written reference networks in bench/reference_models.py against the
-exact published parameter and MAC counts (docs/cost.md § Reference networks) (and, for the IGC CIFAR
-network, against a closed-form count derived from the IGC formula of section 1)."""
+exact parameter and MAC counts of docs/cost.md § Reference networks (and, for the IGC CIFAR
+network, against a closed-form count from the IGC formula of docs/cost.md § Per-layer formulas)."""
 
 from __future__ import annotations
 
