@@ -422,6 +422,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_graph)
 
     p = sub.add_parser(
+        "fmt", help="rewrite .conv files in the canonical layout, keeping every comment"
+    )
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="files to format in place (`-`: stdin to stdout)"
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 and list the files that would change",
+    )
+    p.add_argument("--diff", action="store_true", help="print a unified diff instead of writing")
+    p.set_defaults(run=_cmd_fmt)
+
+    p = sub.add_parser(
         "search",
         help="search the space the spec declares (parameter domains, constraints)",
         description="Evaluate candidates of the spec's search space and mark the Pareto front. "
@@ -729,6 +743,14 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     except (graph.GraphError, OutputError) as err:
         raise _Usage(str(err)) from None
     return EXIT_OK
+
+
+def _cmd_fmt(args: argparse.Namespace) -> int:
+    from .fmt import fmt_command
+
+    if args.files.count("-") > 1:
+        raise _Usage("`-` (standard input) can be given once")
+    return fmt_command(args.files, args.check, args.diff, sys.stdin, sys.stdout, sys.stderr)
 
 
 def _complain(text: str) -> None:

@@ -232,3 +232,16 @@ def test_cost_several_files(cli, tmp_path):
     r = cli("cost", gdc, str(bad), "--format", "json")
     assert r.code == 2 and "not divisible" in r.err
     assert [x["file"] for x in json.loads(r.out)] == [gdc]
+
+
+def test_fmt_check_passes_on_every_example_and_formats_stdin():
+    examples = sorted(str(p.relative_to(ROOT)) for p in EXAMPLES.glob("*.conv"))
+    r = _run(["fmt", "--check", *examples])
+    assert r.returncode == 0, r.stderr
+    r = _run(
+        ["fmt", "-"], stdin="network  x( g = 2 )\ninput 3x8x8\nlayers:\n  conv 3x3 out=8 # c\n"
+    )
+    assert r.returncode == 0
+    assert r.stdout == "network x(g=2)\ninput 3x8x8\n\nlayers:\n    conv 3x3 out=8  # c\n"
+    r = _run(["fmt", "--check", "-"], stdin="network x()\ninput 3x8x8\nlayers:\n  relu\n")
+    assert r.returncode == 1
