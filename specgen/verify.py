@@ -129,7 +129,7 @@ def verify(
     probe = keras.Model(
         model.inputs, [model.get_layer(keras_name(b)).output for b in blocks] + [model.output]
     )
-    outs = probe(x.permute(0, 2, 3, 1).numpy(), training=False)
+    outs = _infer(probe, x.permute(0, 2, 3, 1).numpy())
     outs = outs if isinstance(outs, list | tuple) else [outs]
     rows = []
     for name, ref, got in zip(
@@ -142,6 +142,19 @@ def verify(
         rows.append(Comparison(name, tuple(ref.shape[1:]), float(np.abs(got - ref).max()), scale))
     args = ", ".join(f"{k}={v}" for k, v in net.ir.params)
     return Report(f"{net.name}({args})", keras.backend.backend(), tolerance, tuple(rows))
+
+
+def _infer(model: Any, x: Any) -> Any:
+    """`model`'s outputs for `x` in inference mode.  On JAX as one compiled program: run
+    eagerly, JAX compiles every layer's operations one by one (EfficientNet: 20 s, against
+    2.5 s jitted)."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(lambda v: model([v], training=False))(x)
+    return model([x], training=False)
 
 
 def select_backend(backend: str | None) -> None:

@@ -81,7 +81,7 @@ def test_build_of_the_largest_networks_is_fast(case, target):
     code = case.emit(target)
     elapsed = time.perf_counter() - start
     assert elapsed < BOUND, f"{elapsed:.1f} s"
-    assert ("return keras.Model(" if target == "keras" else "return x") in code[-200:]
+    assert ("return keras.Model(" if target == "keras" else "return self") in code[-200:]
 
 
 def _scaled() -> list[str]:

@@ -7,6 +7,12 @@ and momentum, per-channel PReLU, -inf padding before max pooling, PyTorch's (C, 
 before `flatten`.  Each block ends in an Identity layer named after it, so its output can be
 read by name.  `split_groups=True` writes group convolutions as slice → Conv2D per group →
 Concatenate, for export paths that reject `groups`.
+
+Only Keras' own layers are used (no custom class, no Lambda): a saved `.keras` file loads with
+plain `keras.saving.load_model` in any process.  Channel shuffle is Reshape → Permute →
+Reshape, a channel slice Reshape → Cropping2D → Reshape, the -inf padding of a max pool edge
+copies (Cropping2D + Concatenate), PyTorch's hard sigmoid Normalization + ReLU, and adaptive
+average pooling crops and poolings.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from .common import (
     size,
 )
 
-# module-level names of keras.py.j2, and the fixed locals of its functions
+# module-level names of keras.py.j2 (and of its former helper layers, kept reserved so that
+# generated names stay as they were), and the fixed locals of its functions
 TEMPLATE_NAMES = frozenset(
     {"keras", "layers", "ops", "ChannelShuffle", "ChannelSlice", "ConstantPad2D"}
     | {"HardSigmoid", "AdaptiveAveragePooling2D", "x", "inputs", "name", "i"}
@@ -51,7 +58,7 @@ _ACTS = {
     "hswish": 'layers.Activation("hard_swish", {name})',
     # Keras' own "hard_sigmoid" has been 0.2·x + 0.5 (tf.keras) and x/6 + 0.5 (early Keras 3):
     # a small layer computes PyTorch's relu6(x + 3) / 6 on every version
-    "hsigmoid": "HardSigmoid({name})",
+    "hsigmoid": "",  # see _Writer.hard_sigmoid
     "softmax": "layers.Softmax({name})",
 }
 
@@ -101,14 +108,6 @@ class _Generator:
         self.wrap = wrap
         self.functions: list[_Function] = []
         self.done: dict[tuple, _Function] = {}
-        self.helpers = {
-            "shuffle": False,
-            "slice": False,
-            "pad": False,
-            "ops": False,
-            "hard_sigmoid": False,
-            "adaptive": False,
-        }
         self.stack: list[Frame] = []  # the block calls being written, for located errors
         self.table = NameTable(TEMPLATE_NAMES)
         self.network_name = self.table.take(net.name)
@@ -164,13 +163,13 @@ class _Writer(BodyWriter):
         local = keras_name(local)
         return f'f"{{{self.prefix}}}-{local}"' if self.prefix else f'"{local}"'
 
-    def indexed(self, local: str, suffix: str) -> str:
-        """An f-string name with the loop index: `f"{name}-conv1-g{i}"`."""
+    def indexed(self, local: str, suffix: str, tail: str = "") -> str:
+        """An f-string name with the loop index: `f"{name}-conv1-g{i}"` (then `tail`)."""
         local = keras_name(local)
         return (
-            f'f"{{{self.prefix}}}-{local}{suffix}{{i}}"'
+            f'f"{{{self.prefix}}}-{local}{suffix}{{i}}{tail}"'
             if self.prefix
-            else f'f"{local}{suffix}{{i}}"'
+            else f'f"{local}{suffix}{{i}}{tail}"'
         )
 
     def emit(self, out: str, ctor: str, arg: str, comment: str = "") -> None:
@@ -207,13 +206,55 @@ class _Writer(BodyWriter):
             out, f"{layer}(name={self.label(name)})", f"[{', '.join(parts)}]", nhwc(node.out_shape)
         )
 
+    def composite(self, name: str, node: ir.Node, cur: str, out: str, rank: int):
+        if type(node) is ir.Split:
+            self.split_shape = node.in_shape  # `split` below slices this map
+        return super().composite(name, node, cur, out, rank)
+
     def split(self, name: str, parts: list[str], var: str, sizes: tuple[int, ...]) -> None:
-        self.gen.helpers["slice"] = True
+        """Each part: the map as (H·W, C, 1), cropped to its channels, reshaped back."""
+        shape = self.split_shape
+        rows = self.names.fresh("rows")
+        self.emit(rows, self.flat(shape.h, shape.w, shape.c, self.label(f"{name}.rows")), var)
         start = 0
         for i, (part, width) in enumerate(zip(parts, sizes, strict=True), 1):
+            crop = f"layers.Cropping2D({self.channel_crop(start, shape.c - start - width)}, name={self.label(f'{name}.part{i}.crop')})"
+            self.emit(part, crop, rows)
             label = self.label(f"{name}.part{i}")
-            self.emit(part, f"ChannelSlice({num(start)}, {num(start + width)}, name={label})", var)
+            dims = f"({num(shape.h)}, {num(shape.w)}, {num(width)})"
+            self.emit(part, f"layers.Reshape({dims}, name={label})", part)
             start += width
+
+    @staticmethod
+    def flat(h: int, w: int, c: int, label: str) -> str:
+        """A Reshape to (H·W, C, 1): channels become an axis that Cropping2D can crop."""
+        return f"layers.Reshape(({num(h * w)}, {num(c)}, 1), name={label})"
+
+    @staticmethod
+    def channel_crop(before: str | int, after: str | int) -> str:
+        """Cropping2D's argument keeping channels [before, C - after) of a `flat` map."""
+        before = num(before) if isinstance(before, int) else before
+        after = num(after) if isinstance(after, int) else after
+        return f"((0, 0), ({before}, {after}))"
+
+    def shuffle(self, path: str, groups: int, shape: ir.Shape, arg: str, out: str) -> None:
+        """(g, C/g) -> (C/g, g) channel interleaving: Reshape, Permute, Reshape; the last
+        layer is named `path`."""
+        h, w, c = num(shape.h), num(shape.w), num(shape.c)
+        split = f"layers.Reshape(({h}, {w}, {num(groups)}, {num(shape.c // groups)}), name={self.label(path + '.groups')})"
+        self.emit(out, split, arg)
+        self.emit(out, f"layers.Permute((1, 2, 4, 3), name={self.label(path + '.swap')})", out)
+        self.emit(
+            out, f"layers.Reshape(({h}, {w}, {c}), name={self.label(path)})", out, nhwc(shape)
+        )
+
+    def hard_sigmoid(self, path: str, arg: str, out: str) -> None:
+        """PyTorch's relu6(x + 3) / 6: (x - (-3)) / sqrt(36), then clipped to [0, 1]; bit for
+        bit on TensorFlow and PyTorch, within one ulp on JAX (XLA multiplies by the reciprocal).
+        Keras' own "hard_sigmoid" has differed by version and backend."""
+        shift = self.label(path + ".shift")
+        self.emit(out, f"layers.Normalization(mean=-3.0, variance=36.0, name={shift})", arg)
+        self.emit(out, f"layers.ReLU(max_value=1.0, name={self.label(path)})", out)
 
     # ---- layers ------------------------------------------------------------------------
     def leaf(self, path: str, node: ir.Node, arg: str, out: str, rank: int) -> int:
@@ -223,33 +264,29 @@ class _Writer(BodyWriter):
         if t is ir.Conv:
             same = node.same or same_padding(node)
             if not same:
-                arg = self.pad(path, node.padding, arg, out, 0.0)
+                arg = self.pad(path, node.padding, arg, out)
             self.conv(path, node, arg, out, same)
             return 4
         if t is ir.IGC:
-            arg = self.pad(path, node.padding, arg, out, 0.0)
+            arg = self.pad(path, node.padding, arg, out)
             g = node.M * node.L
-            self.gen.helpers["shuffle"] = self.gen.helpers["ops"] = True
             opts = _conv_options(node.kernel, node.stride, node.dilation)
             self.emit(
                 out,
                 f"layers.Conv2D({num(g)}, {opts}, groups={num(node.L)}, use_bias=False, name={self.label(path + '.primary')})",
                 arg,
             )
-            self.emit(
-                out, f"ChannelShuffle({num(node.L)}, name={self.label(path + '.interleave')})", out
-            )
+            self.shuffle(path + ".interleave", node.L, node.out_shape, out, out)
             bias = "" if node.bias else ", use_bias=False"
             self.emit(
                 out,
                 f"layers.Conv2D({num(g)}, 1, groups={num(node.M)}{bias}, name={self.label(path + '.secondary')})",
                 out,
             )
-            self.emit(out, f"ChannelShuffle({num(node.M)}, name={name})", out, shape)
+            self.shuffle(path, node.M, node.out_shape, out, out)
             return 4
         if t is ir.Shuffle:
-            self.gen.helpers["shuffle"] = self.gen.helpers["ops"] = True
-            self.emit(out, f"ChannelShuffle({num(node.groups)}, name={name})", arg, shape)
+            self.shuffle(path, node.groups, node.out_shape, arg, out)
             return 4
         if t is ir.BatchNorm:
             momentum = num(round(1 - node.momentum, 12))
@@ -262,10 +299,11 @@ class _Writer(BodyWriter):
                 ctor = f"layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), {axes}name={name})"
             elif node.kind == "leakyrelu":
                 ctor = f"layers.LeakyReLU(negative_slope={num(node.slope)}, name={name})"
+            elif node.kind == "hsigmoid":
+                self.hard_sigmoid(path, arg, out)
+                return rank
             else:
                 ctor = _ACTS[node.kind].format(name=f"name={name}")
-                if node.kind == "hsigmoid":
-                    self.gen.helpers["hard_sigmoid"] = self.gen.helpers["ops"] = True
             self.emit(out, ctor, arg)
             return rank
         if t is ir.Pool:
@@ -309,23 +347,55 @@ class _Writer(BodyWriter):
             return rank
         raise AssertionError(f"no Keras layer for {t.__name__}")
 
-    def pad(self, path: str, padding: ir.Pad, arg: str, out: str, value: float) -> str:
-        """Zeros (or -inf before a max pool) around the map: `(h, w)` when both sides of each
-        axis agree, else `((top, bottom), (left, right))`."""
+    def pad(self, path: str, padding: ir.Pad, arg: str, out: str) -> str:
+        """Zeros around the map: `(h, w)` when both sides of each axis agree, else
+        `((top, bottom), (left, right))`."""
         if padding == (0, 0, 0, 0):
             return arg
         pair = ir.symmetric(padding)
         top, bottom, left, right = padding
         sides = f"(({num(top)}, {num(bottom)}), ({num(left)}, {num(right)}))"
-        label = self.label(path + ".pad")
-        if value == 0.0:
-            amount = size(pair) if pair is not None else sides
-            self.emit(out, f"layers.ZeroPadding2D({amount}, name={label})", arg)
-        else:
-            self.gen.helpers["pad"] = self.gen.helpers["ops"] = True
-            amount = f"({num(pair[0])}, {num(pair[1])})" if pair is not None else sides
-            self.emit(out, f'ConstantPad2D({amount}, float("-inf"), name={label})', arg)
+        amount = size(pair) if pair is not None else sides
+        self.emit(out, f"layers.ZeroPadding2D({amount}, name={self.label(path + '.pad')})", arg)
         return out
+
+    def edge_pad(self, path: str, padding: ir.Pad, shape: ir.Shape, arg: str, out: str) -> str:
+        """What PyTorch's -inf padding means before a max pool, with Keras' own layers: copies
+        of the edge rows and columns (Cropping2D, Concatenate).  Exact: padding is at most half
+        the kernel (the elaborator checks it) and the last window starts inside the input, so
+        every window holds the real row or column its copies repeat, and its maximum is the
+        maximum over its positions inside the input, as with -inf."""
+        if padding == (0, 0, 0, 0):
+            return arg
+        top, bottom, left, right = padding
+        cur = arg
+        axes = (
+            (1, "top", "bottom", top, bottom, shape.h),
+            (2, "left", "right", left, right, shape.w),
+        )
+        for axis, first, last, before, after, length in axes:
+            if not before and not after:
+                continue
+            edges = {}
+            for side, count, crop in (
+                (first, before, (0, length - 1)),
+                (last, after, (length - 1, 0)),
+            ):
+                if count:
+                    edges[side] = self.names.fresh("edge", True)
+                    span = f"({num(crop[0])}, {num(crop[1])})"
+                    cropping = f"({span}, (0, 0))" if axis == 1 else f"((0, 0), {span})"
+                    label = self.label(f"{path}.pad.{side}")
+                    self.emit(edges[side], f"layers.Cropping2D({cropping}, name={label})", cur)
+            parts = [edges.get(first)] * before + [cur] + [edges.get(last)] * after
+            label = self.label(
+                path + ".pad" + ("" if axis == 2 or not (left or right) else ".rows")
+            )
+            self.emit(
+                out, f"layers.Concatenate(axis={axis}, name={label})", f"[{', '.join(parts)}]"
+            )
+            cur = out
+        return cur
 
     def pool(self, path: str, node: ir.Pool, arg: str, out: str) -> None:
         """Keras pads `same` as TensorFlow does (the odd row at the bottom/right, left out of
@@ -355,7 +425,10 @@ class _Writer(BodyWriter):
                         "changes nothing)",
                     )
                 padding = (top, bottom + extra_h, left, right + extra_w)
-            arg = self.pad(path, padding, arg, out, float("-inf") if node.kind == "max" else 0.0)
+            if node.kind == "max":
+                arg = self.edge_pad(path, padding, node.in_shape, arg, out)
+            else:
+                arg = self.pad(path, padding, arg, out)
         self.emit(out, f"{cls}({opts}, name={name})", arg, nhwc(node.out_shape))
 
     def adaptive(self, path: str, node: ir.AdaptivePool, arg: str, out: str) -> None:
@@ -371,13 +444,43 @@ class _Writer(BodyWriter):
                 out, f"layers.AveragePooling2D({pool}, name={name})", arg, nhwc(node.out_shape)
             )
         else:
-            self.gen.helpers["adaptive"] = self.gen.helpers["ops"] = True
-            self.emit(
-                out,
-                f"AdaptiveAveragePooling2D(({num(oh)}, {num(ow)}), name={name})",
-                arg,
-                nhwc(node.out_shape),
-            )
+            cur = arg
+            for axis, size_in, size_out in ((1, h, oh), (2, w, ow)):
+                last = axis == 2 or w == ow
+                label = self.label(path if last else path + ".rows")
+                cur = self.adaptive_axis(path, axis, size_in, size_out, cur, out, label)
+            if cur != out:
+                self.emit(out, f"layers.Identity(name={name})", cur)
+
+    def adaptive_axis(
+        self, path: str, axis: int, size_in: int, size_out: int, arg: str, out: str, label: str
+    ) -> str:
+        """PyTorch's adaptive windows along one axis (1: rows, 2: columns): output i averages
+        positions floor(i·n/o) to ceil((i+1)·n/o); nothing when the sizes agree, one pooling
+        when o divides n, else a crop and a pooling per window, concatenated."""
+        if size_in == size_out:
+            return arg
+        if size_in % size_out == 0:
+            k = num(size_in // size_out)
+            pool = f"({k}, 1)" if axis == 1 else f"(1, {k})"
+            self.emit(out, f"layers.AveragePooling2D({pool}, name={label})", arg)
+            return out
+        windows = [
+            (i * size_in // size_out, -(-(i + 1) * size_in // size_out)) for i in range(size_out)
+        ]
+        listed = ", ".join(f"({num(a)}, {num(b)})" for a, b in windows)
+        start, stop = self.names.fresh("start"), self.names.fresh("stop")
+        span = f"({start}, {num(size_in)} - {stop})"
+        cropping = f"({span}, (0, 0))" if axis == 1 else f"((0, 0), {span})"
+        pool = f"({stop} - {start}, 1)" if axis == 1 else f"(1, {stop} - {start})"
+        kind = "row" if axis == 1 else "col"
+        crop = (
+            f"layers.Cropping2D({cropping}, name={self.indexed(path, f'-{kind}', '-crop')})({arg})"
+        )
+        window = f"layers.AveragePooling2D({pool}, name={self.indexed(path, f'-{kind}')})({crop})"
+        items = f"[{window} for i, ({start}, {stop}) in enumerate(({listed}))]"
+        self.emit(out, f"layers.Concatenate(axis={axis}, name={label})", items)
+        return out
 
     def squeeze_excitation(self, path: str, node: ir.SE, arg: str, out: str) -> None:
         """torchvision's SqueezeExcitation as layers named after its modules (`se1-fc1`, ...),
@@ -390,20 +493,23 @@ class _Writer(BodyWriter):
         )
         fc1 = self.label(path + ".fc1")
         self.emit(scale, f"layers.Conv2D({num(node.squeeze)}, 1, name={fc1})", scale)
-        act = self.label(path + ".activation")
-        self.emit(scale, _ACTS[node.act].format(name=f"name={act}"), scale)
+        self.activation(node.act, path + ".activation", scale, scale)
         fc2 = self.label(path + ".fc2")
         self.emit(scale, f"layers.Conv2D({num(node.in_shape.c)}, 1, name={fc2})", scale)
-        gate = self.label(path + ".scale_activation")
-        if node.gate == "hsigmoid":
-            self.gen.helpers["hard_sigmoid"] = self.gen.helpers["ops"] = True
-        self.emit(scale, _ACTS[node.gate].format(name=f"name={gate}"), scale)
+        self.activation(node.gate, path + ".scale_activation", scale, scale)
         self.emit(
             out,
             f"layers.Multiply(name={self.label(path)})",
             f"[{arg}, {scale}]",
             nhwc(node.out_shape),
         )
+
+    def activation(self, kind: str, path: str, arg: str, out: str) -> None:
+        """One of `se`'s activations (the layer-free ones of _ACTS, or the hard sigmoid)."""
+        if kind == "hsigmoid":
+            self.hard_sigmoid(path, arg, out)
+        else:
+            self.emit(out, _ACTS[kind].format(name=f"name={self.label(path)}"), arg)
 
     def refuse(self, node: ir.Node, message: str, hint: str) -> None:
         """A spec the Keras target cannot write exactly: a located error, as for any mistake."""
@@ -422,12 +528,19 @@ class _Writer(BodyWriter):
             mult = "" if node.out == c else f", depth_multiplier={num(node.out // c)}"
             self.emit(out, f"layers.DepthwiseConv2D({opts}{mult}{bias}, name={name})", arg, shape)
         elif g > 1 and self.gen.split_groups:
-            self.gen.helpers["slice"] = True
             cin, cout = c // g, node.out // g
-            part = (
-                f"layers.Conv2D({num(cout)}, {opts}{bias}, name={self.indexed(path, '-g')})"
-                f"(ChannelSlice(i * {num(cin)}, (i + 1) * {num(cin)}, name={self.indexed(path, '-in')})({arg}))"
+            h, w = node.in_shape.h, node.in_shape.w
+            if not same:  # padded by ZeroPadding2D first
+                top, bottom, left, right = node.padding
+                h, w = h + top + bottom, w + left + right
+            rows = self.names.fresh("rows")
+            self.emit(rows, self.flat(h, w, c, self.label(path + ".rows")), arg)
+            crop = self.channel_crop(f"i * {num(cin)}", f"({num(g - 1)} - i) * {num(cin)}")
+            piece = (
+                f"layers.Reshape(({num(h)}, {num(w)}, {num(cin)}), name={self.indexed(path, '-in')})"
+                f"(layers.Cropping2D({crop}, name={self.indexed(path, '-in', '-crop')})({rows}))"
             )
+            part = f"layers.Conv2D({num(cout)}, {opts}{bias}, name={self.indexed(path, '-g')})({piece})"
             self.emit(
                 out,
                 f"layers.Concatenate(name={name})",
@@ -506,7 +619,7 @@ class KerasEmitter:
             d.macs,
             d.flat,
         )
-        code = render("keras.py.j2", doc=doc, helpers=gen.helpers, functions=gen.functions)
+        code = render("keras.py.j2", doc=doc, functions=gen.functions)
         return code, gen.network_name
 
     def build(self, net: Any, *, split_groups: bool = False) -> Any:

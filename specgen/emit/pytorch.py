@@ -345,10 +345,52 @@ class TorchEmitter:
         return code, network.name
 
     def build(self, net: Any) -> Any:
-        """An `nn.Module` instance of the network, compiled from the generated source."""
+        """An `nn.Module` instance of the network, compiled from the generated source.
+
+        The source is registered as if it had been imported: a module
+        `specgen_generated_<name>_<hash>` in `sys.modules` whose `__file__` is
+        `<specgen:<name>-<hash>>`, with that text in `linecache`.  So `inspect.getsource`,
+        `torch.jit.script`, tracebacks and in-process pickling see the classes as they would
+        those of a `-o` file.  Builds of the same source share the module; it is unregistered
+        when the last model built from it is garbage-collected, so search loops do not pile
+        up modules.
+        """
+        import hashlib
+        import linecache
+        import sys
+        import types
+        import weakref
+
         code, entry = self._emit(net, wrap=False)
-        namespace = run_source(code, f"specgen_generated.{net.name}", "<specgen torch>")
-        return namespace[entry]()
+        digest = hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
+        name, filename = f"specgen_generated_{net.name}_{digest}", f"<specgen:{net.name}-{digest}>"
+        # (again on every build, in case someone cleared linecache; mtime None: never stale)
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        module = sys.modules.get(name)
+        if module is None:
+            module = types.ModuleType(name)
+            try:
+                module.__dict__.update(run_source(code, name, filename))
+            except BaseException:
+                linecache.cache.pop(filename, None)
+                raise
+            module.__file__ = filename
+            module.__specgen_users__ = 0
+            sys.modules[name] = module
+
+        def release(name: str = name, filename: str = filename) -> None:
+            registered = sys.modules.get(name)
+            if registered is None:
+                return
+            registered.__specgen_users__ -= 1
+            if registered.__specgen_users__ <= 0:
+                del sys.modules[name]
+                linecache.cache.pop(filename, None)
+
+        model = getattr(module, entry)()
+        module.__specgen_users__ += 1
+        weakref.finalize(model, release)
+        return model
 
 
 TORCH = register(TorchEmitter())

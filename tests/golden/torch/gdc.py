@@ -47,7 +47,7 @@ class Gdc(nn.Module):
         self.gdc1, self.bn1 = fold_batchnorm(self.gdc1, self.bn1)
         self.conv1, self.bn2 = fold_batchnorm(self.conv1, self.bn2)
 
-    def fuse(self) -> "Gdc":
+    def fuse(self) -> nn.Module:
         """This network, ready for inference: in eval mode, with every BatchNorm folded into
         the conv or linear layer before it (an nn.Identity takes its place), which saves the
         BatchNorms' time and leaves the outputs equal up to float32 round-off.

@@ -51,7 +51,7 @@ class GroupConv(nn.Module):
         self.conv1, self.bn1 = fold_batchnorm(self.conv1, self.bn1)
         self.conv2, self.bn2 = fold_batchnorm(self.conv2, self.bn2)
 
-    def fuse(self) -> "GroupConv":
+    def fuse(self) -> nn.Module:
         """This network, ready for inference: in eval mode, with every BatchNorm folded into
         the conv or linear layer before it (an nn.Identity takes its place), which saves the
         BatchNorms' time and leaves the outputs equal up to float32 round-off.

@@ -82,7 +82,7 @@ class Igc(nn.Module):
         x = self.relu1(x)  # 16x32x32
         return x
 
-    def fuse(self) -> "Igc":
+    def fuse(self) -> nn.Module:
         """This network, ready for inference: in eval mode, with every BatchNorm folded into
         the conv or linear layer before it (an nn.Identity takes its place), which saves the
         BatchNorms' time and leaves the outputs equal up to float32 round-off.

@@ -86,7 +86,7 @@ class Separable(nn.Module):
             self.sepconv1.pw, self.sepconv1.bn2
         )
 
-    def fuse(self) -> "Separable":
+    def fuse(self) -> nn.Module:
         """This network, ready for inference: in eval mode, with every BatchNorm folded into
         the conv or linear layer before it (an nn.Identity takes its place), which saves the
         BatchNorms' time and leaves the outputs equal up to float32 round-off.
