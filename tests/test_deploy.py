@@ -133,3 +133,36 @@ def _keras_bn_statistics(model) -> int:
         for layer in model.layers
         if type(layer).__name__ == "BatchNormalization"
     )
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v1.conv", "shufflenet_v2.conv", "igc_cifar.conv"])
+def test_channels_last_keeps_the_layout(name):
+    """to_torch(channels_last=True): every module's 4-D output stays channels_last (the
+    shuffle, igc's permutations and the split's consumers included; an nn.Identity passes
+    on a split's half, a strided view, as it is), same outputs as NCHW."""
+    torch.manual_seed(0)
+    net = specgen.compile(EXAMPLES / name)
+    nchw = net.to_torch().eval()
+    model = net.to_torch(channels_last=True).eval()
+    model.load_state_dict(nchw.state_dict())
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    lost = []
+
+    def hook(module, args, out):
+        if (
+            type(module) is not torch.nn.Identity
+            and isinstance(out, torch.Tensor)
+            and out.dim() == 4
+            and min(out.shape[1:]) > 1
+        ):
+            if not out.is_contiguous(memory_format=torch.channels_last):
+                lost.append(type(module).__name__)
+
+    for m in model.modules():
+        m.register_forward_hook(hook)
+    x = torch.randn(1, *net.input_shape.as_list())
+    with torch.no_grad():
+        a = nchw(x)
+        b = model(x.contiguous(memory_format=torch.channels_last))
+    assert lost == []
+    assert ((a - b).abs().max() / a.abs().max()).item() <= 1e-5
