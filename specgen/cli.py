@@ -617,6 +617,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     except RuntimeError as err:
         raise _Usage(str(err)) from None
     net = _compile(args)
+    if not args.verbose:
+        with _quiet_fd2():  # TensorFlow's C++ start-up lines bypass every log level
+            import keras  # noqa: F401
     from .verify import verify
 
     with _Activity(f"verifying {net.name}: building both models and comparing them"):
@@ -629,16 +632,36 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _quiet_frameworks() -> None:
     """Silence TensorFlow's C++ start-up lines (oneDNN, cpu_feature_guard), absl's and Keras'
-    Python warnings: what `verify` prints is its report (--verbose keeps them)."""
+    Python warnings: what `verify` prints is its report (--verbose keeps them).  Log levels
+    only: nothing that would change which kernels run."""
     import logging
     import warnings
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     warnings.filterwarnings("ignore", module=r"(keras|tensorflow|torch|jax|absl)(\.|$)")
     for name in ("tensorflow", "absl", "jax", "keras", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _quiet_fd2() -> Any:
+    """File descriptor 2 pointed at os.devnull meanwhile (what C++ libraries write to it);
+    nothing when stderr is not a real file."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class _Activity:

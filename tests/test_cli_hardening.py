@@ -69,7 +69,14 @@ def specgen(*args: str) -> list[str]:
 def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     if "stdout" not in kwargs and "stderr" not in kwargs:
         kwargs["capture_output"] = True
+    # a child inherits an ignored SIGINT (a test run started in the background by a
+    # non-interactive shell): give it the default disposition, as a terminal would
+    kwargs.setdefault("preexec_fn", _default_sigint)
     return subprocess.run(argv, cwd=ROOT, env=env(), text=True, timeout=60, **kwargs)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def mknod(path: Path, major: int, minor: int) -> None:

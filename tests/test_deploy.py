@@ -154,9 +154,9 @@ def test_channels_last_keeps_the_layout(name):
             and isinstance(out, torch.Tensor)
             and out.dim() == 4
             and min(out.shape[1:]) > 1
+            and not out.is_contiguous(memory_format=torch.channels_last)
         ):
-            if not out.is_contiguous(memory_format=torch.channels_last):
-                lost.append(type(module).__name__)
+            lost.append(type(module).__name__)
 
     for m in model.modules():
         m.register_forward_hook(hook)
