@@ -143,16 +143,10 @@ def _files(args: argparse.Namespace) -> list[str]:
 
 
 def _color(stream: TextIO | None, choice: str = "auto") -> bool:
-    """Colour for `stream`: --color always/never, else only on a terminal, and never when
-    NO_COLOR is set (https://no-color.org) or TERM is dumb."""
-    if choice != "auto":
-        return choice == "always"
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return stream is not None and stream.isatty()
-    except (AttributeError, ValueError, OSError):
-        return False
+    """Colour for `stream` (diagnostics, the cost table): the rule of `report.use_color`."""
+    from .report import use_color
+
+    return use_color(choice, stream)
 
 
 def _stdout(needed: bool = True) -> TextIO | None:
@@ -194,21 +188,29 @@ def _discard_stdout() -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    code, results = _each_file(args, lambda file: _check_one(args, file))
+    several = len(_files(args)) > 1
+    for file, text in results:
+        _print((f"{file}: {text}" if several else text) + "\n", needed=False)
+    return code
+
+
+def _each_file(args: argparse.Namespace, work: Callable[[str], Any]) -> tuple[int, list]:
+    """(exit code, [(shown name, work(file))]) over the command's files.  One file's
+    SpecError propagates as it is; with several, each is reported and the rest still run."""
     files = _files(args)
-    code = EXIT_OK
+    code, results = EXIT_OK, []
     for file in files:
         try:
-            text = _check_one(args, file)
+            result = work(file)
         except SpecError as err:
             if len(files) == 1:
                 raise
             _complain(err.render(_color(sys.stderr)))
             code = EXIT_SPEC
             continue
-        if len(files) > 1:
-            text = f"{'<stdin>' if file == '-' else file}: {text}"
-        _print(text + "\n", needed=False)
-    return code
+        results.append(("<stdin>" if file == "-" else file, result))
+    return code, results
 
 
 def _check_one(args: argparse.Namespace, file: str) -> str:
@@ -235,24 +237,17 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     from .report import render
 
     out = _stdout()  # fail before the work
-    files = _files(args)
     depth = 1 if args.blocks else args.depth
-    code, parts = EXIT_OK, []
-    for file in files:
-        try:
-            net = _compile(args, file)
-        except SpecError as err:
-            if len(files) == 1:
-                raise
-            _complain(err.render(_color(sys.stderr)))
-            code = EXIT_SPEC
-            continue
+
+    def report(file: str) -> str:
+        net = _compile(args, file)
         if args.deploy:
             net = net.deploy()
         # colour is decided for the stream the table goes to (plain text when piped)
-        text = render(net, args.format, depth=depth, color=args.color, stream=out)
-        parts.append(("<stdin>" if file == "-" else file, text))
-    if len(files) == 1:
+        return render(net, args.format, depth=depth, color=args.color, stream=out)
+
+    code, parts = _each_file(args, report)
+    if len(_files(args)) == 1:
         _print(parts[0][1])
     elif parts:
         _print(_several(parts, args.format))

@@ -25,7 +25,6 @@ The output is deterministic: the same network and options give the same DOT text
 from __future__ import annotations
 
 import contextlib
-import errno
 import html
 import os
 import shutil
@@ -844,42 +843,11 @@ def render(dot_text: str, path_or_format: str | os.PathLike[str]) -> bytes | Non
 
 
 def _write(path: str, data: bytes) -> None:
-    """Write `data` to `path` atomically with the rules of specgen.output (checked paths, a
-    temporary file renamed over the target, permissions kept, no temporary left behind)."""
-    from .output import TEMP_PREFIX, TEMP_SUFFIX, OutputError, plan_output
+    """Write `data` to `path` under specgen.output's rules (checked path, atomic rename,
+    mode and owner kept); its errors become GraphError."""
+    from .output import OutputError, write_output
 
     try:
-        plan = plan_output(path)
+        write_output(path, data)
     except OutputError as err:
         raise GraphError(str(err)) from None
-    folder = os.path.dirname(plan.target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    mode = 0o666 if plan.mode is None else 0o600
-    tmp = None
-    try:
-        for _ in range(100):
-            tmp = os.path.join(folder, f"{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}")
-            try:
-                fd = os.open(tmp, flags, mode)
-                break
-            except FileExistsError:
-                tmp = None
-        else:
-            raise FileExistsError(errno.EEXIST, "no free temporary file name", folder)
-        try:
-            if plan.mode is not None:
-                os.fchmod(fd, plan.mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(tmp, plan.target)
-        tmp = None
-    except BaseException as err:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise GraphError(f"cannot write {path}: {err.strerror or err}") from None
-        raise

@@ -97,10 +97,11 @@ def plan_output(path: str) -> Plan:
     return Plan(target, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
 
 
-def write_output(path: str, text: str) -> None:
-    """Write `text` (UTF-8) to `path` atomically under the rules of the module docstring."""
+def write_output(path: str, text: str | bytes) -> None:
+    """Write `text` (UTF-8; bytes as they are) to `path` atomically under the rules of the
+    module docstring."""
     plan = plan_output(path)
-    data = text.encode("utf-8")
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
     folder = os.path.dirname(plan.target)
     # O_EXCL never follows a planted symlink; a new file gets 0o666 less the umask from the
     # kernel, an existing one's copy stays private until its own mode is set below.

@@ -77,8 +77,10 @@ def cli(capsys):
     return run
 
 
-def run_module(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run `python -m specgen ARGS` in a fresh interpreter."""
+def run_module(
+    *args: str, cwd: Path = ROOT, timeout: float = 60, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run `python -m specgen ARGS` in a fresh interpreter (`input`: its standard input)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("SPECGEN_DEBUG", None)
@@ -86,6 +88,7 @@ def run_module(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.
         [sys.executable, "-m", "specgen", *args],
         cwd=cwd,
         env=env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -5,13 +5,11 @@ noise silenced during `verify`, and `specgen graph`."""
 from __future__ import annotations
 
 import io
-import os
-import subprocess
 import sys
 import time
 
 import pytest
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, run_module
 
 import specgen.cli
 from specgen.cli import _Activity, _color
@@ -19,20 +17,8 @@ from specgen.cli import _Activity, _color
 BAD = "network bad()\ninput 3x8x8\nlayers:\n    conv 3x3 out=5 group=2\n"
 
 
-def _run(args, stdin: str = "", env: dict | None = None, timeout: float = 120):
-    environ = dict(os.environ)
-    environ["PYTHONPATH"] = str(ROOT) + os.pathsep + environ.get("PYTHONPATH", "")
-    environ.pop("SPECGEN_DEBUG", None)
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "specgen", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=ROOT,
-        timeout=timeout,
-    )
+def _run(args, stdin: str = "", timeout: float = 120):
+    return run_module(*args, input=stdin, timeout=timeout)
 
 
 # ---- standard input ---------------------------------------------------------------------------
