@@ -28,7 +28,7 @@ def foldable(prev: ir.Node, node: ir.Node) -> bool:
 def fold(net: ir.Network) -> ir.Network:
     """`net` with every conv-BatchNorm (and fc-BatchNorm) pair folded into one layer."""
     memo: dict[int, ir.Node] = {}
-    return dataclasses.replace(net, body=_seq(net.body, memo))
+    return dataclasses.replace(net, body=_seq(net.body, memo), deploy=True)
 
 
 def pairs(seq: ir.Seq) -> list[tuple[str, str]]:

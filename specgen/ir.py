@@ -281,6 +281,8 @@ class Network:
     # every top-level name (parameters and lets) with its value: what `constraint` lines
     # and search objectives are evaluated in, beside the cost terms
     scope: tuple[tuple[str, Any], ...] = ()
+    # the deploy form (`specgen.deploy.fold`): BatchNorms folded; emitters may fuse further
+    deploy: bool = False
 
     @property
     def output(self) -> Shape:

@@ -5,6 +5,8 @@ eval mode with random BatchNorm statistics (max relative difference <= 1e-5)."""
 from __future__ import annotations
 
 import copy
+import pickle
+import sys
 
 import pytest
 from conftest import EXAMPLES
@@ -83,7 +85,8 @@ def test_cli_deploy(cli):
     assert r.code == 0
     assert '"params": 1853488' in r.out
     r = cli("build", str(EXAMPLES / "shufflenet_v1.conv"), "--target", "torch", "--deploy")
-    assert r.code == 0 and "nn.BatchNorm" not in r.out and "nn.Conv2d(" in r.out
+    assert r.code == 0 and "nn.BatchNorm" not in r.out and "DeployConv2d(" in r.out
+    assert 'activation="relu"' in r.out
 
 
 def _randomize_keras_batchnorms(model, rng) -> None:
@@ -166,3 +169,178 @@ def test_channels_last_keeps_the_layout(name):
         b = model(x.contiguous(memory_format=torch.channels_last))
     assert lost == []
     assert ((a - b).abs().max() / a.abs().max()).item() <= 1e-5
+
+
+# ---- DeployConv2d: packed oneDNN weights and fused activations (the deploy form's speed) ----
+
+MAP_NET = """\
+network maps
+input 8x12x12
+layers:
+    conv 3x3 out=16 bn relu
+    dwconv 3x3 stride=2 bn relu6
+    conv 1x1 out=24 bn
+    sepconv 3x3 out=16 relu
+"""
+
+
+def _deploy_pair(text_or_path, seed: int = 0):
+    """(network, eager model with random BatchNorm statistics, its deploy form loaded)."""
+    torch.manual_seed(seed)
+    net = specgen.compile(text_or_path)
+    eager = net.to_torch().eval()
+    _randomize_batchnorms(eager)
+    deploy = net.deploy().to_torch().eval()
+    deploy.load_state_dict(fold_torch(net.ir, eager.state_dict()))
+    return net, eager, deploy
+
+
+def _convs(model) -> list:
+    return [m for m in model.modules() if type(m).__name__ == "DeployConv2d"]
+
+
+def _onednn(model) -> bool:
+    return sys.modules[type(model).__module__].ONEDNN
+
+
+def _rel(a, b) -> float:
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def _sequences(node: ir.Node) -> list:
+    """The children of every sequence in `node`: residual bodies and shortcuts, branches,
+    block and sepconv bodies (a block once per call, as the modules are made)."""
+    t = type(node)
+    if t is ir.Seq:
+        return [node.children] + [s for _, c in node.children for s in _sequences(c)]
+    if t in (ir.Block, ir.SepConv):
+        return _sequences(node.body)
+    if t is ir.Residual:
+        return _sequences(node.body) + (_sequences(node.shortcut) if node.shortcut else [])
+    if t in (ir.Add, ir.Concat, ir.Split):
+        return [s for _, b in node.branches for s in _sequences(b)]
+    return []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deploy_convs_fuse_the_activation_after_them(name):
+    """Every conv of the deploy form is a DeployConv2d; each one a ReLU or ReLU6 follows in
+    the IR takes it in (`activation=`) and the activation has no module left."""
+    net = specgen.compile(EXAMPLES / name).deploy()
+    model = net.to_torch()
+    fusable = sum(
+        type(a) is ir.Conv and type(b) is ir.Act and b.kind in ("relu", "relu6")
+        for kids in _sequences(net.ir.body)
+        for (_, a), (_, b) in zip(kids, kids[1:], strict=False)
+    )
+    convs = _convs(model)
+    plain = [m for m in model.modules() if type(m) is torch.nn.Conv2d]
+    # only igc's and se's own two convs stay nn.Conv2d
+    assert len(plain) == 2 * sum(type(n) in (ir.IGC, ir.SE) for _, n in walk(net.ir.body))
+    assert len(convs) == sum(type(n) is ir.Conv for _, n in walk(net.ir.body))
+    assert sum(m.activation != "none" for m in convs) == fusable
+    acts = sum(isinstance(m, torch.nn.ReLU | torch.nn.ReLU6) for m in model.modules())
+    eager_acts = sum(
+        isinstance(m, torch.nn.ReLU | torch.nn.ReLU6)
+        for m in specgen.compile(EXAMPLES / name).to_torch().modules()
+    )
+    assert acts == eager_acts - fusable
+
+
+def test_onednn_path_is_taken_and_exact_and_autograd_falls_back():
+    net, eager, deploy = _deploy_pair(MAP_NET)
+    x = torch.randn(3, 8, 12, 12)
+    with torch.no_grad():
+        expected = eager(x)
+        fast = deploy(x)
+    packed = [m._packed is not None for m in _convs(deploy)]
+    assert packed == [_onednn(deploy)] * len(packed)  # every conv packed its weight once
+    assert _rel(fast, expected) <= 1e-5
+    slow = deploy(x)  # autograd on: nn.Conv2d's path, and it trains
+    assert slow.requires_grad and _rel(slow, expected) <= 1e-5
+    slow.sum().backward()
+    assert all(m.weight.grad is not None for m in _convs(deploy))
+    assert all(m._packed is None for m in _convs(deploy))  # the copy went with the fast path
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+        off = deploy(x)
+    assert _rel(off, expected) <= 1e-5 and all(m._packed is None for m in _convs(deploy))
+
+
+def test_map_output_keeps_the_input_layout():
+    """oneDNN's convolutions with packed weights write channels_last; the network gives its
+    output back in the layout its input came in."""
+    net, eager, deploy = _deploy_pair(MAP_NET)
+    x = torch.randn(2, 8, 12, 12)
+    with torch.inference_mode():
+        expected = eager(x)
+        nchw = deploy(x)
+        last = deploy(x.contiguous(memory_format=torch.channels_last))
+    assert nchw.shape == expected.shape == (2, 16, 6, 6)
+    assert nchw.is_contiguous()
+    assert last.is_contiguous(memory_format=torch.channels_last) and not last.is_contiguous()
+    assert _rel(nchw, expected) <= 1e-5 and _rel(last, expected) <= 1e-5
+    if _onednn(deploy):  # what makes the restoring necessary
+        with torch.inference_mode():
+            inner = deploy.conv1(x)
+        assert inner.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_packed_weights_follow_new_weights_layouts_and_shapes():
+    net, eager, deploy = _deploy_pair(MAP_NET)
+    x = torch.randn(2, 8, 12, 12)
+    with torch.inference_mode():
+        before = deploy(x)
+    # new weights (load_state_dict copies in place): the packed copies are re-made
+    _, eager2, _ = _deploy_pair(MAP_NET, seed=1)
+    deploy.load_state_dict(fold_torch(net.ir, eager2.state_dict()))
+    with torch.inference_mode():
+        expected = eager2(x)
+        after = deploy(x)
+    assert _rel(after, expected) <= 1e-5 and _rel(before, expected) > 1e-2
+    with torch.no_grad():  # an in-place edit of one weight
+        deploy.conv1.weight.mul_(2)
+        eager2.conv1.weight.mul_(2)
+        assert _rel(deploy(x), eager2(x)) <= 1e-5
+    deploy = deploy.to(memory_format=torch.channels_last)  # new weight storage
+    with torch.inference_mode():
+        assert _rel(deploy(x), eager2(x)) <= 1e-5
+        for shape in [(1, 8, 12, 12), (5, 8, 16, 10)]:  # other batches and sizes
+            y = torch.randn(*shape)
+            assert _rel(deploy(y), eager2(y)) <= 1e-5
+
+
+def test_copies_pickles_and_state_dicts_leave_the_packed_weights_out():
+    net, eager, deploy = _deploy_pair(MAP_NET)
+    x = torch.randn(2, 8, 12, 12)
+    with torch.inference_mode():
+        expected = deploy(x)
+    assert set(deploy.state_dict()) == set(net.deploy().to_torch().state_dict())
+    copied = copy.deepcopy(deploy)
+    clone = pickle.loads(pickle.dumps(deploy))
+    assert all(m._packed is None for m in _convs(copied) + _convs(clone))
+    assert all(m._packed is not None for m in _convs(deploy)) == _onednn(deploy)
+    with torch.inference_mode():
+        assert torch.equal(copied(x), expected) and torch.equal(clone(x), expected)
+
+
+def test_scripting_tracing_and_fx_see_plain_convolutions():
+    net, eager, deploy = _deploy_pair(MAP_NET)
+    x = torch.randn(2, 8, 12, 12)
+    with torch.no_grad():
+        expected = eager(x)
+        scripted = torch.jit.script(deploy)
+        assert _rel(scripted(x), expected) <= 1e-5
+        traced = torch.jit.trace(deploy, x)
+        assert "mkldnn" not in str(traced.inlined_graph)
+        assert str(traced.inlined_graph).count("aten::_convolution") == 5
+        assert _rel(traced(x), expected) <= 1e-5
+    graph = torch.fx.symbolic_trace(deploy).graph
+    assert not [n for n in graph.nodes if "mkldnn" in str(n.target)]
+    assert sum("conv2d" in str(n.target) for n in graph.nodes) == 5
+
+
+def test_deploy_conv_refuses_an_unknown_activation():
+    net = specgen.compile(MAP_NET).deploy()
+    module = sys.modules[type(net.to_torch()).__module__]
+    with pytest.raises(ValueError, match="activation must be one of"):
+        module.DeployConv2d(4, 4, 3, activation="gelu")

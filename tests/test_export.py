@@ -264,6 +264,9 @@ def test_export_matches_eager_and_folds_every_batchnorm(zoo, layout):
         assert rel_diff(program.module()(x), expected) <= TOLERANCE
     # only the BatchNorm after the igc is left (a permutation stands between it and a conv)
     assert len(batch_norms(program.graph)) == 1
+    # DeployConv2d exports as a plain convolution, not as its oneDNN inference path
+    assert "mkldnn" not in str(program.graph)
+    assert sum("conv2d" in str(n.target) for n in program.graph.nodes) >= 30
     assert [n for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)] == ["bn2"]
     # the same count on the eager model finds all of them: the check can fail
     eager = zoo.to_torch().eval()

@@ -220,7 +220,9 @@ def class_style(block: str, index: int | None) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _compiled(code: str, label: str):
-    return compile(code, label, "exec")
+    # dont_inherit: this module's `from __future__ import annotations` must not turn the
+    # generated code's annotations into strings, which a file of it would not have
+    return compile(code, label, "exec", dont_inherit=True)
 
 
 def run_source(code: str, module_name: str, label: str) -> dict[str, Any]:

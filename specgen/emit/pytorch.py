@@ -37,7 +37,11 @@ from .common import (
 TEMPLATE_NAMES = frozenset(
     {"torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv"}
     | {"SqueezeExcitation", "fold_batchnorm", "Module", "Tensor", "self", "x", "module"}
+    | {"DeployConv2d", "ONEDNN", "ONEDNN_ACTIVATIONS", "_onednn_ready"}
+    | {"is_channels_last", "in_layout"}
 )
+# activations a deploy-form conv runs in its own kernel (DeployConv2d's `activation`)
+FUSED_ACTS = frozenset({"relu", "relu6"})
 _ACTS = {
     "relu": "nn.ReLU({inplace})",
     "relu6": "nn.ReLU6({inplace})",
@@ -78,8 +82,9 @@ def conv_args(node: ir.Conv | ir.IGC) -> list[str]:
     return args
 
 
-def module_ctor(node: ir.Node, rank: int, inplace: bool) -> str:
-    """The constructor expression of one layer."""
+def module_ctor(node: ir.Node, rank: int, inplace: bool, fused: str | None = None) -> str:
+    """The constructor expression of one layer; `fused` (deploy form only): a conv's
+    DeployConv2d, with the activation after it when one of FUSED_ACTS ("none" else)."""
     t = type(node)
     c = node.in_shape.c
     if t is ir.Conv:
@@ -88,7 +93,11 @@ def module_ctor(node: ir.Node, rank: int, inplace: bool) -> str:
             args.append(f"groups={num(node.groups)}")
         if not node.bias:
             args.append("bias=False")
-        return f"nn.Conv2d({', '.join(args)})"
+        if fused is None:
+            return f"nn.Conv2d({', '.join(args)})"
+        if fused != "none":
+            args.append(f'activation="{fused}"')
+        return f"DeployConv2d({', '.join(args)})"
     if t is ir.IGC:
         args = [f"M={num(node.M)}", f"L={num(node.L)}", *conv_args(node)]
         if node.bias:
@@ -150,6 +159,30 @@ def pool_ctor(node: ir.Pool) -> str:
     return f"{cls}({', '.join(args)})"
 
 
+def fuse_activations(
+    children: tuple[ir.Named, ...] | list[ir.Named], deploy: bool
+) -> tuple[list[ir.Named], dict[str, str]]:
+    """(`children` less the activations fused away, {conv name: what its DeployConv2d
+    fuses}).  In the deploy form every conv is a DeployConv2d, and a ReLU or ReLU6 right
+    after one runs in its kernel (and has no module of its own); otherwise nothing changes."""
+    if not deploy:
+        return list(children), {}
+    kept: list[ir.Named] = []
+    fused: dict[str, str] = {}
+    i = 0
+    while i < len(children):
+        name, node = children[i]
+        kept.append(children[i])
+        i += 1
+        if type(node) is ir.Conv:
+            after = children[i][1] if i < len(children) else None
+            fused[name] = "none"
+            if type(after) is ir.Act and after.kind in FUSED_ACTS:
+                fused[name] = after.kind
+                i += 1
+    return kept, fused
+
+
 def pad_sides(pad: ir.Pad) -> str:
     """F.pad's order: (left, right, top, bottom)."""
     top, bottom, left, right = pad
@@ -199,7 +232,9 @@ class _Generator:
             "ordered_dict": False,
             "se": False,
             "fold": False,
+            "onednn": False,
         }
+        self.deploy = net.ir.deploy
         self.table = NameTable(TEMPLATE_NAMES)
         self.network_name = self.table.take(camel(net.name, "Net"))
         self.names = instance_names(block_keys(net), self.table, class_style)
@@ -235,8 +270,17 @@ class _Generator:
     def _class(self, name: str, doc: str, body: ir.Seq) -> _Class:
         cls = _Class(name, doc, self.wrap)
         writer = _ForwardWriter(self, cls)
+        # the deploy network gives a map back in the layout it came in (DeployConv2d's are
+        # channels_last)
+        last = ""
+        if self.deploy and name == self.network_name:
+            last = writer.names.take("channels_last")
         out, rank = writer.seq(body.children, "x", "x", 4)
-        writer.add(f"return {out}")
+        if last and rank == 4 and self.helpers["onednn"]:
+            cls.forward[:0] = layout(f"{last} = is_channels_last(x)", DEPTH, wrap=self.wrap)
+            writer.add(f"return in_layout({out}, {last})")
+        else:
+            writer.add(f"return {out}")
         cls.out_rank = rank
         for layer, bn in own_pairs(body):
             self.helpers["fold"] = True
@@ -249,12 +293,15 @@ class _Generator:
         self.helpers["ordered_dict"] = True
         items = []
         owned = False
-        for name, child in node.body.children:
+        children, fused = fuse_activations(node.body.children, self.deploy)
+        for name, child in children:
             if type(child) is ir.Conv and ir.symmetric(child.padding) is None:
                 top, bottom, left, right = child.padding
                 sides = f"{num(left)}, {num(right)}, {num(top)}, {num(bottom)}"
                 items.append(f'("pad", nn.ZeroPad2d(({sides})))')
-            items.append(f'("{name}", {module_ctor(child, 4, owned and type(child) is ir.Act)})')
+            self.use(child)
+            ctor = module_ctor(child, 4, owned and type(child) is ir.Act, fused.get(name))
+            items.append(f'("{name}", {ctor})')
             owned = isinstance(child, FRESH) or type(child) is ir.Act
         return f"nn.Sequential(OrderedDict([{', '.join(items)}]))"
 
@@ -265,6 +312,8 @@ class _Generator:
             self.helpers["shuffle"] = self.helpers["igc"] = True
         elif type(node) is ir.SE:
             self.helpers["se"] = True
+        elif type(node) is ir.Conv and self.deploy:
+            self.helpers["onednn"] = True
 
 
 class _ForwardWriter(BodyWriter):
@@ -274,6 +323,12 @@ class _ForwardWriter(BodyWriter):
         super().__init__(cls.forward, NameTable(parent=gen.table), DEPTH, gen.wrap)
         self.gen, self.cls = gen, cls
         self.attributes = NameTable()
+        self.fused: dict[str, str] = {}  # conv name: what its DeployConv2d fuses (deploy form)
+
+    def seq(self, children, cur: str, out: str, rank: int) -> tuple[str, int]:
+        kept, fused = fuse_activations(children, self.gen.deploy)
+        self.fused.update(fused)
+        return super().seq(kept, cur, out, rank)
 
     def layer(self, name: str, node: ir.Node, arg: str, out: str, rank: int, owned: bool) -> int:
         t = type(node)
@@ -285,7 +340,7 @@ class _ForwardWriter(BodyWriter):
         elif t is ir.SepConv:
             ctor, new_rank = self.gen.sequential(node), 4
         else:
-            ctor = module_ctor(node, rank, owned and t is ir.Act)
+            ctor = module_ctor(node, rank, owned and t is ir.Act, self.fused.get(name))
             self.gen.use(node)
             new_rank = 2 if t is ir.Linear or t is ir.Flatten else rank
         if self.attributes.take(name) != name:  # the elaborator's names are free by design
