@@ -169,6 +169,22 @@ class Network:
         folded.constraints = self.constraints
         return folded
 
+    def fuse_torch(self, model: Any) -> Any:
+        """The deploy form of `model` (a PyTorch module of this network, trained or not): a
+        new module of `deploy()`'s generated code in eval mode, with `model`'s weights folded
+        (`specgen.deploy.fold_torch`), on `model`'s device.  Unlike `model.fuse()`, which
+        folds in place and keeps nn.Identity placeholders, its convolutions are DeployConv2d:
+        on CPU, under torch.no_grad() or torch.inference_mode(), they run on oneDNN with
+        packed weights and the activation after them fused."""
+        from .deploy import fold_torch
+
+        deploy = self.deploy().to_torch()
+        deploy.load_state_dict(fold_torch(self.ir, model.state_dict()))
+        weight = next(iter(model.parameters()), None)
+        if weight is not None:
+            deploy = deploy.to(weight.device)
+        return deploy.eval()
+
     def fuse_keras(self, model: Any) -> Any:
         """The deploy form of `model` (a Keras model of this network, trained or not): a new
         Keras model without the folded BatchNorms, its weights folded from `model`'s (see

@@ -339,6 +339,17 @@ def test_scripting_tracing_and_fx_see_plain_convolutions():
     assert sum("conv2d" in str(n.target) for n in graph.nodes) == 5
 
 
+def test_fuse_torch_is_fold_torch_loaded_into_the_deploy_module():
+    net, eager, deploy = _deploy_pair(EXAMPLES / "shufflenet_v2.conv")
+    fused = net.fuse_torch(eager.train())
+    assert not fused.training and type(fused) is type(deploy)
+    assert fused.state_dict().keys() == deploy.state_dict().keys()
+    assert all(torch.equal(fused.state_dict()[k], v) for k, v in deploy.state_dict().items())
+    x = torch.randn(1, *net.input_shape.as_list())
+    with torch.inference_mode():
+        assert _rel(fused(x), eager.eval()(x)) <= 1e-5
+
+
 def test_deploy_conv_refuses_an_unknown_activation():
     net = specgen.compile(MAP_NET).deploy()
     module = sys.modules[type(net.to_torch()).__module__]

@@ -36,6 +36,8 @@ black = pytest.importorskip("black")
 TEMPLATE_NAMES = {
     *("torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv"),
     *("keras", "layers", "ops", "ChannelSlice", "ConstantPad2D", "Module", "Tensor"),
+    *("DeployConv2d", "ONEDNN", "ONEDNN_ACTIVATIONS", "is_channels_last", "in_layout"),
+    *("channels_last", "_onednn_ready", "fold_batchnorm", "SqueezeExcitation"),
     *("self", "x", "inputs", "name", "i", "out", "out1", "shortcut", "part1", "branch1"),
 }
 ISSUE_NAMES = {"_1", "None", "none", "True", "dw", "pw", "bfloat"}
@@ -162,6 +164,19 @@ def test_blocks_called_16_times_build_and_run(block_names):
     ]
     keras_net = specgen.compile(_wide(lambda n: f"                {n} x 16\n", numbered))
     _check_keras(keras_net, keras_net.to_keras())
+
+
+def test_deploy_form_with_hostile_block_names(block_names, tmp_path):
+    """The deploy form's own names (DeployConv2d and its oneDNN helpers at module level, the
+    network's `channels_last` local when its output is a map) against every block name."""
+    blocks = "".join(f"block {n}:\n    conv 1x1 out=2 bn relu\n" for n in block_names)
+    calls = "".join(f"    {n}\n" for n in block_names)
+    net = specgen.compile(f"network wide\ninput 2x3x3\n{blocks}layers:\n{calls}").deploy()
+    code = net.emit("torch")
+    assert "DeployConv2d(" in code and "in_layout(" in code
+    assert black.format_str(code, mode=black.Mode()) == code
+    _check_torch(net, _entry(_import(code, tmp_path / "hostile_deploy.py"))())
+    _check_torch(net, net.to_torch())
 
 
 def test_network_names_build_and_run():
