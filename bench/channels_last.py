@@ -81,7 +81,9 @@ def _kind(event: Any) -> str:
     while parent is not None:
         callers.append(parent.name)
         parent = parent.cpu_parent
-    if "aten::_convolution" in callers and "aten::contiguous" in callers:
+    # nn.Conv2d's path, and DeployConv2d's oneDNN one (which makes its input dense itself)
+    convs = {"aten::_convolution", "mkldnn::_convolution_pointwise"}
+    if convs & set(callers) and "aten::contiguous" in callers:
         return "conv input"
     if {"aten::_slow_conv2d_forward", "aten::addmm"} & set(callers):
         return "bias"

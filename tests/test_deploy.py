@@ -247,23 +247,47 @@ def test_deploy_convs_fuse_the_activation_after_them(name):
     assert acts == eager_acts - fusable
 
 
+def _packed(model) -> list[bool]:
+    """Per DeployConv2d, whether it holds a weight packed for oneDNN."""
+    return [m._packed is not None and m._packed[2] is not None for m in _convs(model)]
+
+
 def test_onednn_path_is_taken_and_exact_and_autograd_falls_back():
     net, eager, deploy = _deploy_pair(MAP_NET)
     x = torch.randn(3, 8, 12, 12)
     with torch.no_grad():
         expected = eager(x)
         fast = deploy(x)
-    packed = [m._packed is not None for m in _convs(deploy)]
-    assert packed == [_onednn(deploy)] * len(packed)  # every conv packed its weight once
+    onednn = _onednn(deploy)
+    assert _packed(deploy) == [onednn] * 5  # every conv packed its weight, once
     assert _rel(fast, expected) <= 1e-5
     slow = deploy(x)  # autograd on: nn.Conv2d's path, and it trains
     assert slow.requires_grad and _rel(slow, expected) <= 1e-5
     slow.sum().backward()
     assert all(m.weight.grad is not None for m in _convs(deploy))
-    assert all(m._packed is None for m in _convs(deploy))  # the copy went with the fast path
+    assert _packed(deploy) == [onednn] * 5  # kept for the next inference call
     with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
         off = deploy(x)
-    assert _rel(off, expected) <= 1e-5 and all(m._packed is None for m in _convs(deploy))
+    assert _rel(off, expected) <= 1e-5
+    with torch.no_grad():  # another dtype: PyTorch's path, and the packed copies go
+        double = deploy.double()(x.double())
+    assert _rel(double.float(), expected) <= 1e-5 and _packed(deploy) == [False] * 5
+
+
+def test_small_single_images_take_pytorchs_own_kernel():
+    """A oneDNN call costs ~20 us; PyTorch computes one small image through an ungrouped
+    conv without oneDNN in a few: those calls keep nn.Conv2d's path (no packed copy)."""
+    net, eager, deploy = _deploy_pair(MAP_NET)
+    x = torch.randn(1, 8, 12, 12)
+    with torch.inference_mode():
+        assert _rel(deploy(x), eager(x)) <= 1e-5
+    grouped = [m.groups > 1 for m in _convs(deploy)]
+    assert grouped == [False, True, False, True, False]  # conv, dwconv, conv, sepconv dw/pw
+    assert _packed(deploy) == [g and _onednn(deploy) for g in grouped]
+    big = torch.randn(1, 8, 96, 96)  # over 20,480 input values at every conv: packed
+    with torch.inference_mode():
+        assert _rel(deploy(big), eager(big)) <= 1e-5
+    assert _packed(deploy) == [_onednn(deploy)] * 5
 
 
 def test_map_output_keeps_the_input_layout():
@@ -318,7 +342,7 @@ def test_copies_pickles_and_state_dicts_leave_the_packed_weights_out():
     copied = copy.deepcopy(deploy)
     clone = pickle.loads(pickle.dumps(deploy))
     assert all(m._packed is None for m in _convs(copied) + _convs(clone))
-    assert all(m._packed is not None for m in _convs(deploy)) == _onednn(deploy)
+    assert _packed(deploy) == [_onednn(deploy)] * 5
     with torch.inference_mode():
         assert torch.equal(copied(x), expected) and torch.equal(clone(x), expected)
 

@@ -225,9 +225,14 @@ def _compiled(code: str, label: str):
     return compile(code, label, "exec", dont_inherit=True)
 
 
-def run_source(code: str, module_name: str, label: str) -> dict[str, Any]:
-    """Execute generated source in a fresh namespace (code objects cached by text)."""
-    namespace: dict[str, Any] = {"__name__": module_name}
+def run_source(
+    code: str, module_name: str, label: str, namespace: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Execute generated source in `namespace` (a module's `__dict__`, so that its functions'
+    globals are the module's) or a fresh one; code objects are cached by text."""
+    if namespace is None:
+        namespace = {}
+    namespace["__name__"] = module_name
     exec(_compiled(code, label), namespace)  # noqa: S102 - our own generated, validated source
     return namespace
 

@@ -425,7 +425,7 @@ class TorchEmitter:
         if module is None:
             module = types.ModuleType(name)
             try:
-                module.__dict__.update(run_source(code, name, filename))
+                run_source(code, name, filename, module.__dict__)
             except BaseException:
                 linecache.cache.pop(filename, None)
                 raise
