@@ -233,6 +233,7 @@ class _Generator:
             "se": False,
             "fold": False,
             "onednn": False,
+            "layout": False,  # is_channels_last / in_layout: a deploy network giving a map
         }
         self.deploy = net.ir.deploy
         self.table = NameTable(TEMPLATE_NAMES)
@@ -277,6 +278,7 @@ class _Generator:
             last = writer.names.take("channels_last")
         out, rank = writer.seq(body.children, "x", "x", 4)
         if last and rank == 4 and self.helpers["onednn"]:
+            self.helpers["layout"] = True
             cls.forward[:0] = layout(f"{last} = is_channels_last(x)", DEPTH, wrap=self.wrap)
             writer.add(f"return in_layout({out}, {last})")
         else:
