@@ -41,36 +41,24 @@ import specgen
 from specgen.deploy import fold_torch
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import torchvision_import as tv_import  # noqa: E402
+
 LAYOUTS = ("NCHW", "channels_last")
 KINDS = ("torchvision", "generated", "deploy")
 
 
 def import_torchvision() -> Any:
-    """`torchvision.models`, or exit with how to install it.  A torchvision wheel built against
-    another torch build (e.g. CUDA torch on a CPU torch) fails while registering its compiled
-    operators' fake kernels; the Python model code needs none of them, so the import is
-    retried with `torch.library.register_fake` made a no-op."""
-    try:
-        import torchvision.models as models
-
-        return models
-    except ImportError:
+    """`torchvision.models`, or exit with how to install it (a wheel built against another
+    torch build imports too: see tests/torchvision_import.py)."""
+    models = tv_import.import_torchvision("torchvision.models")
+    if models is None:
         sys.exit(
-            "torchvision is not installed; install it without touching torch:\n"
+            "torchvision is not installed (or cannot be imported); install it without touching "
+            "torch:\n"
             "    pip install --no-deps torchvision   (or a torchvision wheel file)"
         )
-    except Exception:  # noqa: BLE001 - the compiled operators of a mismatched wheel
-        pass
-    for name in [m for m in sys.modules if m.startswith("torchvision")]:
-        del sys.modules[name]
-    real = torch.library.register_fake
-    torch.library.register_fake = lambda *a, **k: (lambda f: f)
-    try:
-        import torchvision.models as models
-
-        return models
-    finally:
-        torch.library.register_fake = real
+    return models
 
 
 def _regnet_order(keys: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from torchvision_import import import_torchvision  # noqa: E402
 
 # ---- helpers ---------------------------------------------------------------------------------
 
@@ -79,29 +80,8 @@ class ReferenceSqueezeExcitation(nn.Module):
 
 
 def _torchvision_se():
-    """torchvision.ops.SqueezeExcitation, or None.  The registry's wheel is built against CUDA
-    torch; on the CPU build its compiled operators fail to register, but its Python modules
-    import once `torch.library.register_fake` is a no-op."""
-    try:
-        from torchvision.ops import SqueezeExcitation
-
-        return SqueezeExcitation
-    except ImportError:
-        return None
-    except Exception:  # noqa: BLE001 - the compiled operators of a CUDA wheel
-        pass
-    for name in [m for m in sys.modules if m.startswith("torchvision")]:
-        del sys.modules[name]
-    real = torch.library.register_fake
-    torch.library.register_fake = lambda *a, **k: (lambda f: f)
-    try:
-        from torchvision.ops import SqueezeExcitation
-
-        return SqueezeExcitation
-    except Exception:  # noqa: BLE001
-        return None
-    finally:
-        torch.library.register_fake = real
+    """torchvision.ops.SqueezeExcitation, or None (see tests/torchvision_import.py)."""
+    return getattr(import_torchvision("torchvision.ops"), "SqueezeExcitation", None)
 
 
 # ---- costs and shapes against PyTorch's counters ---------------------------------------------

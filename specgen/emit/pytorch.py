@@ -8,6 +8,7 @@ and transpose only) and `InterleavedGroupConv`.  `build` executes the same sourc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,13 +161,13 @@ def pool_ctor(node: ir.Pool) -> str:
 
 
 def fuse_activations(
-    children: tuple[ir.Named, ...] | list[ir.Named], deploy: bool
-) -> tuple[list[ir.Named], dict[str, str]]:
+    children: Sequence[ir.Named], deploy: bool
+) -> tuple[Sequence[ir.Named], dict[str, str]]:
     """(`children` less the activations fused away, {conv name: what its DeployConv2d
     fuses}).  In the deploy form every conv is a DeployConv2d, and a ReLU or ReLU6 right
     after one runs in its kernel (and has no module of its own); otherwise nothing changes."""
     if not deploy:
-        return list(children), {}
+        return children, {}
     kept: list[ir.Named] = []
     fused: dict[str, str] = {}
     i = 0
