@@ -249,7 +249,7 @@ def test_deploy_convs_fuse_the_activation_after_them(name):
 
 def _packed(model) -> list[bool]:
     """Per DeployConv2d, whether it holds a weight packed for oneDNN."""
-    return [m._packed is not None and m._packed[2] is not None for m in _convs(model)]
+    return [m._packed is not None and m._packed[-1] is not None for m in _convs(model)]
 
 
 def test_onednn_path_is_taken_and_exact_and_autograd_falls_back():
@@ -375,7 +375,7 @@ def test_fuse_torch_is_fold_torch_loaded_into_the_deploy_module():
 
 
 def test_deploy_conv_refuses_an_unknown_activation():
-    net = specgen.compile(MAP_NET).deploy()
-    module = sys.modules[type(net.to_torch()).__module__]
+    model = specgen.compile(MAP_NET).deploy().to_torch()  # keeps its module registered
+    module = sys.modules[type(model).__module__]
     with pytest.raises(ValueError, match="activation must be one of"):
         module.DeployConv2d(4, 4, 3, activation="gelu")
