@@ -18,8 +18,9 @@ from . import syntax as S
 from .cost import Cost
 from .elaborate import Analysis, analyze, elaborate
 from .errors import Diagnostic, Source, SpecError
+from .expr import BUDGET, Budget
 from .imports import load_imports
-from .parse import normalize, parse, parse_library
+from .parse import cached_by_text, normalize, parse, parse_library
 from .validate import validate
 
 Front = tuple[S.Program, Analysis, tuple[domains.Dimension, ...], list[Diagnostic]]
@@ -36,13 +37,24 @@ def _front(text: str, filename: str) -> Front:
     return _analyzed(text, filename, libraries)
 
 
-@functools.lru_cache(maxsize=512)
+@cached_by_text(lambda text, filename, libraries: len(text) + sum(len(t) for _, t in libraries))
 def _analyzed(text: str, filename: str, libraries: tuple[tuple[str, str], ...]) -> Front:
     program = parse(text, filename)
     if libraries:
         imported = tuple(b for path, t in libraries for b in parse_library(t, path).blocks)
         program = dataclasses.replace(program, blocks=imported + program.blocks)
-    return (program, analyze(program), *domains.domains(program))
+    # what the analysis evaluates (constant arguments, search domains) is paid from a budget
+    # whose spending every compile of the program is charged (see Elaborator)
+    budget = Budget()
+    token = BUDGET.set(budget)
+    try:
+        analysis = analyze(program)
+        dims, errors = domains.domains(program)
+    finally:
+        BUDGET.reset(token)
+    analysis.steps = limits.MAX_STEPS - budget.left
+    analysis.over = budget.over
+    return program, analysis, dims, errors
 
 
 def read_source(spec: str | bytes | os.PathLike[str], filename: str | None = None) -> Source:
@@ -138,8 +150,9 @@ class Network:
 
     @property
     def params(self) -> dict[str, Any]:
-        """The parameter values this network was compiled with."""
-        return dict(self.ir.params)
+        """The parameter values this network was compiled with; a list is a Python list, as
+        given (and as a search's points hold it), not the compiler's tuple."""
+        return {name: domains.plain(value) for name, value in self.ir.params}
 
     @property
     def input_shape(self) -> ir.Shape:
@@ -209,15 +222,29 @@ class Network:
         return 4 * self.cost.params
 
     @property
+    def activation_bytes(self) -> int:
+        """Bytes of fp32 activations one forward at batch 1 needs at least: the largest
+        input + output of any one layer (`cost.peak_activations`)."""
+        return 4 * self.cost.peak_activations
+
+    @property
     def memory_warning(self) -> str | None:
-        """A warning for models above `LARGE_MODEL_BYTES` of weights, else None; the CLI shows
-        it before anything is allocated."""
-        if self.weight_bytes <= limits.LARGE_MODEL_BYTES:
-            return None
-        return (
-            f"{self.name} has {self.cost.params:,} parameters: "
-            f"{_gib(self.weight_bytes)} of fp32 weights"
-        )
+        """A warning for models above `LARGE_MODEL_BYTES` of weights or
+        `LARGE_ACTIVATION_BYTES` of activations, else None; the CLI shows it before anything
+        is allocated."""
+        parts = []
+        if self.weight_bytes > limits.LARGE_MODEL_BYTES:
+            parts.append(
+                f"{self.name} has {self.cost.params:,} parameters: "
+                f"{_gib(self.weight_bytes)} of fp32 weights"
+            )
+        if self.activation_bytes > limits.LARGE_ACTIVATION_BYTES:
+            parts.append(
+                f"one forward of {self.name} at batch 1 needs at least "
+                f"{_gib(self.activation_bytes)} of fp32 activations (the input and output "
+                "of its largest layer)"
+            )
+        return "; ".join(parts) or None
 
     def _check_memory(self, check: bool) -> None:
         """Refuse to build a model whose weights alone exceed the memory available now."""
@@ -313,7 +340,11 @@ def compile(  # noqa: A001 - the natural name for the entry point
             raise SpecError(errors + outside, source)
     if any(d.code == "recursive-block" for d in errors):
         raise SpecError(errors, source)  # expanding would only hit the nesting limit
-    net, found = elaborate(program, params, analysis)
+    if analysis.over is not None:  # its constant parts alone took the whole budget
+        e = Budget().exceeded(analysis.over)
+        raise SpecError([*errors, Diagnostic(e.message, e.span, e.hint, code=e.code)], source)
+    budget = Budget(limits.MAX_STEPS - analysis.steps)
+    net, found = elaborate(program, params, analysis, budget)
     errors.extend(found)
     if dims and net is not None:
         bound = dict(net.params)
@@ -336,7 +367,11 @@ def compile(  # noqa: A001 - the natural name for the entry point
         )
         raise SpecError([Diagnostic(message, program.layers_span, code="limit")], source)
     if program.constraints:
-        network.constraints, errors = domains.evaluate_constraints(net, cost, source.text)
+        token = BUDGET.set(budget)  # the same budget: one per compile
+        try:
+            network.constraints, errors = domains.evaluate_constraints(net, cost, source.text)
+        finally:
+            BUDGET.reset(token)
         if errors:
             raise SpecError(errors, source)
     return network

@@ -9,7 +9,10 @@ argument values, same input shape — are elaborated once and shared.
 
 from __future__ import annotations
 
+import itertools
 import keyword
+import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,14 +20,17 @@ from . import ir, limits, names, ops
 from . import syntax as S
 from .errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
 from .expr import (
+    BUDGET,
     CONSTANTS,
+    Budget,
     Compiled,
     EvalError,
     Value,
     as_int,
     bind,
-    compile_expr,
+    compile_priced,
     iterable,
+    size,
     truth,
 )
 from .names import NameTable
@@ -60,6 +66,11 @@ class Analysis:
         "exprs",
         "calls",
         "residuals",
+        "line_steps",
+        "steps",
+        "over",
+        "interned",
+        "__weakref__",  # analyses holding cached nodes are tracked weakly (see _charge)
     )
 
     def __init__(self) -> None:
@@ -76,15 +87,50 @@ class Analysis:
         self.lines: dict[tuple, tuple[list[ir.Named], int]] = {}
         # the blocks that can be called: defined once, under a name that is not reserved
         self.callable: frozenset[str] = frozenset()
-        # made on first use, see Elaborator: id(expression) -> (its compiled form, it);
-        # id(head of a block call) -> its _CallPlan, or None when the call has a mistake the
-        # general path reports; id(residual) -> its shortcuts, main statements, shortcut first
-        self.exprs: dict[int, tuple[Compiled, S.Expr]] = {}
+        # made on first use, see Elaborator: id(expression) -> (its compiled form, the steps
+        # an evaluation costs, it); id(head of a block call) -> its _CallPlan, or None when
+        # the call has a mistake the general path reports; id(residual) -> its shortcuts,
+        # main statements, shortcut first
+        self.exprs: dict[int, tuple[Compiled, int, S.Expr]] = {}
         self.calls: dict[int, _CallPlan | None] = {}
         self.residuals: dict[int, tuple[list[S.Compound], tuple[S.Stmt, ...], bool]] = {}
+        # layer line (id of its head) -> the steps one evaluation of its arguments costs
+        self.line_steps: dict[int, int] = {}
+        # the steps the analysis took (constant arguments are evaluated once, here), charged
+        # to every compile of the program; where its budget ran out, if it did
+        self.steps = 0
+        self.over: Span | None = None
+        # the key of every list and table value seen -> its stand-in (see Elaborator.intern)
+        self.interned: dict[Any, tuple] = {}
 
 
 BLOCK_CACHE_SIZE = 20_000
+# Layers held by the caches of every analysis in the process together (block instantiations,
+# layer lines and list stand-ins count by the layers they hold, a stand-in as one).  The
+# analyses themselves are cached by text (parse.TextCache), but what their caches hold grows
+# with the compiles, not the text: ~3 kB a layer, so this keeps them to a few hundred MB.
+# Past it every analysis's caches are emptied, which loses sharing, never correctness.
+MAX_CACHED_LAYERS = 100_000
+_cached = [0]  # layers held now, across analyses (approximate under threads: a bound only)
+_holding: weakref.WeakSet[Analysis] = weakref.WeakSet()
+_holding_lock = threading.Lock()
+
+
+def _charge(analysis: Analysis, layers: int) -> None:
+    """Count `layers` more layers held by `analysis`'s caches, emptying every analysis's
+    caches first when the process-wide bound would be passed."""
+    if _cached[0] + layers > MAX_CACHED_LAYERS:
+        with _holding_lock:
+            for held in list(_holding):
+                held.blocks.clear()
+                held.lines.clear()
+                held.interned.clear()
+            _holding.clear()
+            _cached[0] = 0
+    if _cached[0] == 0 or analysis not in _holding:
+        with _holding_lock:
+            _holding.add(analysis)
+    _cached[0] += max(layers, 1)
 
 
 def _names(node, out: set[str]) -> None:
@@ -305,6 +351,9 @@ def analyze(program: S.Program) -> Analysis:
                 for a in head.args:
                     _names(a, found)
                 analysis.line_reads[id(head)] = tuple(sorted(found - {"in"}))
+                analysis.line_steps[id(head)] = 1 + sum(
+                    size(a.value if type(a) is S.KwArg else a) for a in head.args
+                )
                 for e in p.errors:
                     err(e.message, e.span, e.hint, e.code)
             else:
@@ -312,6 +361,12 @@ def analyze(program: S.Program) -> Analysis:
                 hint = (
                     did_you_mean(name, [*OPS, *blocks]) if len(errors) < MAX_DIAGNOSTICS else None
                 )
+                if name == "x":  # `x 3` on a line of its own, most likely after a composite
+                    hint = (
+                        "`x N` ends the line it repeats; a composite cannot be repeated: wrap "
+                        "it in a block and repeat the call (`unit() x 3`), or put it in "
+                        "`for i in range(3):`"
+                    )
                 err(f"unknown layer or block `{name}`", head.name_span, hint, "unknown-layer")
         return scope
 
@@ -385,8 +440,12 @@ def analyze(program: S.Program) -> Analysis:
 
 
 class Elaborator:
-    def __init__(self, program: S.Program, analysis: Analysis):
+    def __init__(self, program: S.Program, analysis: Analysis, budget: Budget | None = None):
         self.program = program
+        # the steps this compile may still take (see limits.MAX_STEPS); the analysis's own
+        # steps are charged to it, so each compile of a program starts from the same amount
+        self.budget = budget or Budget(limits.MAX_STEPS - analysis.steps)
+        self.line_steps = analysis.line_steps
         self.plans = analysis.plans
         self.reads = analysis.reads
         self.cache = analysis.blocks
@@ -402,10 +461,11 @@ class Elaborator:
         self.errors: list[Diagnostic] = []
         self.stack: list[Frame] = []
         self.layers = 0
-        self.loops = 0  # iterations of `for` statements so far
         self.depth = 0  # block calls and composites around the statement being expanded
         self.deepest = 0  # the largest depth reached (below the current block call)
-        self.keys: dict[int, tuple[Value, Any]] = {}  # id(list or table) -> (it, its _key)
+        self.keys: dict[int, tuple[Value, Any]] = {}  # id(list or table) -> (it, its key)
+        self.interned = analysis.interned
+        self.analysis = analysis
         self.globals: dict[str, Value] = {}
 
     # ---- diagnostics ---------------------------------------------------------------------
@@ -417,16 +477,45 @@ class Elaborator:
     def eval_error(self, e: EvalError) -> None:
         self.error(e.message, e.span, e.hint, e.code)
 
-    def compiled(self, expr: S.Expr) -> Compiled:
-        """`expr` compiled (see `compile_expr`), once per program: the analysis keeps it."""
+    def compiled(self, expr: S.Expr) -> tuple[Compiled, int]:
+        """`expr` compiled and the steps each evaluation costs (see `compile_priced`), once
+        per program: the analysis keeps them."""
         found = self.exprs.get(id(expr))
         if found is None:  # holding `expr` keeps its id from being reused
-            found = self.exprs[id(expr)] = (compile_expr(expr)[0], expr)
-        return found[0]
+            fn, steps = compile_priced(expr)
+            found = self.exprs[id(expr)] = (fn, steps, expr)
+        return found[0], found[1]
+
+    def priced(self, expr: S.Expr, env: Mapping[str, Value]) -> Value:
+        """`expr` in `env`, paid from the budget; its EvalError is the caller's to report."""
+        fn, steps = self.compiled(expr)
+        self.spend(steps, expr.span)
+        return fn(env)
+
+    def spend(self, n: int, span: Span) -> None:
+        """Take `n` steps from the compile's budget; past it, report the limit and stop."""
+        budget = self.budget
+        budget.left -= n
+        if budget.left < 0:
+            self.eval_error(budget.exceeded(span))
+            raise _Abort
+
+    def overrun(self, span: Span) -> None:
+        """Report the limit passed, of layers or of steps (checked together, inline)."""
+        self.count(0, span)
+        self.spend(0, span)
 
     def eval(self, expr: S.Expr, env: Mapping[str, Value]) -> Value:
+        found = self.exprs.get(id(expr))
+        if found is None:
+            self.compiled(expr)
+            found = self.exprs[id(expr)]
+        budget = self.budget
+        budget.left -= found[1]
+        if budget.left < 0:
+            self.spend(0, expr.span)
         try:
-            return self.compiled(expr)(env)
+            return found[0](env)
         except EvalError as e:
             self.eval_error(e)
             raise _Abort from None
@@ -463,9 +552,22 @@ class Elaborator:
         if type(value) is not tuple and type(value) is not ir.Table:
             return (type(value), value)
         found = self.keys.get(id(value))
-        if found is None:
-            found = self.keys[id(value)] = (value, _key(value))  # holding `value` keeps its id
+        if found is None:  # holding `value` keeps its id
+            found = self.keys[id(value)] = (value, self.intern(_key(value)))
         return found[1]
+
+    def intern(self, key: Any) -> tuple:
+        """A small stand-in for the key of a list or table: cache keys hash it on every
+        lookup, and a nested key of 10,000 items took 100 us to hash, at every block call
+        that passed the list.  Stand-ins are never reused, so clearing the table (when it
+        grows past BLOCK_CACHE_SIZE) loses sharing, never correctness."""
+        token = self.interned.get(key)
+        if token is None:
+            if len(self.interned) >= BLOCK_CACHE_SIZE:
+                self.interned.clear()
+            _charge(self.analysis, 1)
+            token = self.interned[key] = (_Interned, next(_TOKENS))
+        return token
 
     def shape(self, fn, span: Span, *args) -> ir.Shape:
         try:
@@ -553,7 +655,11 @@ class Elaborator:
                 code="parameter-type",
             )
             raise _Abort
-        if isinstance(default, int) and isinstance(value, float):
+        # the declared default's type governs: `--set wa=36` on `wa=24.48` is the float 36.0
+        # (as an int, `/` would refuse 36 / 24 as inexact), 2.0 on `depth=50` the int 2
+        if isinstance(default, float) and type(value) is int:
+            value = float(value)
+        elif isinstance(default, int) and isinstance(value, float):
             value = int(value)
         return value
 
@@ -678,12 +784,11 @@ class Elaborator:
         except EvalError as e:
             self.eval_error(e)
             raise _Abort from None
+        budget = self.budget
         for number, item in enumerate(items, 1):
-            self.loops += 1
-            if self.loops > limits.MAX_ITERATIONS:
-                message = f"loops ran more than {limits.MAX_ITERATIONS} iterations"
-                self.error(message, stmt.span, code="limit")
-                raise _Abort
+            budget.left -= 1
+            if budget.left < 0:
+                self.spend(0, stmt.span)
             try:
                 bind(env, stmt.targets, item, stmt.span)
             except EvalError as e:
@@ -717,7 +822,11 @@ class Elaborator:
             for _ in range(repeat):
                 if same is not None:  # what `call` does on finding it in the cache
                     self.descend(head.span, same.derived["depth"])
-                    self.count(same.layer_count, head.span)
+                    self.layers += same.layer_count  # count and spend, inline
+                    budget = self.budget
+                    budget.left -= same.derived["steps"]
+                    if budget.left < 0 or self.layers > limits.MAX_LAYERS:
+                        self.overrun(head.span)
                     node = same
                 else:
                     errors_before = len(self.errors)
@@ -729,22 +838,26 @@ class Elaborator:
                 out.append((name, node))
                 shape = node.out_shape
         elif name in OPS:
-            last: tuple[list[ir.Named], int, bool] | None = None
+            last: tuple[list[ir.Named], int, bool, int] | None = None
             for r in range(repeat):
                 bn = next_is_bn and r == repeat - 1
                 if last is not None and last[2] == bn:  # what `layer` does on a cache hit
                     nodes = last[0]
-                    self.count(last[1], head.span)
+                    self.layers += last[1]  # count and spend, inline
+                    budget = self.budget
+                    budget.left -= last[3]
+                    if budget.left < 0 or self.layers > limits.MAX_LAYERS:
+                        self.overrun(head.span)
                 else:
-                    before, errors_before = self.layers, len(self.errors)
+                    before, errors_before, left = self.layers, len(self.errors), self.budget.left
                     nodes = self.layer(head, env, shape, bn)
                     last = None
                     if (
                         nodes
                         and nodes[-1][1].out_shape == shape
                         and len(self.errors) == errors_before
-                    ):
-                        last = (nodes, self.layers - before, bn)  # cached by `layer`
+                    ):  # cached by `layer`
+                        last = (nodes, self.layers - before, bn, left - self.budget.left)
                 out.extend(nodes)
                 if nodes:
                     shape = nodes[-1][1].out_shape
@@ -766,15 +879,23 @@ class Elaborator:
             parts.append((t, v) if t is not tuple and t is not ir.Table else self.key(v))
         key = tuple(parts)
         cached = self.lines.get(key)
-        if cached is not None:
-            self.count(cached[1], head.span)
+        budget = self.budget
+        if cached is not None:  # what evaluating it again would cost, as if not cached
+            self.layers += cached[1]  # count and spend, inline: once per layer line
+            budget.left -= cached[2]
+            if budget.left < 0 or self.layers > limits.MAX_LAYERS:
+                self.overrun(head.span)
             return cached[0]
-        before, errors_before = self.layers, len(self.errors)
+        before, errors_before, left = self.layers, len(self.errors), budget.left
+        budget.left -= self.line_steps[hid]
+        if budget.left < 0:
+            self.spend(0, head.span)
         nodes = self._layer(head, env, shape, next_is_bn)
         if len(self.errors) == errors_before:
             if len(self.lines) >= BLOCK_CACHE_SIZE:
                 self.lines.clear()
-            self.lines[key] = (nodes, self.layers - before)
+            _charge(self.analysis, self.layers - before)
+            self.lines[key] = (nodes, self.layers - before, left - self.budget.left)
         return nodes
 
     def _layer(
@@ -1004,9 +1125,13 @@ class Elaborator:
             parts.append((t, v) if t is not tuple and t is not ir.Table else self.key(v))
         key = tuple(parts)
         cached = self.cache.get(key)
-        if cached is not None:
+        if cached is not None:  # charged what expanding it again would cost
             self.descend(head.span, cached.derived["depth"])
-            self.count(cached.layer_count, head.span)
+            self.layers += cached.layer_count  # count and spend, inline
+            budget = self.budget
+            budget.left -= cached.derived["steps"]
+            if budget.left < 0 or self.layers > limits.MAX_LAYERS:
+                self.overrun(head.span)
             return cached
         if len(self.stack) >= limits.MAX_CALL_DEPTH:
             self.error(
@@ -1017,7 +1142,7 @@ class Elaborator:
             raise _Abort
         self.descend(head.span, 1)
         self.stack.append(Frame(bdef.name, args, head.span))
-        before, errors_before = self.layers, len(self.errors)
+        before, errors_before, left = self.layers, len(self.errors), self.budget.left
         start, outer_deepest = self.depth, self.deepest
         self.depth += 1
         self.deepest = self.depth
@@ -1030,9 +1155,11 @@ class Elaborator:
             depth, self.deepest = self.deepest - start, max(outer_deepest, self.deepest)
         node = ir.Block(head, shape, body.out_shape, bdef.name, args, body, self.layers - before)
         node.derived["depth"] = depth  # levels of nesting it adds, itself included
+        node.derived["steps"] = left - self.budget.left  # what expanding its body cost
         if len(self.errors) == errors_before:
             if len(self.cache) >= BLOCK_CACHE_SIZE:
                 self.cache.clear()
+            _charge(self.analysis, node.layer_count)
             self.cache[key] = node
         return node
 
@@ -1043,6 +1170,7 @@ class Elaborator:
         given: set[str] = set()
         args = []
         position = 0
+        cost = 1  # the call, its arguments and the defaults it takes
         for arg in head.args:
             if _trailing_name(arg):
                 return None
@@ -1056,16 +1184,20 @@ class Elaborator:
                 name, expr = names[position], arg
                 position += 1
             given.add(name)
-            args.append((name, self.compiled(expr)))
+            fn, steps = self.compiled(expr)
+            args.append((name, fn))
+            cost += steps
         order = []
         for p in bdef.params:
             if p.name in given:
                 order.append((p.name, None))
             elif p.default is not None:
-                order.append((p.name, self.compiled(p.default)))
+                fn, steps = self.compiled(p.default)
+                order.append((p.name, fn))
+                cost += steps
             else:
                 return None  # a missing argument
-        return _CallPlan(tuple(args), tuple(order))
+        return _CallPlan(tuple(args), tuple(order), cost)
 
     def bind_planned(
         self,
@@ -1076,6 +1208,10 @@ class Elaborator:
         shape: ir.Shape,
     ) -> tuple[tuple[tuple[str, Value], ...], dict[str, Value]] | None:
         """`bind` for a call without mistakes of names or counts, following its plan."""
+        budget = self.budget
+        budget.left -= plan.steps
+        if budget.left < 0:
+            self.spend(0, head.span)
         given: dict[str, Value] = {}
         ok = True
         for name, fn in plan.args:
@@ -1132,7 +1268,7 @@ class Elaborator:
                         raise EvalError(
                             f"`{arg.name}` is given twice", arg.span, code="duplicate-argument"
                         )
-                    given[arg.name] = self.compiled(arg.value)(env)
+                    given[arg.name] = self.priced(arg.value, env)
                 else:
                     if position >= len(names):
                         raise EvalError(
@@ -1140,7 +1276,7 @@ class Elaborator:
                             arg.span,
                             code="too-many-arguments",
                         )
-                    given[names[position]] = self.compiled(arg)(env)
+                    given[names[position]] = self.priced(arg, env)
                     position += 1
             except EvalError as e:
                 self.eval_error(e)
@@ -1379,6 +1515,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "es" if noun.endswith("ch") else "s")
 
 
+class _Interned:
+    """Marks the stand-in of a list or table in a cache key (no value has this type)."""
+
+
+_TOKENS = itertools.count()
+
+
 def _key(value: Value) -> Any:
     """A hashable key that tells 1, 1.0 and true apart."""
     t = type(value)
@@ -1392,11 +1535,12 @@ def _key(value: Value) -> Any:
 class _CallPlan:
     """How a block call without mistakes of names or counts binds its arguments."""
 
-    __slots__ = ("args", "order")
+    __slots__ = ("args", "order", "steps")
 
-    def __init__(self, args: tuple, order: tuple) -> None:
+    def __init__(self, args: tuple, order: tuple, steps: int) -> None:
         self.args = args  # (parameter, compiled argument), as written
         self.order = order  # (parameter, compiled default or None when given), as declared
+        self.steps = steps  # what evaluating the arguments and defaults costs
 
 
 _UNPLANNED = object()
@@ -1459,12 +1603,20 @@ class _Namer(NameTable):
 
 
 def elaborate(
-    program: S.Program, params: Mapping[str, Any] | None = None, analysis: Analysis | None = None
+    program: S.Program,
+    params: Mapping[str, Any] | None = None,
+    analysis: Analysis | None = None,
+    budget: Budget | None = None,
 ) -> tuple[ir.Network | None, list[Diagnostic]]:
-    """Expand `program` with `params` (overriding the declared defaults).
+    """Expand `program` with `params` (overriding the declared defaults), paying from
+    `budget` (by default the whole budget less the analysis's steps).
 
     Returns the network (None when a mistake left shapes unknown) and the mistakes found.
     """
-    e = Elaborator(program, analysis or analyze(program))
-    net = e.network(params or {})
+    e = Elaborator(program, analysis or analyze(program), budget)
+    token = BUDGET.set(e.budget)  # what expressions build and walk is paid from it too
+    try:
+        net = e.network(params or {})
+    finally:
+        BUDGET.reset(token)
     return net, e.errors

@@ -7,8 +7,10 @@ Every mistake raises `EvalError` with the span of the offending sub-expression.
 from __future__ import annotations
 
 import math
+import threading
 from collections import ChainMap
 from collections.abc import Callable, Mapping
+from itertools import islice
 from typing import Any
 
 from . import limits
@@ -27,11 +29,94 @@ class EvalError(Exception):
         self.message, self.span, self.hint, self.code = message, span, hint, code
 
 
+# ---- the budget of evaluation steps ------------------------------------------------------
+
+
+class Budget:
+    """The evaluation steps left to one compile (`limits.MAX_STEPS`).  Every kind of work
+    draws on the same budget: budgets of their own, one per loop statement and one per
+    comprehension, multiplied (a comprehension in a `for` ran 100,000 × 100,000 times)."""
+
+    __slots__ = ("left", "over")
+
+    def __init__(self, steps: int = limits.MAX_STEPS) -> None:
+        self.left = steps
+        self.over: Span | None = None  # where the budget first ran out
+
+    def spend(self, n: int, span: Span) -> None:
+        """Take `n` steps; raises the `limit` EvalError, at `span`, past the budget."""
+        self.left -= n
+        if self.left < 0:
+            raise self.exceeded(span)
+
+    def exceeded(self, span: Span) -> EvalError:
+        if self.over is None:
+            self.over = span
+        return EvalError(
+            f"evaluating the spec takes more than {limits.MAX_STEPS} steps",
+            span,
+            "loops, comprehensions, the lists they build and block calls share one budget "
+            "per compile (see Limits in docs/language.md)",
+            code="limit",
+        )
+
+
+class _Running(threading.local):
+    """The budget of the compile running in this thread (`budget`; None outside any).  Not
+    an argument: the list-building helpers are reached from everywhere; per thread: threads
+    compiling at once each have their own.  (A ContextVar's set and reset cost ~4 us a
+    compile, 4 % of a search loop's.)"""
+
+    budget: Budget | None = None
+
+    def set(self, budget: Budget | None) -> Budget | None:
+        """Make `budget` the running one; returns the one to `reset` to after."""
+        previous, self.budget = self.budget, budget
+        return previous
+
+    def reset(self, previous: Budget | None) -> None:
+        self.budget = previous
+
+
+BUDGET = _Running()
+
+
+def _spend(n: int, span: Span) -> None:
+    budget = BUDGET.budget
+    if budget is not None:
+        budget.spend(n, span)
+
+
+def size(node: S.Expr) -> int:
+    """The steps one evaluation of `node` costs besides the lists it builds: one a node, a
+    few more for a call and for a comprehension (a step is ~1 us of the costliest work).
+    A comprehension counts only its first iterable here; its iterations are counted as
+    they run."""
+    t = type(node)
+    if t is S.Num or t is S.Name or t is S.Dims:
+        return 1
+    if t is S.ListComp:
+        return 4 + size(node.clauses[0].iterable)
+    return (2 if t is S.Call else 1) + sum(size(c) for c in _operands(node))
+
+
+def _length(value: Value) -> int:
+    """Items of a list or table, not counting nested ones."""
+    t = type(value)
+    return len(value) if t is tuple else len(value.items) if t is Table else 0
+
+
+def _items(value: Value) -> int:
+    """Items of a list or table, nested ones included (what walking all of it costs)."""
+    return measure(value, limits.MAX_LIST)[0] if type(value) in (tuple, Table) else 0
+
+
 def _sized(value: Value, span: Span) -> Value:
     """`value` (a new list or table), refused if it holds more than MAX_LIST items counting
     nested ones (lists of lists that share their items would otherwise grow exponentially)
     or nests deeper than MAX_VALUE_DEPTH (every walk over values stays shallow)."""
     items, depth = measure(value, limits.MAX_LIST)
+    _spend(items + 1, span)
     what = "table" if type(value) is Table else "list"
     if items > limits.MAX_LIST:
         message = f"{what} has more than {limits.MAX_LIST} items (nested items included)"
@@ -146,6 +231,7 @@ def _call(node: S.Call, args: list[Value]) -> Value:
     name, span = node.func, node.span
     if name in ("min", "max"):
         items = list(args[0]) if len(args) == 1 and isinstance(args[0], tuple) else args
+        _spend(len(items), span)
         if not items:
             raise EvalError(f"{name}() needs at least one value", span)
         nums = [_number(v, span) for v in items]
@@ -203,12 +289,16 @@ def _call(node: S.Call, args: list[Value]) -> Value:
     if name in ("all", "any"):  # Python's truth of every item / of some item
         _arity(name, span, args, 1, 1)
         items = iterable(args[0], span, name)
+        _spend(len(items), span)
         return all(map(truth, items)) if name == "all" else any(map(truth, items))
     if name in ("len", "sum"):
         _arity(name, span, args, 1, 1)
         if not isinstance(args[0], tuple):
             raise EvalError(f"{name}() takes a list", span)
-        return len(args[0]) if name == "len" else sum(_number(v, span) for v in args[0])
+        if name == "len":
+            return len(args[0])
+        _spend(len(args[0]), span)
+        return sum(_number(v, span) for v in args[0])
     if name in ("choice", "uniform", "loguniform"):
         raise EvalError(
             f"{name}() declares a search domain; it is written only after a network "
@@ -261,6 +351,9 @@ def _key(value: Value) -> Any:
 
 
 def _list_function(name: str, args: list[Value], span: Span) -> Value:
+    # the items walked: unique() and count() compare nested items, the others only the top
+    walk = _items if name in ("unique", "count") else _length
+    _spend(sum(walk(a) for a in args), span)
     if name == "zip":
         if not args:
             raise EvalError("zip() needs at least one list", span)
@@ -307,61 +400,116 @@ _ORDER |= {">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
 
 def _compare(op: str, a: Value, b: Value, span: Span) -> bool:
-    """`==`/`!=` compare any two values as Python does (1 == 1.0 == true); orderings take
-    numbers, or lists of numbers compared item by item."""
-    if op in ("==", "!="):
-        equal = a == b if not (isinstance(a, Table) or isinstance(b, Table)) else a is b
+    """`==`/`!=` compare any two values (1 == 1.0; lists item by item; tables by identity),
+    except a boolean with a number: booleans are not numbers, and `true == 1` would pass
+    silently where a number was meant.  Orderings take numbers, or lists of numbers
+    compared item by item."""
+    ta, tb = type(a), type(b)
+    if op == "==" or op == "!=":
+        if ta is tuple or tb is tuple:
+            _spend(_items(a) + _items(b), span)
+        equal = _equal(op, a, b, span)
         return equal if op == "==" else not equal
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        if all(isinstance(v, int | float) for v in a + b):
+    if ta is tuple and tb is tuple:
+        _spend(len(a) + len(b), span)
+        if all(type(v) in _NUMBERS for v in a + b):
             return _ORDER[op](a, b)
-    elif isinstance(a, int | float) and isinstance(b, int | float):
+    elif ta in _NUMBERS and tb in _NUMBERS:
         return _ORDER[op](a, b)
-    raise EvalError(
+    raise _incomparable(op, a, b, span)
+
+
+def _equal(op: str, a: Value, b: Value, span: Span) -> bool:
+    ta, tb = type(a), type(b)
+    if ta is bool or tb is bool:
+        if ta is not tb and (ta in _NUMBERS or tb in _NUMBERS):
+            raise _incomparable(op, a, b, span)
+        return a is b
+    if ta is tuple and tb is tuple:
+        return len(a) == len(b) and all(_equal(op, x, y, span) for x, y in zip(a, b, strict=True))
+    if ta is Table or tb is Table:
+        return a is b
+    return a == b
+
+
+def _incomparable(op: str, a: Value, b: Value, span: Span) -> EvalError:
+    hint = None
+    items = (a if type(a) is tuple else (a,)) + (b if type(b) is tuple else (b,))
+    if any(type(v) is bool for v in items):
+        hint = "booleans are not numbers: test the boolean itself (`if x`, `if not x`)"
+    return EvalError(
         f"cannot compare {_kind(a)} {format_value(a)} with {_kind(b)} {format_value(b)} "
         f"using `{op}`",
         span,
+        hint,
     )
 
 
-class _Steps:
-    """Iterations left to the comprehensions of one expression (nested ones share it), so a
-    filter that keeps nothing cannot hide an unbounded amount of work."""
-
-    __slots__ = ("left",)
-
-    def __init__(self) -> None:
-        self.left = limits.MAX_ITERATIONS
-
-
-_STEPS = " steps"  # a hidden name: no spec can write it
-
-
 def _comprehension(node: S.ListComp, env: Mapping[str, Value]):
-    steps = env.get(_STEPS) if isinstance(env, ChainMap) else None
-    scope: dict[str, Value] = {_STEPS: steps or _Steps()}
-    yield from _clauses(node, 0, scope, ChainMap(scope, env))
+    """The items of a comprehension, each iteration paid from the compile's budget: one step
+    and the size of what it evaluates (its filters, then the next clause's iterable or the
+    element), so a filter that keeps nothing cannot hide an unbounded amount of work."""
+    budget = BUDGET.budget or Budget()
+    found = _PLANS.get(id(node))
+    if found is None:
+        if len(_PLANS) >= 10_000:
+            _PLANS.clear()
+        clauses = node.clauses
+        costs = tuple(
+            1
+            + sum(size(c) for c in clause.conds)
+            + size(clauses[i + 1].iterable if i + 1 < len(clauses) else node.element)
+            for i, clause in enumerate(clauses)
+        )
+        names = {name for clause in clauses for name in clause.targets}
+        found = _PLANS[id(node)] = (node, costs, names)  # holding `node` keeps its id
+    costs, names = found[1], found[2]
+    if type(env) is not ChainMap or type(env.maps[0]) is not _Scope:
+        scope = _Scope()
+        yield from _clauses(node, 0, scope, ChainMap(scope, env), costs, budget)
+        return
+    # nested in another comprehension: its scope, its variables saved and put back after
+    # (a ChainMap per level made every name lookup cost the depth of nesting)
+    scope = env.maps[0]
+    saved = {name: scope[name] for name in names if name in scope}
+    try:
+        yield from _clauses(node, 0, scope, env, costs, budget)
+    finally:
+        for name in names:
+            scope.pop(name, None)
+        scope.update(saved)
 
 
-def _clauses(node: S.ListComp, i: int, scope: dict[str, Value], local: ChainMap):
+# id(comprehension) -> (it, the steps of an iteration of each clause, its variables)
+_PLANS: dict[int, tuple[S.ListComp, tuple[int, ...], set[str]]] = {}
+
+
+class _Scope(dict):
+    """The variables of the comprehensions being evaluated (one dict however deep they
+    nest)."""
+
+
+def _clauses(
+    node: S.ListComp,
+    i: int,
+    scope: dict[str, Value],
+    local: ChainMap,
+    costs: tuple[int, ...],
+    budget: Budget,
+):
     """The items of clauses i, i+1, ... of a comprehension (a generator function, not a
     recursive closure: that would be a reference cycle, garbage for the collector)."""
     if i == len(node.clauses):
-        yield evaluate(node.element, local)
+        yield _evaluate(node.element, local)
         return
-    clause = node.clauses[i]
-    for item in iterable(evaluate(clause.iterable, local), clause.iterable.span, "for"):
-        counter = scope[_STEPS]
-        counter.left -= 1
-        if counter.left < 0:
-            raise EvalError(
-                f"a list comprehension ran more than {limits.MAX_ITERATIONS} iterations",
-                node.span,
-                code="limit",
-            )
+    clause, cost = node.clauses[i], costs[i]
+    for item in iterable(_evaluate(clause.iterable, local), clause.iterable.span, "for"):
+        budget.left -= cost
+        if budget.left < 0:
+            raise budget.exceeded(node.span)
         bind(scope, clause.targets, item, clause.span)
-        if all(truth(evaluate(c, local)) for c in clause.conds):
-            yield from _clauses(node, i + 1, scope, local)
+        if all(truth(_evaluate(c, local)) for c in clause.conds):
+            yield from _clauses(node, i + 1, scope, local, costs, budget)
 
 
 def bind(scope: dict[str, Value], targets: tuple[str, ...], item: Value, span: Span) -> None:
@@ -424,6 +572,7 @@ def _called(node: S.Call, args: list[Value]) -> Value:
 
 def _index(node: S.Index, target: Value, key: Value) -> Value:
     if isinstance(target, Table):
+        _spend(len(target.items), node.span)  # a lookup walks the entries
         try:
             return target.get(key)
         except KeyError:
@@ -462,7 +611,18 @@ def _table(node: S.MapExpr, pairs) -> Table:
 
 
 def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
-    """The value of `node` where names are looked up in `env`."""
+    """The value of `node` where names are looked up in `env`, paid from the budget of the
+    compile running (outside one, from a budget of its own)."""
+    if BUDGET.budget is not None:
+        return _evaluate(node, env)
+    token = BUDGET.set(Budget())
+    try:
+        return _evaluate(node, env)
+    finally:
+        BUDGET.reset(token)
+
+
+def _evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
     t = type(node)
     if t is S.Num:
         return node.value
@@ -472,46 +632,50 @@ def evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
         except KeyError:
             return _unknown(node, env)
     if t is S.BinOp:
-        a = evaluate(node.left, env)
-        return _binop(node, a, evaluate(node.right, env))
+        a = _evaluate(node.left, env)
+        return _binop(node, a, _evaluate(node.right, env))
     if t is S.Neg:
-        return -_number(evaluate(node.operand, env), node.span)
+        return -_number(_evaluate(node.operand, env), node.span)
     if t is S.Dims:
         return node.values
     if t is S.Call:
-        return _called(node, [evaluate(a, env) for a in node.args])
+        return _called(node, [_evaluate(a, env) for a in node.args])
     if t is S.Compare:
-        left = evaluate(node.operands[0], env)
+        left = _evaluate(node.operands[0], env)
         for op, right_node in zip(node.ops, node.operands[1:], strict=True):
-            right = evaluate(right_node, env)
+            right = _evaluate(right_node, env)
             if not _compare(op, left, right, right_node.span):
                 return False
             left = right
         return True
     if t is S.BoolOp:
-        left = evaluate(node.left, env)
+        left = _evaluate(node.left, env)
         if truth(left) == (node.op == "or"):  # short-circuit, as in Python
             return left
-        return evaluate(node.right, env)
+        return _evaluate(node.right, env)
     if t is S.Not:
-        return not truth(evaluate(node.operand, env))
+        return not truth(_evaluate(node.operand, env))
     if t is S.Cond:
-        chosen = node.then if truth(evaluate(node.test, env)) else node.orelse
-        return evaluate(chosen, env)
+        chosen = node.then if truth(_evaluate(node.test, env)) else node.orelse
+        return _evaluate(chosen, env)
     if t is S.ListComp:
-        return _sized(tuple(_comprehension(node, env)), node.span)
+        items = _comprehension(node, env)
+        try:  # past MAX_LIST items the list is refused: no need to make the rest
+            return _sized(tuple(islice(items, limits.MAX_LIST + 1)), node.span)
+        finally:
+            items.close()  # puts back the variables of an enclosing comprehension
     if t is S.Index:
-        target = evaluate(node.target, env)
-        return _index(node, target, evaluate(node.index, env))
+        target = _evaluate(node.target, env)
+        return _index(node, target, _evaluate(node.index, env))
     if t is S.ListExpr:
         if len(node.items) > limits.MAX_LIST:
             raise EvalError("list is too long", node.span, code="limit")
-        return _sized(tuple(evaluate(i, env) for i in node.items), node.span)
+        return _sized(tuple(_evaluate(i, env) for i in node.items), node.span)
     if t is S.MapExpr:
         if len(node.pairs) > limits.MAX_LIST:
             raise EvalError("table is too long", node.span, code="limit")
         return _table(
-            node, ((evaluate(k, env), lambda v=v: evaluate(v, env)) for k, v in node.pairs)
+            node, ((_evaluate(k, env), lambda v=v: _evaluate(v, env)) for k, v in node.pairs)
         )
     raise AssertionError(f"unknown expression node {t.__name__}")
 
@@ -555,6 +719,21 @@ def compile_expr(node: S.Expr) -> tuple[Compiled, Any]:
                 return (lambda env: value), value
     fns = [f for f, _ in parts]
     return _COMPILERS[t](node, *fns) if t in _FIXED else _COMPILERS[t](node, fns), VARIES
+
+
+def compile_priced(node: S.Expr) -> tuple[Compiled, int]:
+    """`compile_expr(node)`'s function, and the steps each of its evaluations is charged: the
+    nodes of `node` and the work done once here on its constant parts, as if they were
+    evaluated every time (so the cost of an evaluation does not depend on whether an
+    earlier compile of the same text compiled it).  The constant parts are evaluated from a
+    budget of their own; past it, the cost exceeds any compile's budget."""
+    budget = Budget()
+    token = BUDGET.set(budget)
+    try:
+        fn = compile_expr(node)[0]
+    finally:
+        BUDGET.reset(token)
+    return fn, size(node) + limits.MAX_STEPS - budget.left
 
 
 def _operands(node: S.Expr) -> list[S.Expr]:

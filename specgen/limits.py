@@ -23,6 +23,10 @@ MAX_DEPTH = 64
 MAX_REPEAT = 10_000  # the `x N` of one statement
 MAX_LAYERS = 100_000  # layers after expanding every block and repeat
 MAX_IMPORTS = 256  # files one spec imports, directly or not
+# characters of all the files one spec imports, directly or not, as many as one spec may
+# hold: parsing them all stays within ~2 s and ~11 MB, whatever their number (256 files of
+# 100,000 characters each took 3.5 min and 2.9 GB)
+MAX_IMPORTED_CHARS = 100_000
 
 # ---- values ------------------------------------------------------------------------------
 MAX_DIGITS = 18  # digits of one integer literal
@@ -30,7 +34,13 @@ MAX_INT = 2**53  # magnitude of any value an expression computes
 MAX_EXPONENT = 64  # right operand of `**`
 MAX_LIST = 10_000  # items in one list or table, nested items included (shared ones counted)
 MAX_VALUE_DEPTH = 32  # lists and tables nested inside one another (parameters from Python)
-MAX_ITERATIONS = 100_000  # iterations of the list comprehensions in one expression
+# Evaluation steps of one compile, all work together: each expression evaluated costs its
+# number of nodes, each iteration of a `for` or a comprehension one step more, each list or
+# table built or walked one per item, and a block call or layer line found in a cache what
+# evaluating it again would cost.  One budget, not one per loop or expression: those
+# multiplied (a comprehension inside a `for` ran 100,000 x 100,000 iterations).  The costliest
+# step takes about 1 us, so the budget bounds evaluation to ~1 s.
+MAX_STEPS = 1_000_000
 
 # ---- sizes the frameworks can hold ---------------------------------------------------------
 MAX_CHANNELS = 1 << 20  # channels of any tensor
@@ -42,3 +52,7 @@ MAX_ELEMENTS = 2**63 - 1
 # above this many bytes of fp32 parameters, `check`, `cost` and `build` warn before anything
 # is allocated; `to_torch()` / `to_keras()` refuse models that do not fit in available memory
 LARGE_MODEL_BYTES = 2 * 2**30
+# above this many bytes of fp32 activations that one forward at batch 1 needs at least (the
+# largest input + output of any one layer), they warn too: a 3x65536x65536 input checked
+# without a word, though the input alone is 48 GiB
+LARGE_ACTIVATION_BYTES = 2 * 2**30

@@ -30,13 +30,24 @@ _WEIGHTED = {ir.Conv, ir.IGC, ir.Linear, ir.SE}
 _COMPOSITE = {ir.Residual, ir.Add, ir.Concat, ir.Split}
 
 
-def _changed_at(seq: ir.Seq | None) -> tuple[Span, tuple[Frame, ...]] | None:
-    """The line of the last statement in `seq` whose output shape differs from its input,
-    with the loop iterations it was made in."""
+def _size(shape: ir.Shape, channels: bool) -> tuple:
+    return (shape.c,) if channels else (shape.h, shape.w, shape.flat)
+
+
+def _changed_at(node: ir.Residual, channels: bool) -> tuple[Span, tuple[Frame, ...]] | None:
+    """The line of the last statement that changed the channels (else the height and width)
+    of a residual's body, or of its shortcut when the body keeps them, with the loop
+    iterations it was made in: the cause of a mismatch in them (a strided layer followed
+    by one that changes the channels is named for the height and width, not the later
+    line)."""
+    body = node.body
+    seq = body if _size(body.out_shape, channels) != _size(node.in_shape, channels) else None
+    seq = seq or node.shortcut
     children = seq.children if seq is not None else ()
     for i in range(len(children) - 1, -1, -1):
         child = children[i][1]
-        if child.out_shape != child.in_shape and isinstance(child.src, S.Head):
+        changed = _size(child.out_shape, channels) != _size(child.in_shape, channels)
+        if changed and isinstance(child.src, S.Head):
             return child.src.name_span, seq.loops[i] if seq.loops else ()
     return None
 
@@ -54,6 +65,9 @@ def _child_loops(node: ir.Node) -> tuple[tuple[Frame, ...], ...]:
     return ()
 
 
+_SHAPE_CODES = frozenset({"residual-shape", "add-shape", "concat-spatial"})
+
+
 def _merge_repeats(errors: list[Diagnostic]) -> list[Diagnostic]:
     """One diagnostic per place, message and call chain: the copies of a repeated line
     (`x 3`) and the iterations of a loop make the same mistake at the same place; the first
@@ -64,7 +78,9 @@ def _merge_repeats(errors: list[Diagnostic]) -> list[Diagnostic]:
     kept: list[Diagnostic] = []
     for d in errors:
         plain = tuple((f.block, f.span, None if f.iteration else f.args) for f in d.chain)
-        key = (d.span, plain, d.code, d.message)
+        # a shape mismatch repeated in later copies gives other shapes there, as a
+        # consequence of the first: the same mistake, reported once
+        key = (d.span, plain, d.code, None if d.code in _SHAPE_CODES else d.message)
         if key in first:
             k = first[key]
             counts[k] += 1
@@ -186,9 +202,15 @@ class _Validator:
                 hint = None
                 if node.shortcut is None or not node.shortcut.children:
                     hint = "add a `shortcut:` that matches the shape (e.g. a strided 1x1 conv)"
-                # point at the layer that changed the shape, not at `residual:`
-                changed = node.body if node.body.out_shape != node.in_shape else node.shortcut
-                span, loops = _changed_at(changed) or (head.name_span, ())
+                # point at the layer that changed the shape, not at `residual:`: the one that
+                # changed the height and width if they differ, else the channels
+                spatial = _size(node.body.out_shape, False) != _size(short, False)
+                span, loops = _changed_at(node, not spatial) or (head.name_span, ())
+                if spatial and node.body.out_shape.c != short.c:
+                    other = _changed_at(node, True)
+                    if other is not None and other[0] != span:
+                        also = f"line {other[0].line} changes the channels too"
+                        hint = f"{hint}; {also}" if hint else also
                 report(
                     f"residual body gives {node.body.out_shape} but the {what} gives {short}",
                     span,

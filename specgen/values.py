@@ -12,7 +12,7 @@ def format_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):  # a list: `Network.params` gives lists
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, Table):
         return (
