@@ -340,20 +340,27 @@ def domains(program: S.Program) -> tuple[tuple[Dimension, ...], list[Diagnostic]
         except _Bad as bad:
             errors.append(bad.diagnostic)
     if program.constraints:
-        names = [(q.name, q.span) for q in program.params]
-        names += [(d.name, d.name_span) for d in program.lets if type(d) is S.Let]
-        for name, span in names:
-            if name in COST_TERMS:
-                errors.append(
-                    Diagnostic(
-                        f"`{name}` is a cost term in constraints; a parameter or let of that "
-                        "name would be hidden there",
-                        span,
-                        "rename it",
-                        code="domain",
-                    )
-                )
+        errors += cost_term_clashes(program, "constraints")
     return tuple(dims), errors
+
+
+def cost_term_clashes(program: S.Program, where: str) -> list[Diagnostic]:
+    """A parameter or top-level let named like a cost term: in the expressions that read the
+    cost terms (`where`: constraints, a search's objectives) it would be hidden, so it is
+    refused, located at its name."""
+    names = [(q.name, q.span) for q in program.params]
+    names += [(d.name, d.name_span) for d in program.lets if type(d) is S.Let]
+    return [
+        Diagnostic(
+            f"`{name}` is a cost term in {where}; a parameter or let of that name would be "
+            "hidden there",
+            span,
+            "rename it",
+            code="domain",
+        )
+        for name, span in names
+        if name in COST_TERMS
+    ]
 
 
 def _literal(node: S.Expr | None) -> Any:
@@ -568,8 +575,44 @@ def grid(dims: tuple[Dimension, ...]) -> Iterator[dict[str, Any]]:
 
 def sample(dims: tuple[Dimension, ...], n: int, seed: int | None) -> list[dict[str, Any]]:
     """`n` points drawn uniformly; distinct while the space (if finite) has that many."""
+    return list(draw(dims, n, seed))
+
+
+def draw(dims: tuple[Dimension, ...], n: int, seed: int | None) -> Iterator[dict[str, Any]]:
+    """The points of `sample`, one at a time: a search of 10**8 trials holds the points drawn
+    so far, not all of them before the first is evaluated."""
     rng = random.Random(seed)
     size = space_size(dims)
     if size is not None and n <= size and size < 2**62:
-        return [point_at(dims, i) for i in rng.sample(range(size), n)]
-    return [{d.name: plain(d.domain.sample(rng)) for d in dims} for _ in range(n)]
+        for i in _distinct(rng, size, n):
+            yield point_at(dims, i)
+        return
+    for _ in range(n):
+        yield {d.name: plain(d.domain.sample(rng)) for d in dims}
+
+
+def _distinct(rng: random.Random, size: int, k: int) -> Iterator[int]:
+    """`rng.sample(range(size), k)` one index at a time: CPython's two methods draw the same
+    numbers from `rng` (so seeds give the points they always gave), with its pool kept
+    sparse (the indices moved so far) instead of a list of `size` items."""
+    setsize = 21
+    if k > 5:
+        setsize += 4 ** math.ceil(math.log(k * 3, 4))
+    if size <= setsize:
+        moved: dict[int, int] = {}  # pool[j] is moved.get(j, j)
+        for i in range(k):
+            top = size - i - 1
+            j = rng.randrange(size - i)
+            value = moved.get(j, j)
+            last = moved.pop(top, top)
+            if j != top:
+                moved[j] = last
+            yield value
+    else:
+        selected: set[int] = set()
+        for _ in range(k):
+            j = rng.randrange(size)
+            while j in selected:
+                j = rng.randrange(size)
+            selected.add(j)
+            yield j

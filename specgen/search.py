@@ -13,12 +13,17 @@ are exactly those `specgen cost` reports for the same point.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import logging
+import math
 import numbers
 import os
+import re
+import reprlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import domains as sp
@@ -66,7 +71,16 @@ class Objective:
                 [Diagnostic(f"objective `{self.text}` is {format_value(v)}, not a number")],
                 Source(self.text, "--objective"),
             )
-        return float(v)
+        try:
+            number = float(v)
+        except OverflowError:  # an int past float's range: Optuna could not store it
+            number = math.inf
+        if not math.isfinite(number):
+            raise SpecError(
+                [Diagnostic(f"objective `{self.text}` is {_shown(v)}, not a finite number")],
+                Source(self.text, "--objective"),
+            )
+        return number
 
 
 def _expression(text: str, name: str) -> S.Expr:
@@ -88,15 +102,22 @@ class Candidate:
     pareto: bool = False
     violations: tuple[float, ...] = ()
     number: int | None = None  # the Optuna trial number, when run by Optuna
+    totals: dict[str, int] | None = field(default=None, repr=False)  # kept by `release`
 
     @property
     def cost(self) -> dict[str, int] | None:
         """The totals of `specgen cost --format json` (None for an invalid point)."""
         if self.network is None:
-            return None
+            return self.totals
         terms = sp.cost_terms(self.network.ir, self.network.cost)
         del terms["layers"]  # a count of rows, not a total of `specgen cost`
         return terms
+
+    def release(self) -> None:
+        """Keep the totals, drop the network: a long search (`specgen search --trials 1e6`)
+        then holds ~0.6 kB per candidate instead of ~6 kB (ShuffleNet)."""
+        if self.network is not None:
+            self.totals, self.network = self.cost, None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,7 +133,7 @@ def pareto_front(candidates: Sequence[Candidate], directions: Sequence[str]) -> 
     """The feasible candidates no other feasible candidate dominates (as good in every
     objective and better in one); also marks them `pareto`."""
     signs = [1.0 if d == "minimize" else -1.0 for d in directions]
-    pool = [c for c in candidates if c.feasible and c.network is not None]
+    pool = [c for c in candidates if c.feasible and c.cost is not None]
     keyed = sorted(pool, key=lambda c: tuple(s * v for s, v in zip(signs, c.values, strict=True)))
     front: list[tuple[tuple[float, ...], Candidate]] = []
     for c in keyed:
@@ -228,45 +249,58 @@ class Space:
         storage: str | None = None,
         study_name: str | None = None,
         progress: Callable[[int, Candidate], None] | None = None,
+        keep_networks: bool = True,
     ) -> list[Candidate]:
         """Evaluate `n_trials` candidates chosen by `sampler` and mark the Pareto front over
         `objectives` (expressions; `max:` maximizes).  Without storage, "random" and "grid"
-        run without Optuna; other samplers, or any storage, run an Optuna study."""
+        run without Optuna; other samplers, or any storage, run an Optuna study.
+        `keep_networks=False` releases each candidate's network once it is evaluated (its
+        totals stay): what `specgen search` does, whose memory then grows ten times slower."""
+        if n_trials is not None and (
+            not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0
+        ):
+            raise ValueError(f"n_trials must be a non-negative int or None, not {n_trials!r}")
         objs = [o if isinstance(o, Objective) else Objective.parse(o) for o in objectives]
         extra = _constraints(constraints)
+        self._check_names("search objectives and constraints")
         if isinstance(self.default, Network):  # an unknown name fails now, not per candidate
             scope = sp.scope(self.default.ir, self.default.cost)
             for o in objs:
                 o.value(scope)
+        candidates: list[Candidate] = []
+
+        def record(c: Candidate) -> None:
+            candidates.append(c)
+            if progress is not None:
+                progress(len(candidates), c)
+            if not keep_networks:
+                c.release()
+
         if storage is None and sampler in ("random", "grid"):
-            candidates = self._run_plain(objs, n_trials, sampler, seed, extra, progress)
+            self._run_plain(objs, n_trials, sampler, seed, extra, record)
         else:
-            candidates = []
-
-            def record(c: Candidate) -> None:
-                candidates.append(c)
-                if progress is not None:
-                    progress(len(candidates), c)
-
             self._study(objs, n_trials, sampler, seed, extra, storage, study_name, record)
         pareto_front(candidates, [o.direction for o in objs])
         return candidates
 
-    def _run_plain(self, objs, n_trials, sampler, seed, extra, progress) -> list[Candidate]:
+    def _check_names(self, where: str) -> None:
+        """A parameter or let named like a cost term would be hidden in the expressions that
+        read the cost terms: refused, located, as the spec's `constraint` lines refuse it."""
+        errors = sp.cost_term_clashes(self.program, where)
+        if errors:
+            raise SpecError(errors, self.source)
+
+    def _run_plain(self, objs, n_trials, sampler, seed, extra, record) -> None:
         if sampler == "grid":
             points = self.grid()
             if n_trials is not None:
                 points = itertools.islice(points, n_trials)
-        else:
-            points = iter(self.sample(100 if n_trials is None else n_trials, seed))
-        out = []
-        for i, point in enumerate(points, 1):
+        else:  # drawn one at a time: --trials 1e8 must not hold 10**8 points up front
+            points = sp.draw(self.dimensions, 100 if n_trials is None else n_trials, seed)
+        for i, point in enumerate(points):
             c = self.candidate(point, objs, extra)
-            c.number = i - 1
-            out.append(c)
-            if progress is not None:
-                progress(i, c)
-        return out
+            c.number = i
+            record(c)
 
     def optimize(
         self,
@@ -285,8 +319,11 @@ class Space:
         (so it can call `net.to_torch()` and train a proxy).  Points that are not valid
         networks are pruned trials; constraints (the spec's and `constraints`) reach
         Optuna's constrained samplers, and every trial records its point, costs and
-        feasibility in `user_attrs`.  Returns the study."""
+        feasibility in `user_attrs`.  An objective's value that is not a finite number (or
+        one per direction) fails its trial, and the study goes on.  Returns the study."""
         extra = _constraints(constraints)
+        if any(isinstance(c, _Constraint) for c in extra):
+            self._check_names("search constraints")
         return self._study(
             objective, n_trials, sampler, seed, extra, storage, study_name, None,
             directions=directions, timeout=timeout,
@@ -336,8 +373,13 @@ class Space:
             if record is not None:
                 record(c)
                 return c.values[0] if len(c.values) == 1 else c.values
-            value = objective(c.network)
-            return value
+            try:  # checked here: Optuna's own check trips on "1.5" or 10**400 and leaves the
+                # trial RUNNING in the storage for ever
+                return objective_values(objective(c.network), len(directions))
+            except ObjectiveValueError as err:
+                trial.set_user_attr("error", "objective-value")
+                trial.set_user_attr("message", str(err))
+                raise
 
         def constraints_of(trial: Any) -> Sequence[float]:
             return trial.user_attrs.get("constraints", [1.0] * n_constraints)
@@ -352,19 +394,66 @@ class Space:
             directions=list(directions),
             load_if_exists=study_name is not None,
         )
-        self._check_resumed(study, directions, optuna)
-        study.optimize(trial_fn, n_trials=n_trials, timeout=timeout)
+        self._check_resumed(study, directions, optuna, self._signature(objective, objs, extra))
+        # a bad value fails its trial (FAIL, with Optuna's warning) and the study goes on, as
+        # Optuna does for NaN; an exception the objective raises fails its trial and stops
+        quiet = _QuietValueErrors()
+        logger = logging.getLogger("optuna.study._optimize")
+        logger.addFilter(quiet)
+        try:
+            study.optimize(
+                trial_fn, n_trials=n_trials, timeout=timeout, catch=(ObjectiveValueError,)
+            )
+        finally:
+            logger.removeFilter(quiet)
         return study
 
-    def _check_resumed(self, study: Any, directions: Sequence[str], optuna: Any) -> None:
+    def _signature(self, objective: Any, objs: Sequence[Objective], extra: Sequence[Any]) -> dict:
+        """What makes two searches the same, stored with the study: its objectives, the
+        space (domains, fixed values, constraints) and the spec's text with its imports."""
+        if objs:
+            objectives = [f"{o.direction[:3]}:{o.text}" for o in objs]
+        else:
+            objectives = [_callable_name(objective)]
+        return {
+            "objectives": objectives,
+            "space": {d.name: str(d.domain) for d in self.dimensions},
+            "fixed": {k: format_value(_python(v)) for k, v in sorted(self.fixed.items())},
+            "constraints": [c.text if isinstance(c, _Constraint) else _callable_name(c)
+                            for c in extra],  # fmt: skip
+            "spec": self._digest(),
+        }
+
+    def _digest(self) -> str:
+        """SHA-256 of the spec's text and of the texts it imports (not their paths, which
+        differ between machines)."""
+        digest = hashlib.sha256(self.source.text.encode())
+        if self.program.imports:
+            from .imports import load_imports
+
+            for _, text in load_imports(self.program, self.source.filename, self.source):
+                digest.update(b"\0" + text.encode())
+        return digest.hexdigest()
+
+    def _check_resumed(
+        self, study: Any, directions: Sequence[str], optuna: Any, signature: dict
+    ) -> None:
         """A stored study resumed with other objectives or another space would mix trials
-        of two searches: refused."""
+        of two searches: refused, naming what differs.  The first search stores its
+        signature with the study; a study made before signatures were kept gets this one."""
         have = [d.name.lower() for d in study.directions]
         if have != [d.lower() for d in directions]:
             raise SearchError(
                 f"study `{study.study_name}` optimizes {', '.join(have)}; this search asks "
                 f"{', '.join(directions)}: use another --study"
             )
+        stored = study.user_attrs.get(_SIGNATURE)
+        if isinstance(stored, dict):
+            difference = _difference(stored, signature)
+            if difference is not None:
+                raise SearchError(
+                    f"study `{study.study_name}` was made {difference}: use another --study"
+                )
         mine = self.distributions()
         for trial in study.get_trials(deepcopy=False):
             for name, dist in trial.distributions.items():
@@ -380,6 +469,8 @@ class Space:
                         f"study `{study.study_name}` was made with another search space ({err}): "
                         "use another --study"
                     ) from None
+        if stored is None:
+            study.set_user_attr(_SIGNATURE, signature)
 
     def _sampler(self, sampler: str | Any, seed: int | None, constraints_func: Any) -> Any:
         optuna = _optuna()
@@ -549,6 +640,142 @@ def _violation(c: Any, net: Network, scope: Mapping[str, Any]) -> float:
         raise SpecError([Diagnostic(e.message, e.span, e.hint, code=e.code)], source) from None
 
 
+# ---- stored studies ------------------------------------------------------------------------
+
+_SIGNATURE = "specgen"  # the study's user attribute holding its search's signature
+
+
+def _callable_name(f: Any) -> str:
+    """A callable as a signature holds it: its module and qualified name (stable across
+    processes and machines, unlike its repr)."""
+    name = getattr(f, "__qualname__", None) or type(f).__qualname__
+    return f"{getattr(f, '__module__', None) or type(f).__module__}.{name}"
+
+
+def _difference(stored: Mapping[str, Any], mine: Mapping[str, Any]) -> str | None:
+    """What differs between a stored search's signature and this one, as words; None when
+    they are the same search."""
+
+    def listed(values: Any) -> str:
+        return ", ".join(f"`{v}`" for v in values) or "none"
+
+    if stored.get("objectives") != mine["objectives"]:
+        return (
+            f"for other objectives ({listed(stored.get('objectives', []))}; this search: "
+            f"{listed(mine['objectives'])})"
+        )
+    there, here = dict(stored.get("space", {})), mine["space"]
+    if there != here:
+        for name in [*here, *there]:
+            if name not in there:
+                detail = f"`{name}` is searched here, not there"
+            elif name not in here:
+                detail = f"`{name}` is searched there, not here"
+            elif there[name] != here[name]:
+                detail = f"`{name}` is {there[name]} there, {here[name]} here"
+            else:
+                continue
+            return f"with another search space ({detail})"
+    if dict(stored.get("fixed", {})) != mine["fixed"]:
+        fixed = [f"{k}={v}" for k, v in stored.get("fixed", {}).items()]
+        return (
+            f"with other fixed parameters ({listed(fixed)}; this search: "
+            f"{listed(f'{k}={v}' for k, v in mine['fixed'].items())})"
+        )
+    if stored.get("constraints") != mine["constraints"]:
+        return (
+            f"with other constraints ({listed(stored.get('constraints', []))}; this search: "
+            f"{listed(mine['constraints'])})"
+        )
+    if stored.get("spec") != mine["spec"]:
+        return "from another spec (its text, or a file it imports, changed since)"
+    return None
+
+
+# ---- objective values ----------------------------------------------------------------------
+
+
+class ObjectiveValueError(ValueError):
+    """An objective's value Optuna cannot record (not a finite number, or not one per
+    direction): its trial fails."""
+
+
+def objective_values(value: Any, n: int) -> float | list[float]:
+    """An objective's return value as Optuna records it: a finite float, or a list of `n`
+    of them (several directions); ObjectiveValueError says what is wrong otherwise."""
+    if _is_sequence(value):
+        values = list(value)
+        if len(values) != n:
+            raise ObjectiveValueError(
+                f"the objective returned {len(values)} values for {n} direction"
+                f"{'s' if n != 1 else ''}: {_shown(value)}"
+            )
+        numbers_ = [_finite(v) for v in values]
+        return numbers_[0] if n == 1 else numbers_
+    if n != 1:
+        raise ObjectiveValueError(
+            f"the objective returned {_shown(value)}, not a sequence of {n} numbers "
+            f"(one per direction)"
+        )
+    return _finite(value)
+
+
+class _QuietValueErrors(logging.Filter):
+    """Optuna's warning for a trial failed by ObjectiveValueError, without the traceback
+    (into specgen, not the user's code: the message says it all) and without the next line
+    ("failed with value None": the value is in the message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.after = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.after:
+            self.after = False
+            if record.getMessage().endswith("failed with value None."):
+                return False
+        info = record.exc_info
+        if info and isinstance(info[1], ObjectiveValueError):
+            record.exc_info, record.exc_text, self.after = None, None, True
+        return True
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, list | tuple) or getattr(value, "ndim", None) == 1
+
+
+def _finite(value: Any) -> float:
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if isinstance(value, str | bytes | bool) or kind in ("b", "U", "S", "O"):
+        raise ObjectiveValueError(
+            f"the objective returned {_shown(value)} ({type(value).__name__}), not a number"
+        )
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf  # an int past float's range
+    except Exception:  # noqa: BLE001 - whatever a user's object raises
+        raise ObjectiveValueError(
+            f"the objective returned {_shown(value)} ({type(value).__name__}), not a number"
+        ) from None
+    if not math.isfinite(number):
+        raise ObjectiveValueError(f"the objective returned {_shown(value)}, not a finite number")
+    return number
+
+
+def _shown(value: Any) -> str:
+    """A value in a message, cut short (an int of 10,000 digits has no repr)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        return reprlib.repr(value)
+    except Exception:  # noqa: BLE001 - a user's object whose repr fails
+        return f"a {type(value).__name__}"
+
+
+# ---- storage -------------------------------------------------------------------------------
+
+
 def _storage(optuna: Any, url: str | None) -> Any:
     """An RDB storage for `url`.  SQLite waits for its lock instead of failing, and workers
     starting together may race to create the tables: the loser retries and finds them."""
@@ -564,9 +791,42 @@ def _storage(optuna: Any, url: str | None) -> Any:
                 first = (
                     str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 )
-                raise StorageError(f"cannot open the storage {url}: {first}") from err
+                raise StorageError(
+                    f"cannot open the storage {masked_url(url)}: {_mask_in(first, url)}"
+                ) from err
             time.sleep(0.1 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+# `scheme://user:PASSWORD@host` (SQLAlchemy's URL grammar: the password runs to the first @),
+# and a `password=` query argument (libpq's)
+_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/]*:)(?P<password>[^@]*)(?=@)")
+# `scheme://user:secret` with the `@host` forgotten: SQLAlchemy reads a port, but it is a
+# password in all likelihood (a port is digits)
+_NO_HOST = re.compile(
+    r"^(?P<head>[\w+.-]+://(?!\[)[^:/@]*:)(?P<password>(?=[^/?#@]*[^\d/?#@])[^/?#@]+)(?=[/?#]|$)"
+)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
+
+
+def masked_url(url: str) -> str:
+    """`url` with its password as `***`: a storage URL is shown in messages and logs, its
+    password never."""
+    url = _PASSWORD.sub(lambda m: m["head"] + "***" if m["password"] else m[0], url)
+    url = _NO_HOST.sub(lambda m: m["head"] + "***", url)
+    return _QUERY_PASSWORD.sub(lambda m: m["head"] + "***" if m["password"] else m[0], url)
+
+
+def _mask_in(text: str, url: str) -> str:
+    """`text` (a driver's message, which may quote the URL) without `url`'s password."""
+    from urllib.parse import unquote
+
+    text = text.replace(url, masked_url(url))
+    for m in (*_PASSWORD.finditer(url), *_NO_HOST.finditer(url), *_QUERY_PASSWORD.finditer(url)):
+        for secret in {m["password"], unquote(m["password"])}:
+            if secret:  # where it stands alone: a password `o` leaves "connection" whole
+                text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
+    return text
 
 
 class SearchError(ValueError):
@@ -611,14 +871,14 @@ def render_table(
 
     def row(c: Candidate) -> list[str]:
         values = [format_value(_python(c.point.get(n))) for n in names]
-        if c.network is None:
+        cost = c.cost
+        if cost is None:
             return [str(c.number), *values, "no", "", "", *([""] * len(extra)),
                     f"invalid: {c.error.first.code}" if c.error else ""]  # fmt: skip
         shown = [_number_text(c.values[i]) for i in extra]
         note = "pareto" if c.pareto else ""
-        cost = c.network.cost
         return [str(c.number), *values, "yes" if c.feasible else "no",
-                f"{cost.params:,}", f"{cost.macs:,}", *shown, note]  # fmt: skip
+                f"{cost['params']:,}", f"{cost['macs']:,}", *shown, note]  # fmt: skip
 
     def table(rows: list[list[str]]) -> list[str]:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -628,7 +888,7 @@ def render_table(
     lines = table([row(c) for c in candidates])
     front = [c for c in candidates if c.pareto]
     feasible = sum(c.feasible for c in candidates)
-    invalid = sum(c.network is None for c in candidates)
+    invalid = sum(c.cost is None for c in candidates)
     lines.append("")
     lines.append(
         f"{len(candidates)} candidates: {feasible} feasible, {invalid} invalid; "
