@@ -66,7 +66,7 @@ from typing import (  # noqa: E402
 )
 
 from . import __version__  # noqa: E402
-from .errors import Diagnostic, Source, SpecError  # noqa: E402
+from .errors import Diagnostic, Source, SpecError, printable  # noqa: E402
 
 if TYPE_CHECKING:
     from .compiler import Network
@@ -112,10 +112,16 @@ def _compile(args: argparse.Namespace, file: str | None = None) -> Network:
     params = _parse_sets(args.set)
     args.set_names = set(params)
     file = args.file if file is None else file
+    if not file:  # Path("") would be the current folder
+        raise _Usage("the file name is empty")
     if file == "-":
         net = compile_(_read_stdin(), params, filename="<stdin>")
     else:
-        net = compile_(file, params)
+        # a Path: a FILE argument is always read, even one with a line break in its name
+        # (compile() takes a str with one as the spec's text)
+        from pathlib import Path
+
+        net = compile_(Path(file), params, filename=file)
     warning = getattr(net, "memory_warning", None)
     if warning:  # before anything is allocated
         _complain(f"specgen: warning: {warning}")
@@ -191,7 +197,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     code, results = _each_file(args, lambda file: _check_one(args, file))
     several = len(_files(args)) > 1
     for file, text in results:
-        _print((f"{file}: {text}" if several else text) + "\n", needed=False)
+        # a constraint's text and a file name come from outside: shown escaped
+        _print(printable(f"{file}: {text}" if several else text, newlines=True) + "\n", False)
     return code
 
 
@@ -241,6 +248,7 @@ def _cmd_cost(args: argparse.Namespace) -> int:
 
     def report(file: str) -> str:
         net = _compile(args, file)
+        _constraint_warnings(net, file)
         if args.deploy:
             net = net.deploy()
         # colour is decided for the stream the table goes to (plain text when piped)
@@ -252,6 +260,20 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     elif parts:
         _print(_several(parts, args.format))
     return code
+
+
+def _constraint_warnings(net: Network, file: str) -> None:
+    """On stderr, as `check` says on stdout: each `constraint` line this point breaks (the
+    defaults, or the --set values), so a cost is not taken for one inside the space."""
+    shown = "<stdin>" if file == "-" else file
+    for c in net.constraints:
+        if not c.satisfied:
+            _complain(
+                printable(
+                    f"specgen: warning: {shown}: constraint `{c.text}` does NOT hold at this "
+                    "point"
+                )
+            )
 
 
 def _several(parts: list[tuple[str, str]], fmt: str) -> str:
@@ -266,16 +288,18 @@ def _several(parts: list[tuple[str, str]], fmt: str) -> str:
         import csv
         import io
 
+        from .report import csv_text
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         for i, (file, text) in enumerate(parts):
             rows = list(csv.reader(io.StringIO(text)))
             if i == 0:
                 writer.writerow(["file", *rows[0]])
-            writer.writerows([file, *row] for row in rows[1:])
+            writer.writerows([csv_text(file), *row] for row in rows[1:])
         return buffer.getvalue()
     heading = "## {}\n\n" if fmt == "markdown" else "==> {} <==\n"
-    return "\n".join(heading.format(file) + text for file, text in parts)
+    return "\n".join(heading.format(printable(file)) + text for file, text in parts)
 
 
 def _tolerance(text: str) -> float:
@@ -335,10 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     fold = p.add_mutually_exclusive_group()
     fold.add_argument(
         "--depth",
-        type=_count,
+        type=_depth,
         metavar="N",
-        help="show the tree down to depth N (1: the network's own lines); deeper rows are"
-        " folded into their parents' totals (default: every layer)",
+        help="show the tree down to N levels of block calls (0: the totals only, 1: the"
+        " network's own lines, 2: also the inside of each block call; composites such as"
+        " residual never count); deeper calls are folded into their rows' totals (default:"
+        " every layer)",
     )
     fold.add_argument("--blocks", action="store_true", help="the same as --depth 1")
     p.add_argument(
@@ -363,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write to FILE instead of stdout, atomically; FILE must be a regular file (its mode"
         " is kept) or a new name (mode 0666 less the umask); a symlink is written through to its"
-        " target; folders, FIFOs, devices and sockets are refused",
+        " target; a FIFO, /dev/null and /dev/stdout are written to, as `>` would; folders, other"
+        " devices and sockets are refused",
     )
     p.add_argument(
         "--split-groups",
@@ -398,13 +425,15 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         metavar="FILE",
-        help="FILE.svg, .png, .pdf (drawn by Graphviz's `dot`) or .dot; default: DOT on stdout",
+        help="FILE.svg, .png, .pdf (drawn by Graphviz's `dot`) or .dot/.gv: the suffix gives"
+        " the format (`-o svg` is refused); default: DOT on stdout",
     )
     p.add_argument(
         "--depth",
         type=_depth,
         metavar="N",
-        help="draw block calls nested deeper than N as one box (0: every call)",
+        help="draw block calls nested deeper than N as one box (0: every call); default:"
+        " every block open, or, past 150 boxes, the deepest N that stays under",
     )
     p.add_argument(
         "--expand",
@@ -413,7 +442,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BLOCK",
         help="open every instance of BLOCK (repeatable)",
     )
-    p.add_argument("--block", metavar="BLOCK", help="draw only the first call of BLOCK, open")
+    p.add_argument(
+        "--block",
+        metavar="BLOCK[:K]",
+        help="draw only one call of BLOCK, open: the first, or with :K the K-th (from 1, in"
+        " execution order)",
+    )
     p.set_defaults(run=_cmd_graph)
 
     p = sub.add_parser(
@@ -502,6 +536,8 @@ def _search_seed(text: str) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .output import OutputError, plan_output, write_output
     from .search import Objective, Space, render_table
 
@@ -511,7 +547,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
                 plan_output(path)  # fail before the work
     except OutputError as err:
         raise _Usage(str(err)) from None
-    paths = [p for p in (args.file, args.output, args.best_spec) if p is not None]
+    if not args.file:
+        raise _Usage("the file name is empty")
+    stdin = args.file == "-"
+    name = "<stdin>" if stdin else args.file
+    paths = [p for p in (None if stdin else args.file, args.output, args.best_spec) if p]
     for i, a in enumerate(paths):
         for b in paths[i + 1 :]:
             if os.path.abspath(a) == os.path.abspath(b) or (
@@ -527,12 +567,17 @@ def _cmd_search(args: argparse.Namespace) -> int:
         constraints.append(f"params <= {args.max_params}")
     if args.max_macs is not None:
         constraints.append(f"macs <= {args.max_macs}")
-    space = Space(args.file, _parse_sets(args.set))
+    params = _parse_sets(args.set)
+    space = (
+        Space(_read_stdin(), params, filename=name)
+        if stdin
+        else Space(Path(args.file), params, filename=args.file)
+    )
     if not space.dimensions and any(q.domain for q in space.program.params):
         raise _Usage("--set fixes every searched parameter: nothing is left to search")
     if not space.dimensions:
         raise _Usage(
-            f"{args.file} declares no search space: give a network parameter a domain, "
+            f"{name} declares no search space: give a network parameter a domain, "
             "e.g. `g: choice(1, 2, 4) = 2`"
         )
     trials = args.trials
@@ -551,6 +596,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             storage=args.storage,
             study_name=args.study,
             progress=progress,
+            keep_networks=False,  # the table and JSONL need the totals only
         )
     except SearchError as err:
         raise _Usage(str(err)) from None
@@ -581,19 +627,38 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """A one-line progress bar on a terminal's stderr (never when piped)."""
+    """rich's progress bar on a terminal's stderr (the caller makes none for a pipe)."""
 
     def __init__(self, total: int):
-        self.total, self.feasible = max(total, 1), 0
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.feasible = 0
+        self.bar = Progress(
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("candidates, {task.fields[feasible]} feasible"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=sys.stderr),
+        )
+        self.task = self.bar.add_task("search", total=max(total, 1), feasible=0)
+        self.bar.start()
 
     def __call__(self, n: int, candidate: Any) -> None:
         self.feasible += candidate.feasible
-        filled = min(30, 30 * n // self.total)
-        bar = "#" * filled + "." * (30 - filled)
-        _complain_raw(f"\r[{bar}] {n}/{self.total} candidates, {self.feasible} feasible")
+        self.bar.update(self.task, completed=n, feasible=self.feasible)
 
     def done(self) -> None:
-        _complain_raw("\n")
+        with contextlib.suppress(OSError, ValueError):  # a terminal gone meanwhile
+            self.bar.stop()
 
 
 def _complain_raw(text: str) -> None:
@@ -611,13 +676,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         select_backend(args.backend)
     except RuntimeError as err:
         raise _Usage(str(err)) from None
-    net = _compile(args)
-    if not args.verbose:
-        with _quiet_fd2():  # TensorFlow's C++ start-up lines bypass every log level
-            import keras  # noqa: F401
-    from .verify import verify
+    # the frameworks take seconds to import: a status line says so from the start
+    with _Status("verify: compiling the spec") as status:
+        net = _compile(args)
+        status.update(f"verify {net.name}: importing PyTorch and Keras")
+        if not args.verbose:
+            with _quiet_fd2():  # TensorFlow's C++ start-up lines bypass every log level
+                import keras  # noqa: F401
+        from .verify import verify
 
-    with _Activity(f"verifying {net.name}: building both models and comparing them"):
+        status.update(f"verify {net.name}: building both models and comparing them")
         report = verify(
             net, tolerance=args.tolerance, seed=args.seed, split_groups=args.split_groups
         )
@@ -704,6 +772,70 @@ class _Activity:
                 _complain_raw("\r\x1b[2K")
 
 
+class _Status:
+    """A spinner and `specgen: what... 3 s` on a terminal's stderr from the first moment
+    (drawn by rich, erased at the end); nothing when stderr is not a terminal.  It writes to
+    its own copy of file descriptor 2, so it stays visible while `_quiet_fd2` silences the
+    frameworks' C++ start-up lines, and it redirects nothing."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.live: Any = None
+        self.stream: Any = None
+        self.start = 0.0
+
+    def _text(self) -> str:
+        import time
+
+        return f"specgen: {printable(self.what)}... {time.monotonic() - self.start:.0f} s"
+
+    def __enter__(self) -> _Status:
+        import time
+
+        self.start = time.monotonic()
+        try:
+            if sys.stderr is None or not sys.stderr.isatty():
+                return self
+            self.stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", errors="replace")
+        except (AttributeError, ValueError, OSError):
+            return self
+        from rich.console import Console
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        self.spinner = Spinner("dots", text=self._text())
+        console = Console(file=self.stream, highlight=False, markup=False, emoji=False)
+        self.live = Live(
+            self,
+            console=console,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+            refresh_per_second=8,
+        )
+        self.live.start(refresh=True)  # drawn now, not at the first tick
+        return self
+
+    def __rich__(self) -> Any:
+        """What the live display draws at each refresh: the spinner with the seconds."""
+        self.spinner.update(text=self._text())
+        return self.spinner
+
+    def update(self, what: str) -> None:
+        self.what = what
+        if self.live is not None:
+            self.live.refresh()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.live is not None:
+                self.live.stop()
+        finally:
+            if self.stream is not None:
+                with contextlib.suppress(OSError):
+                    self.stream.close()
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from .emit import get_emitter, targets
     from .output import OutputError, plan_output, write_output
@@ -745,19 +877,36 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     from .output import OutputError, plan_output
 
     try:
+        drawn = False  # by Graphviz, whose time and memory grow fast with the boxes
         if args.output is not None:  # fail before the work
-            if graph.output_format(args.output) != "dot":
+            # -o is always a file name: `-o svg` is refused (no suffix), not read as a format
+            drawn = graph.file_format(args.output) != "dot"
+            if drawn:
                 graph.dot_program()
             plan_output(args.output)
         else:
             _stdout()
         net = _compile(args)
-        text = graph.to_dot(net, depth=args.depth, expand=args.expand, block=args.block)
+        depth = args.depth
+        if depth is None and not args.expand and args.block is None:
+            depth = graph.default_depth(net)
+            if depth is not None:
+                _complain(
+                    f"specgen: note: {net.name} has more than {graph.DEFAULT_BOXES} boxes with "
+                    f"every block open; drawn with --depth {depth} (--depth N chooses)"
+                )
+        text = graph.to_dot(
+            net,
+            depth=depth,
+            expand=args.expand,
+            block=args.block,
+            max_boxes=graph.MAX_BOXES if drawn else None,
+        )
         if args.output is None:
             _print(text)
         else:
             with _Activity("drawing the graph with Graphviz"):
-                graph.render(text, args.output)
+                graph.write(text, args.output)
     except (graph.GraphError, OutputError) as err:
         raise _Usage(str(err)) from None
     return EXIT_OK
@@ -791,17 +940,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as err:
         _complain(f"specgen: error: {err.name or err} is not installed (see README.md)")
         return EXIT_SPEC
-    except _Usage as err:
-        _complain(f"specgen: error: {err}")
+    except _Usage as err:  # several lines where Graphviz says more: kept as lines
+        _complain(printable(f"specgen: error: {err}", newlines=True))
         return EXIT_SPEC
     except BrokenPipeError:  # the reader of stdout is gone: nobody to tell
         _discard_stdout()
         return EXIT_BROKEN_PIPE
     except OSError as err:
-        _complain(f"specgen: error: {err.strerror or err}: {err.filename or ''}")
+        _complain(printable(f"specgen: error: {err.strerror or err}: {err.filename or ''}"))
         return EXIT_SPEC
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except MemoryError:  # the limits keep specs far below this; a memory cap can still hit it
+        _complain(
+            "specgen: error: out of memory (the spec, or the memory limit of this process, "
+            "is too large for this machine)"
+        )
+        return EXIT_SPEC
     except Exception as err:  # a bug in specgen, not a user mistake
         if os.environ.get("SPECGEN_DEBUG"):
             traceback.print_exc()

@@ -9,11 +9,34 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .values import format_value
+
+# Characters a terminal acts on rather than shows: C0 controls but tab and line feed, DEL, C1
+# controls, the bidirectional overrides and isolates ("Trojan Source") and the Unicode line
+# and paragraph separators.  Spec text (an assert message, a comment on an echoed line, a
+# file name) is shown with them escaped, so a spec cannot move the cursor, recolour or clear
+# the terminal, set its title or reorder what is shown.
+_CONTROLS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNPRINTABLE = re.compile(f"[{_CONTROLS}]")
+_UNPRINTABLE_NL = re.compile(f"[{_CONTROLS}\\n]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, newlines: bool = False) -> str:
+    """`text` with every character a terminal would act on shown as a Python escape (ESC as
+    `\\x1b`, U+202E as `\\u202e`); line feeds too unless `newlines` (a message of several
+    lines).  Tabs are kept."""
+    pattern = _UNPRINTABLE if newlines else _UNPRINTABLE_NL
+    return pattern.sub(_escape, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +119,19 @@ class Diagnostic:
 
     def render(self, source: Source | None, color: bool = False) -> str:
         """`file:line:col: error: message`, the source line with a caret under the span, the
-        chain of block calls and the hint; ANSI colours when `color` (a terminal)."""
+        chain of block calls and the hint; ANSI colours when `color` (a terminal).  Text
+        from the spec and file names are shown `printable` (control characters escaped)."""
         paint = _paint if color else _plain
         outer = source.filename if source else "<spec>"
         source = source_of(self.span, source)
-        filename = source.filename if source else "<spec>"
+        filename = printable(source.filename if source else "<spec>")
         error = paint("error:", _RED)
+        message = paint(printable(self.message, newlines=True), _BOLD)
         if self.span.line <= 0:
-            lines = [f"{paint(f'{filename}:', _BOLD)} {error} {paint(self.message, _BOLD)}"]
+            lines = [f"{paint(f'{filename}:', _BOLD)} {error} {message}"]
         else:
             where = f"{filename}:{self.span.line}:{self.span.column}:"
-            lines = [f"{paint(where, _BOLD)} {error} {paint(self.message, _BOLD)}"]
+            lines = [f"{paint(where, _BOLD)} {error} {message}"]
             text = source.line_text(self.span.line) if source else ""
             if text:
                 text = text.replace("\t", " ")
@@ -115,15 +140,19 @@ class Diagnostic:
                     if self.span.end_line == self.span.line
                     else len(text) - self.span.column + 1
                 )
+                # the caret goes under the span as shown, escapes included
+                before = printable(text[: self.span.column - 1])
+                spanned = text[self.span.column - 1 : self.span.column - 1 + width]
+                width += len(printable(spanned)) - len(spanned)
                 number = str(self.span.line)
                 pad = " " * len(number)
                 caret = paint("^" * max(1, width), _RED)
-                lines.append(f" {paint(number, _BLUE)} {paint('|', _BLUE)} {text}")
-                lines.append(f" {pad} {paint('|', _BLUE)} {' ' * (self.span.column - 1)}{caret}")
+                lines.append(f" {paint(number, _BLUE)} {paint('|', _BLUE)} {printable(text)}")
+                lines.append(f" {pad} {paint('|', _BLUE)} {' ' * len(before)}{caret}")
         for frame in reversed(self.chain):
-            lines.append(frame.where(outer))
+            lines.append(printable(frame.where(outer)))
         if self.hint:
-            lines.append(f"  {paint('hint:', _CYAN)} {self.hint}")
+            lines.append(f"  {paint('hint:', _CYAN)} {printable(self.hint, newlines=True)}")
         return "\n".join(lines)
 
 

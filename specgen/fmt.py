@@ -37,7 +37,7 @@ from lark import Lark, Token, Tree
 
 from . import limits
 from . import parse as _parse
-from .errors import Diagnostic, Source, SpecError
+from .errors import Diagnostic, Source, SpecError, printable
 
 WIDTH = 99  # the line length brackets are broken at (the project's black line length)
 INDENT = 4
@@ -871,12 +871,12 @@ def fmt_command(
                 if diff:
                     stdout.writelines(_diff(label, raw, formatted))
                 if check:
-                    print(f"would reformat {label}", file=stderr)
+                    print(f"would reformat {printable(label)}", file=stderr)
             if path == "-" and not check and not diff:
                 stdout.write(formatted)
             elif formatted != raw and not check and not diff:
                 _write(path, formatted)
-                print(f"reformatted {label}", file=stderr)
+                print(f"reformatted {printable(label)}", file=stderr)
         except SpecError as err:
             errors += 1
             print(err.render(), file=stderr)

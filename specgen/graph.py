@@ -47,6 +47,15 @@ INSTALL_HINT = (
     "`-o FILE.dot` writes the DOT text and needs nothing installed"
 )
 
+# How much is drawn.  Graphviz's layout grows faster than linearly with the boxes and frames
+# (measured with 2.43 on one core: 1,400 boxes and frames in 2 s, 2,800 in 23 s), so the CLI
+# refuses to hand it more than MAX_BOXES and stops `dot` after DOT_TIMEOUT seconds; DOT text
+# is written at any size.  Without --depth, --expand or --block, a network drawn open with
+# more than DEFAULT_BOXES boxes is drawn at the deepest --depth that stays under it.
+MAX_BOXES = 1500
+DEFAULT_BOXES = 150
+DOT_TIMEOUT = 60.0  # seconds
+
 MAX_LANES = 8  # groups drawn one by one; above this: the first three, "…", the last
 SHUFFLE_COLUMNS = 4  # channels drawn per group in a shuffle (at most; the rest is "…")
 GRID = 7  # gdc kernels larger than GRID×GRID are drawn as GRID×GRID with "…"
@@ -89,6 +98,11 @@ class GraphError(Exception):
 
 class GraphvizMissing(GraphError):
     """Graphviz's `dot` program is not installed (or not on PATH)."""
+
+
+class TooLarge(GraphError):
+    """The diagram has more boxes than Graphviz is given (`max_boxes`), or `dot` ran longer
+    than its timeout."""
 
 
 # ---- text helpers ---------------------------------------------------------------------------
@@ -389,6 +403,10 @@ def _table(rows: Sequence[str], fill: str, dashed: bool = False) -> str:
 Port = tuple[str, ir.Shape]  # the node an edge leaves from and the tensor it carries
 
 
+class _Overflow(Exception):
+    """The builder passed its `max_boxes`: drawing stops at once."""
+
+
 @dataclass
 class _Builder:
     depth: int | None
@@ -402,6 +420,13 @@ class _Builder:
     wanted: dict[int, bool] = field(default_factory=dict)
     points: set[str] = field(default_factory=set)  # entry points: their edges go unlabelled
     next_label: str | None = None  # the label of the next edge out of a split
+    boxes: int = 0  # nodes and frames drawn (entry points left out)
+    max_boxes: int | None = None  # TooLarge past this many
+
+    def counted(self) -> None:
+        self.boxes += 1
+        if self.max_boxes is not None and self.boxes > self.max_boxes:
+            raise _Overflow
 
     def new_id(self) -> str:
         self.count += 1
@@ -411,6 +436,7 @@ class _Builder:
         self.lines.append("    " * self.indent + text)
 
     def node(self, label: str, tooltip: str, **attrs: str) -> str:
+        self.counted()
         ident = self.new_id()
         extra = "".join(f" {k}={v}" for k, v in attrs.items())
         self.emit(f"{ident} [label={label} tooltip={_q(tooltip)}{extra}]")
@@ -427,6 +453,7 @@ class _Builder:
 
     @contextlib.contextmanager
     def cluster(self, label: str, tooltip: str, fill: str, dashed: bool = False):
+        self.counted()
         ident = self.new_id()
         self.emit(f"subgraph cluster_{ident} {{")
         self.indent += 1
@@ -582,7 +609,7 @@ class _Builder:
             fontsize="14",
         )
         self.edge(body, add)
-        if node.shortcut is None:
+        if short[0] == inp[0]:  # no shortcut, or one that draws nothing (`if` false): identity
             self.edge(short, add, f"identity {_shape(short[1])}", style="dashed")
         else:
             self.edge(short, add, f"shortcut {_shape(short[1])}")
@@ -671,9 +698,35 @@ def block_names(net: Any) -> list[str]:
     return sorted(found)
 
 
-def check_options(net: Any, depth: int | None = None, expand: Sequence[str] = ()) -> None:
-    """Raise SpecError (code "usage") for a negative depth or an `expand` name that is no block
-    of this network, with the closest name or the list of blocks as the hint."""
+def _parse_block(block: str) -> tuple[str, int | None]:
+    """`NAME` or `NAME:K` (the K-th call of NAME, from 1, in execution order)."""
+    name, sep, index = block.partition(":")
+    if not sep:
+        return name, None
+    return name, int(index) if index.isascii() and index.isdigit() and int(index) > 0 else 0
+
+
+def _instances(network: ir.Network, name: str, upto: int | None = None) -> list[tuple[str, Any]]:
+    """(path, node) of the calls of block `name`, in execution order (the first `upto`)."""
+    found = []
+    for path, node in walk(network.body):
+        if isinstance(node, ir.Block) and node.name == name:
+            found.append((path, node))
+            if upto is not None and len(found) >= upto:
+                break
+    return found
+
+
+def _whole(network: ir.Network) -> str:
+    return f"{network.name}({', '.join(f'{k}={format_value(v)}' for k, v in network.params)})"
+
+
+def check_options(
+    net: Any, depth: int | None = None, expand: Sequence[str] = (), block: str | None = None
+) -> None:
+    """Raise SpecError (code "usage") for a negative depth, an `expand` or `block` name that
+    is no block of this network (the closest name or the blocks used as the hint), or a
+    `block` call number past the calls there are; each message names its option."""
     network = _ir(net)
     source = getattr(net, "source", None)
     mistakes = []
@@ -683,20 +736,41 @@ def check_options(net: Any, depth: int | None = None, expand: Sequence[str] = ()
         )
     used = block_names(network)
     defined = {b.name for b in network.program.blocks}
-    for name in dict.fromkeys(expand):
+    asked = [("--expand", name) for name in dict.fromkeys(expand)]
+    if block is not None:
+        asked.append(("--block", _parse_block(block)[0]))
+    for option, name in asked:
         if name in used:
             continue
-        shown_net = (
-            f"{network.name}({', '.join(f'{k}={format_value(v)}' for k, v in network.params)})"
-        )
         if name in defined:
-            message = f"--expand: block `{name}` is not used by {shown_net}"
+            message = f"{option}: block `{name}` is not used by {_whole(network)}"
         else:
-            message = f"--expand: {network.name} has no block `{name}`"
+            message = f"{option}: {network.name} has no block `{name}`"
         hint = did_you_mean(name, used) if name not in defined else None
         if hint is None:
             hint = "blocks used: " + ", ".join(used) if used else "this network calls no block"
         mistakes.append(Diagnostic(message, hint=hint, code="usage"))
+    if block is not None and not mistakes:
+        name, index = _parse_block(block)
+        if index == 0:
+            mistakes.append(
+                Diagnostic(
+                    f"--block expects NAME or NAME:K (K = 1, 2, ...: the K-th call), "
+                    f"got `{block}`",
+                    code="usage",
+                )
+            )
+        elif index is not None:
+            calls = len(_instances(network, name, index))
+            if calls < index:
+                times = "once" if calls == 1 else f"{calls} times"
+                mistakes.append(
+                    Diagnostic(
+                        f"--block {block}: {_whole(network)} calls `{name}` {times}",
+                        hint=f"--block {name}:1 to --block {name}:{calls}",
+                        code="usage",
+                    )
+                )
     if mistakes:
         raise SpecError(mistakes, source)
 
@@ -708,35 +782,48 @@ def to_dot(
     expand: Sequence[str] = (),
     block: str | None = None,
     fuse: bool = True,
+    max_boxes: int | None = None,
 ) -> str:
     """The block diagram of a compiled network (a `specgen.compile` result) as DOT text.
 
     `depth`: blocks nested deeper than `depth` block calls are drawn as one node with their
     totals (0: every block call is one node); None draws every block open, unless `expand` is
     given, when it means 0.  `expand`: block names whose instances are drawn open at any depth
-    (with the blocks that contain them).  `block`: draw only the first instance of this block,
-    open, from its input to its output (the unit as a paper draws it; `depth` then counts
-    from it).  `fuse`: draw a conv with its bn and activations as one node.  Raises SpecError
-    for a negative depth or an unknown block name.
+    (with the blocks that contain them).  `block`: draw only one call of this block, open,
+    from its input to its output (the unit as a paper draws it; `depth` then counts from it):
+    `NAME` the first call, `NAME:K` the K-th in execution order.  `fuse`: draw a conv with its
+    bn and activations as one node.  `max_boxes`: raise TooLarge rather than draw more boxes
+    and frames than this.  Raises SpecError for a negative depth or an unknown block name.
     """
     network = _ir(net)
-    check_options(net, depth, [*expand, *([block] if block is not None else [])])
+    check_options(net, depth, expand, block)
     if depth is None and expand:
         depth = 0
-    b = _Builder(depth, frozenset(expand), fuse)
-    args = ", ".join(f"{k}={format_value(v)}" for k, v in network.params)
-    whole = f"{network.name}({args})"
+    b = _Builder(depth, frozenset(expand), fuse, max_boxes=max_boxes)
+    try:
+        return _draw_network(b, network, block)
+    except _Overflow:
+        raise TooLarge(
+            f"the diagram has more than {max_boxes:,} boxes, more than Graphviz lays out in "
+            "reasonable time; draw less: --depth N shuts the block calls nested deeper than N, "
+            "--block NAME draws one block; `-o FILE.dot` writes the DOT text at any size"
+        ) from None
+
+
+def _draw_network(b: _Builder, network: ir.Network, block: str | None) -> str:
+    whole = _whole(network)
     if block is None:
         params, macs, _, _ = totals(network.body, b.memo)
         first, last = network.input, network.output
         title = f"<B>{_h(whole)}</B>"
     else:
-        path, node = next(
-            (p, n) for p, n in walk(network.body) if isinstance(n, ir.Block) and n.name == block
-        )
+        name, index = _parse_block(block)
+        path, node = _instances(network, name, index or 1)[-1]
         params, macs, _, _ = totals(node, b.memo)
         first, last = node.in_shape, node.out_shape
         title = f"<B>{_h(_call(node))}</B> in {_h(whole)}"
+        if index is not None:
+            title = f"<B>{_h(path)}</B>: {title}"
     title = f"<{title}<BR/>{_small(f'params {params:,} · MACs {macs:,}', '#000000', 10)}>"
     start = b.node(
         _table([f"<B>input</B> {_shape(first)}"], FILL["io"]), f"input {first}", shape="plain"
@@ -744,7 +831,7 @@ def to_dot(
     if block is None:
         out = b.draw(network.body, "", (start, first), 0)
     else:
-        b.expand = b.expand | {block}
+        b.expand = b.expand | {name}
         if b.depth is not None:
             b.depth += 1
         out = b.block(node, path, [path], (start, first), 1)
@@ -764,20 +851,62 @@ def to_dot(
     return "\n".join(head + b.lines + edges + ["}"]) + "\n"
 
 
+def boxes(net: Any, *, depth: int | None = None, limit: int | None = None) -> int:
+    """How many boxes and frames `to_dot(net, depth=depth)` draws (counting stops past
+    `limit`, returning limit + 1)."""
+    network = _ir(net)
+    b = _Builder(depth, frozenset(), True, max_boxes=limit)
+    with contextlib.suppress(_Overflow):
+        _draw_network(b, network, None)
+    return b.boxes
+
+
+def default_depth(net: Any, limit: int = DEFAULT_BOXES) -> int | None:
+    """The depth the CLI draws at when none is given: None (every block open) when that is
+    at most `limit` boxes, else the deepest depth that stays at most `limit` (0 at least), so
+    that a large network is not one picture some 10,000 pixels tall."""
+    if boxes(net, limit=limit) <= limit:
+        return None
+    depth = 0
+    while boxes(net, depth=depth + 1, limit=limit) <= limit:
+        depth += 1
+    return depth
+
+
 # ---- rendering ------------------------------------------------------------------------------
 
 
-def output_format(path_or_format: str | os.PathLike[str]) -> str:
-    """The Graphviz format for an output path (by suffix) or a format name; GraphError if it
-    is neither."""
-    text = os.fspath(path_or_format)
-    if text.lower() in FORMATS:
-        return FORMATS[text.lower()]
+def file_format(path: str | os.PathLike[str]) -> str:
+    """The Graphviz format an output file's suffix names; GraphError when it names none.
+
+    A path is always a path: `-o svg` is a file without a suffix, refused with the name to
+    give instead, not a format name (nothing would be written)."""
+    text = os.fspath(path)
     suffix = os.path.splitext(text)[1].lstrip(".").lower()
     if suffix in FORMATS:
         return FORMATS[suffix]
     known = ", ".join(f".{s}" for s in FORMATS)
+    base = os.path.basename(text)
+    if not suffix and base.lower() in FORMATS:
+        raise GraphError(
+            f"{text}: a file name without a suffix, so the format is unknown; to write "
+            f"{FORMATS[base.lower()].upper()}, give a name ending in .{base.lower()}, "
+            f"e.g. `-o net.{base.lower()}`"
+        )
+    if not suffix:
+        raise GraphError(
+            f"{text}: a file name without a suffix, so the format is unknown "
+            f"(the file name must end in {known})"
+        )
     raise GraphError(f"{text}: unknown diagram format (the file name must end in {known})")
+
+
+def output_format(path_or_format: str | os.PathLike[str]) -> str:
+    """The Graphviz format for a format name (a str: "svg", "png", "pdf", "dot", "gv") or an
+    output path (by its suffix); GraphError if it is neither."""
+    if isinstance(path_or_format, str) and path_or_format.lower() in FORMATS:
+        return FORMATS[path_or_format.lower()]
+    return file_format(path_or_format)
 
 
 def dot_program() -> str:
@@ -803,43 +932,60 @@ def strip_version(svg: bytes) -> bytes:
     return svg[:start] + svg[end:]
 
 
-def render(dot_text: str, path_or_format: str | os.PathLike[str]) -> bytes | None:
-    """Render DOT text: with a format name ("svg", "png", "pdf", "dot") return its bytes; with
-    a file path write it (format from the suffix) and return None.  DOT needs no Graphviz;
-    the others raise GraphvizMissing when `dot` is not installed."""
-    fmt = output_format(path_or_format)
-    text = os.fspath(path_or_format)
-    is_path = text.lower() not in FORMATS
-    if is_path:  # refuse a bad path before the (possibly slow) layout
-        from .output import OutputError, plan_output
-
-        try:
-            plan_output(text)
-        except OutputError as err:
-            raise GraphError(str(err)) from None
-    if fmt == "dot":
-        data = dot_text.encode("utf-8")
-    else:
-        program = dot_program()
-        try:
-            done = subprocess.run(
-                [program, f"-T{fmt}"],
-                input=dot_text.encode("utf-8"),
-                capture_output=True,
-                check=False,
-            )
-        except OSError as err:
-            raise GraphvizMissing(
-                f"cannot run {program}: {err.strerror or err}; {INSTALL_HINT}"
-            ) from None
-        if done.returncode != 0:
-            detail = done.stderr.decode("utf-8", "replace").strip()
-            raise GraphError(f"Graphviz's dot failed (exit {done.returncode}): {detail}")
-        data = strip_version(done.stdout) if fmt == "svg" else done.stdout
-    if not is_path:
-        return data
-    _write(text, data)
+def render(
+    dot_text: str, path_or_format: str | os.PathLike[str], *, timeout: float = DOT_TIMEOUT
+) -> bytes | None:
+    """Render DOT text: with a format name (a str: "svg", "png", "pdf", "dot") return its
+    bytes; with a file path (any other str, or a PathLike) write it (format from the suffix)
+    and return None.  DOT needs no Graphviz; the others raise GraphvizMissing when `dot` is
+    not installed and TooLarge when it runs past `timeout` seconds."""
+    if isinstance(path_or_format, str) and path_or_format.lower() in FORMATS:
+        return _draw(dot_text, FORMATS[path_or_format.lower()], timeout)
+    write(dot_text, path_or_format, timeout=timeout)
     return None
+
+
+def write(dot_text: str, path: str | os.PathLike[str], *, timeout: float = DOT_TIMEOUT) -> None:
+    """Write the diagram to `path`, always a file name (`svg` too), in the format its suffix
+    names, under specgen.output's rules; GraphError for a bad path before any drawing."""
+    text = os.fspath(path)
+    fmt = file_format(text)
+    from .output import OutputError, plan_output
+
+    try:
+        plan_output(text)  # refuse a bad path before the (possibly slow) layout
+    except OutputError as err:
+        raise GraphError(str(err)) from None
+    _write(text, _draw(dot_text, fmt, timeout))
+
+
+def _draw(dot_text: str, fmt: str, timeout: float) -> bytes:
+    """The diagram in `fmt`: the DOT text itself, or what Graphviz's `dot` draws from it
+    (stopped after `timeout` seconds)."""
+    if fmt == "dot":
+        return dot_text.encode("utf-8")
+    program = dot_program()
+    try:
+        done = subprocess.run(
+            [program, f"-T{fmt}"],
+            input=dot_text.encode("utf-8"),
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise TooLarge(
+            f"Graphviz's dot was stopped after {timeout:g} s without finishing the layout; "
+            "draw less (--depth N, --block NAME) or write the DOT text (-o FILE.dot)"
+        ) from None
+    except OSError as err:
+        raise GraphvizMissing(
+            f"cannot run {program}: {err.strerror or err}; {INSTALL_HINT}"
+        ) from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip()
+        raise GraphError(f"Graphviz's dot failed (exit {done.returncode}): {detail}")
+    return strip_version(done.stdout) if fmt == "svg" else done.stdout
 
 
 def _write(path: str, data: bytes) -> None:

@@ -7,9 +7,13 @@ socket would destroy it (as root, `-o /dev/null` used to replace the system's /d
 
 The rules:
 
-- PATH must be a regular file or a new name in an existing folder; anything else (an empty
-  name, a folder or a name ending in `/`, a FIFO, a character or block device, a socket, an
-  existing file the user may not write) is refused before anything is created.
+- PATH must be a regular file or a new name in an existing folder, or one of the few things
+  that are written *to* rather than replaced, as a shell's `>` would: a FIFO, the null
+  device (`/dev/null`) and this process's own standard output or error (`/dev/stdout`,
+  `/dev/fd/2`, the terminal they are); those are opened and written directly, never renamed
+  over (a FIFO that no process reads is refused, where `>` would wait for ever).  Anything else (an empty name, a folder or a name ending in `/`, any other character
+  device, a block device, a socket, an existing file the user may not write) is refused
+  before anything is created.
 - A symlink is written *through*: the link is resolved (`os.path.realpath`) and the same rules
   apply to its target, which is replaced; the link itself stays a link.  A dangling link
   creates its target when the target's folder exists and is refused otherwise.
@@ -54,10 +58,28 @@ class Plan:
     mode: int | None  # the existing file's permission bits; None for a new file
     uid: int | None = None
     gid: int | None = None
+    direct: bool = False  # a FIFO, /dev/null, our stdout or stderr: written to, not replaced
 
 
 def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _written_to(st: os.stat_result) -> bool:
+    """Whether `st` is something a write goes *to* (see the module docstring): a FIFO, the
+    null device, or the file behind our own standard output or error, whatever it is."""
+    if stat.S_ISFIFO(st.st_mode):
+        return True
+    if stat.S_ISCHR(st.st_mode):
+        with contextlib.suppress(OSError):
+            null = os.stat(os.devnull)
+            if stat.S_ISCHR(null.st_mode) and st.st_rdev == null.st_rdev:
+                return True
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            if not stat.S_ISREG(st.st_mode) and os.path.samestat(st, os.fstat(fd)):
+                return True
+    return False
 
 
 def plan_output(path: str) -> Plan:
@@ -70,6 +92,14 @@ def plan_output(path: str) -> Plan:
         raise OutputError("the output file name is empty")
     if path.endswith(os.sep):  # realpath would drop the slash and write `dir/` as a file
         raise OutputError(f"{path}: names a folder, not a file")
+    with contextlib.suppress(OSError, ValueError):
+        # followed as open() would (the /proc/self/fd links of /dev/stdout included, which
+        # realpath cannot resolve to a name when they point at a pipe)
+        st = os.stat(path)
+        if _written_to(st):
+            if not os.access(path, os.W_OK):
+                raise OutputError(f"cannot write {path}: permission denied")
+            return Plan(path, None, direct=True)
     link = os.path.islink(path)
     target = os.path.realpath(path)
     shown = f"{path} (a symlink to {target})" if link else path
@@ -102,6 +132,9 @@ def write_output(path: str, text: str | bytes) -> None:
     module docstring."""
     plan = plan_output(path)
     data = text if isinstance(text, bytes) else text.encode("utf-8")
+    if plan.direct:
+        _write_to(path, plan.target, data)
+        return
     folder = os.path.dirname(plan.target)
     # O_EXCL never follows a planted symlink; a new file gets 0o666 less the umask from the
     # kernel, an existing one's copy stays private until its own mode is set below.
@@ -138,6 +171,33 @@ def write_output(path: str, text: str | bytes) -> None:
         if isinstance(err, OSError):
             raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
         raise
+
+
+def _write_to(path: str, target: str, data: bytes) -> None:
+    """Write `data` into a FIFO or device as `>` would, never created, truncated or renamed
+    over.  A FIFO with no reader is refused instead of waiting for one for ever (a shell's `>`
+    would hang): it is opened non-blocking, then written in blocking mode."""
+    flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        try:
+            fd = os.open(target, flags | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno == errno.ENXIO:  # a FIFO nobody has open for reading
+                raise OutputError(f"cannot write {path}: no process is reading it") from None
+            raise
+        os.set_blocking(fd, True)
+        try:
+            if not _written_to(os.fstat(fd)):  # swapped since it was checked
+                raise OutputError(f"{path}: not a regular file ({_kind(os.fstat(fd).st_mode)})")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+    except BrokenPipeError:
+        raise  # the reader went away: the CLI's quiet exit 141
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def _keep_owner(fd: int, plan: Plan) -> None:

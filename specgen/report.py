@@ -7,6 +7,12 @@ composite's statements one deeper.  Every row carries the totals of everything b
 folding the tree at any depth (`--depth N`) loses no cost, and the rows that are shown with
 nothing shown below them always add up to the network's totals.
 
+`--depth N` counts block calls, not composites: a row's `level` is 1 for the network's own
+statements and one more inside each block call (or `sepconv`), while a composite's statements
+(`residual`, `concat`, ...) stay at the composite's level.  So a composite is never shown
+folded (it would only repeat its block's numbers), `--depth N` shows what `graph --depth N-1`
+draws, and `--depth 0` shows the totals alone.
+
 JSON schema `specgen.cost/2` (docs/cost.md): network, parameters, input [C, H, W], output,
 params, macs, flops, memory {...}, layers [...], blocks [...], tree [...].  The `tree` key and
 the per-row fields `path`, `depth`, `label`, `input`, `macs_share`, `kernel`, `stride`,
@@ -32,7 +38,6 @@ SCHEMA = "specgen.cost/2"
 BYTES_FP32 = 4
 FORMATS = ("table", "json", "csv", "markdown")
 COLORS = ("auto", "always", "never")
-MAX_LABEL = 40  # a block call's label (`bneck(k=3, exp=64, …)`) is cut here in tables
 INDENT = "  "  # per level of the tree, in the name column
 
 CSV_FIELDS = (
@@ -66,7 +71,8 @@ class CostNode:
     path: str  # every name from the top, joined by "/": unique (`unit1/residual1/conv1`)
     name: str  # module path (`unit1.conv1`); a composite: its module's path + its own name
     local: str  # its own name (`conv1`, `residual1`): what the table shows, indented
-    depth: int  # 1 for the network's own statements
+    depth: int  # 1 for the network's own statements; one more below any row (indentation)
+    level: int  # 1 for the network's own statements; one more inside a block call only
     kind: str  # "layer", "block" (block calls and sepconv) or "composite"
     op: str  # the bare kind, as in `layers[].op`: conv, dwconv, unit, sepconv, residual, …
     label: str  # op with kernel, stride, dilation and groups: `dwconv 3x3 s2 g60`
@@ -83,15 +89,15 @@ class CostNode:
 
 def cost_tree(net: Network) -> tuple[CostNode, ...]:
     """The network's statements as CostNodes (depth 1), each with its subtree."""
-    return _nodes(net.ir.body, "", "", 1, {})
+    return _nodes(net.ir.body, "", "", 1, 1, {})
 
 
 def _nodes(
-    parent: ir.Node, tree: str, module: str, depth: int, memo: dict[int, Totals]
+    parent: ir.Node, tree: str, module: str, depth: int, level: int, memo: dict[int, Totals]
 ) -> tuple[CostNode, ...]:
     branch_op = "shortcut" if isinstance(parent, ir.Residual) else "branch"
     return tuple(
-        _node(local, child, tree, module, depth, memo, branch_op)
+        _node(local, child, tree, module, depth, level, memo, branch_op)
         for local, child in ir.children(parent)
     )
 
@@ -102,6 +108,7 @@ def _node(
     tree: str,
     module: str,
     depth: int,
+    level: int,
     memo: dict[int, Totals],
     branch_op: str,
 ) -> CostNode:
@@ -111,7 +118,8 @@ def _node(
         params, macs, activations, _ = totals(node, memo)
         transparent = isinstance(node, ir.TRANSPARENT)
         kind = "composite" if transparent else "block"
-        children = _nodes(node, path, module if transparent else name, depth + 1, memo)
+        inner = level if transparent else level + 1
+        children = _nodes(node, path, module if transparent else name, depth + 1, inner, memo)
     else:
         params, macs = leaf_cost(node)
         activations, kind, children = node.out_shape.numel, "layer", ()
@@ -123,6 +131,7 @@ def _node(
         name=name,
         local=local,
         depth=depth,
+        level=level,
         kind=kind,
         op=op,
         label=_label(node, op, dict(attrs), args),
@@ -196,23 +205,31 @@ def _label(
     return " ".join(parts)
 
 
+def opened(n: CostNode, depth: int | None) -> bool:
+    """Whether `n`'s children are shown at `depth`: always a composite's (they are at its
+    level), a block's when the level below it is within `depth`."""
+    return depth is None or n.kind == "composite" or n.level < depth
+
+
 def rows(tree: tuple[CostNode, ...], depth: int | None = None) -> list[CostNode]:
-    """The nodes in execution order (a parent before its children), down to `depth`."""
+    """The nodes in execution order (a parent before its children), down to `depth` levels
+    of block calls (0: none)."""
     out: list[CostNode] = []
 
     def visit(nodes: tuple[CostNode, ...]) -> None:
         for n in nodes:
             out.append(n)
-            if depth is None or n.depth < depth:
+            if opened(n, depth):
                 visit(n.children)
 
-    visit(tree)
+    if depth is None or depth > 0:
+        visit(tree)
     return out
 
 
 def tree_depth(tree: tuple[CostNode, ...]) -> int:
-    """The depth of the deepest node (0 for an empty network)."""
-    return max((max(n.depth, tree_depth(n.children)) for n in tree), default=0)
+    """The level of the deepest node, what `--depth` counts (0 for an empty network)."""
+    return max((max(n.level, tree_depth(n.children)) for n in tree), default=0)
 
 
 def _iter_all(tree: tuple[CostNode, ...]) -> Iterator[CostNode]:
@@ -225,7 +242,7 @@ def _iter_all(tree: tuple[CostNode, ...]) -> Iterator[CostNode]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, Table):
         return {format_value(k): _plain(v) for k, v in value.items}
@@ -281,7 +298,7 @@ def _tree_dict(n: CostNode, total_macs: int, depth: int | None) -> dict[str, Any
         item["dense_ratio"] = n.dense_ratio
     item.update(_fields(n, total_macs))
     if n.children:
-        if depth is None or n.depth < depth:
+        if opened(n, depth):
             item["children"] = [_tree_dict(c, total_macs, depth) for c in n.children]
         else:
             item["folded"] = True
@@ -313,7 +330,7 @@ def to_dict(net: Network, depth: int | None = None) -> dict[str, Any]:
         },
         "layers": layers,
         "blocks": blocks,
-        "tree": [_tree_dict(n, c.macs, depth) for n in tree],
+        "tree": [_tree_dict(n, c.macs, depth) for n in tree] if depth != 0 else [],
     }
 
 
@@ -323,6 +340,17 @@ def to_json(net: Network, depth: int | None = None) -> str:
 
 
 # ---- CSV -------------------------------------------------------------------------------------
+
+# A spreadsheet evaluates a cell that starts with one of these (=, +, -, @, and tab or carriage
+# return, which some strip first): OWASP's CSV-injection rule is to start such a text cell
+# with a single quote, which the spreadsheet shows as text and does not display.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: str) -> str:
+    """A text cell made inert for spreadsheets (`=cmd()` → `'=cmd()`); numbers are written
+    as numbers and never pass through here."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def to_csv(net: Network, depth: int | None = None) -> str:
@@ -337,18 +365,18 @@ def to_csv(net: Network, depth: int | None = None) -> str:
         pairs = {k: _pair(attrs[k]) if k in attrs else "" for k in ("kernel", "stride")}
         writer.writerow(
             [
-                n.path,
+                csv_text(n.path),
                 n.depth,
-                n.name,
-                n.kind,
-                n.op,
-                n.label,
+                csv_text(n.name),
+                csv_text(n.kind),
+                csv_text(n.op),
+                csv_text(n.label),
                 pairs["kernel"],
                 pairs["stride"],
                 _pair(attrs["dilation"]) if "dilation" in attrs else "",
                 attrs.get("groups", ""),
-                str(n.input),
-                str(n.output),
+                csv_text(str(n.input)),
+                csv_text(str(n.output)),
                 n.params,
                 n.macs,
                 repr(_share(n.macs, total)),
@@ -366,14 +394,6 @@ RIGHT = (False, False, True, True, True, True, True, True)
 DENSE, OP = HEADER.index("vs dense"), HEADER.index("op")
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _short(label: str) -> str:
-    return _cut(label, MAX_LABEL)
-
-
 def _percent(macs: int, total: int) -> str:
     if not macs:
         return ""
@@ -384,7 +404,7 @@ def _percent(macs: int, total: int) -> str:
 def _cells(n: CostNode, total: int, indent: str = INDENT) -> tuple[str, ...]:
     return (
         indent * (n.depth - 1) + n.local,
-        _short(n.label),
+        n.label,
         str(n.input),
         str(n.output),
         f"{n.params:,}",
@@ -416,7 +436,12 @@ def _summary(net: Network) -> list[str]:
 def _folding_note(depth: int | None, deepest: int) -> list[str]:
     if depth is None or depth >= deepest:
         return []
-    return [f"depth {depth} of {deepest}: deeper rows are folded into their parents' totals"]
+    if depth == 0:
+        return [f"depth 0 of {deepest}: the totals only"]
+    return [
+        f"depth {depth} of {deepest}: block calls nested deeper are folded into their rows' "
+        "totals"
+    ]
 
 
 def _total(net: Network) -> tuple[str, ...]:
@@ -477,7 +502,8 @@ def to_table(
         return "  ".join(cells).rstrip()
 
     rule = "-" * len(line(header))
-    out = [_title(net), "", line(header), rule, *map(line, body), rule, line(total), ""]
+    shown_rows = [*map(line, body), rule] if body else []  # --depth 0: the totals alone
+    out = [_title(net), "", line(header), rule, *shown_rows, line(total), ""]
     return "\n".join(out + notes) + "\n"
 
 
@@ -513,13 +539,20 @@ def _rich_table(
     total = _total(net)
     widths = {i: max(len(r[i]) for r in [HEADER, *body, total]) for i in keep}
     needed = sum(widths.values()) + 2 * (len(keep) - 1)
-    if width is not None and needed > width:  # only `op` gives way: a cut number misleads
+    if width is not None and needed > width and OP in keep:
+        # only `op` gives way, and it wraps rather than being cut: a cut number misleads,
+        # and a cut call hides the arguments that tell two calls apart
         widths[OP] = max(12, widths[OP] - (needed - width))
         needed = sum(widths.values()) + 2 * (len(keep) - 1)
-        body = [r[:OP] + (_cut(r[OP], widths[OP]),) + r[OP + 1 :] for r in body]
     for i in keep:
+        wraps = i == OP
         table.add_column(
-            HEADER[i], justify="right" if RIGHT[i] else "left", no_wrap=True, min_width=widths[i]
+            HEADER[i],
+            justify="right" if RIGHT[i] else "left",
+            no_wrap=not wraps,
+            overflow="fold" if wraps else "ellipsis",
+            min_width=widths[i],
+            max_width=widths[i] if wraps else None,
         )
     total_macs = net.cost.macs
     for row, (n, cells) in enumerate(zip(shown, body, strict=True)):

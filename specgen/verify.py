@@ -22,7 +22,7 @@ DEFAULT_TOLERANCE = 1e-4
 @dataclass(frozen=True)
 class Comparison:
     name: str
-    shape: tuple[int, ...]  # NHWC (or N, C), batch left out
+    shape: tuple[int, ...]  # C, H, W (or C), batch left out: as every other command shows it
     max_abs: float
     scale: float
 
@@ -135,11 +135,12 @@ def verify(
     for name, ref, got in zip(
         [*blocks, "output"], [*(captured[b] for b in blocks), y], outs, strict=True
     ):
+        shape = tuple(ref.shape[1:])  # NCHW's C, H, W
         ref = ref.permute(0, 2, 3, 1) if ref.dim() == 4 else ref
         ref = ref.numpy()
         got = np.asarray(keras.ops.convert_to_numpy(got)).reshape(ref.shape)
         scale = float(np.abs(ref).max()) or 1.0
-        rows.append(Comparison(name, tuple(ref.shape[1:]), float(np.abs(got - ref).max()), scale))
+        rows.append(Comparison(name, shape, float(np.abs(got - ref).max()), scale))
     args = ", ".join(f"{k}={v}" for k, v in net.ir.params)
     return Report(f"{net.name}({args})", keras.backend.backend(), tolerance, tuple(rows))
 

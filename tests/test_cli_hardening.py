@@ -151,31 +151,44 @@ def test_dangling_symlink_into_a_missing_folder_is_refused(cli, spec, tmp_path):
     assert link.is_symlink()
 
 
-def test_symlink_to_a_fifo_is_refused(cli, spec, tmp_path):
+@pytest.mark.parametrize("through_link", [False, True])
+def test_a_fifo_is_written_to_like_a_shell_redirection(spec, code, tmp_path, through_link):
+    """In a subprocess (the timeout catches a hang): a FIFO, or a symlink to one, gets the
+    code through its reader, as `> fifo` would; it is never renamed over or unlinked."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    link = tmp_path / "link.py"
-    link.symlink_to(fifo)
-    assert_refused(build_to(cli, spec, link), str(link), "a FIFO")
-    assert stat.S_ISFIFO(fifo.stat().st_mode) and link.is_symlink()
-    assert leftovers(tmp_path) == []
-
-
-def test_fifo_is_refused_without_blocking(spec, tmp_path):
-    """In a subprocess: opening the FIFO for writing would block (the timeout catches it)."""
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    r = run(specgen("build", spec, "--target", "torch", "-o", str(fifo)))
-    assert r.returncode == 2, r.stderr
-    assert r.stderr == f"specgen: error: {fifo}: not a regular file (a FIFO)\n"
-    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    path = fifo
+    if through_link:
+        path = tmp_path / "link.py"
+        path.symlink_to(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # opened first: nothing blocks
+    try:
+        r = run(specgen("build", spec, "--target", "torch", "-o", str(path)))
+        chunks = []
+        while chunk := os.read(reader, 1 << 16):  # the code fits in the pipe's buffer
+            chunks.append(chunk)
+    finally:
+        os.close(reader)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert b"".join(chunks).decode() == code
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and (not through_link or path.is_symlink())
     assert leftovers(tmp_path) == []
 
 
 def test_character_device_is_refused(cli, spec, tmp_path):
+    zero = tmp_path / "zero"
+    mknod(zero, 1, 5)  # what /dev/zero is: a device that is not the null device
+    assert_refused(build_to(cli, spec, zero), str(zero), "a character device")
+    st = zero.stat()
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 5)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_null_device_is_written_to_not_replaced(cli, spec, tmp_path):
     null = tmp_path / "null"
-    mknod(null, 1, 3)  # what /dev/null is
-    assert_refused(build_to(cli, spec, null), str(null), "a character device")
+    mknod(null, 1, 3)  # what /dev/null is: `-o /dev/null` checks that the spec builds
+    r = build_to(cli, spec, null)
+    assert r.code == 0 and r.err == "" and r.out == ""
     st = null.stat()
     assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)
     assert leftovers(tmp_path) == []

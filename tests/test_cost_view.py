@@ -20,7 +20,7 @@ from conftest import EXAMPLE_FILES, EXAMPLES, HEADER, compile_text, run_module
 
 import specgen
 import specgen.cli
-from specgen.report import cost_tree, render, rows, to_table, tree_depth
+from specgen.report import cost_tree, opened, render, rows, to_table, tree_depth
 
 SHUFFLENET = str(EXAMPLES / "shufflenet_v1.conv")
 PARAMS, MACS = 1_865_728, 137_460_672  # the published counts (docs/cost.md)
@@ -28,9 +28,11 @@ STEM = ["conv1", "bn1", "relu1", "maxpool1"]
 BLOCKS = ["down1", "unit1", "unit2", "unit3", "down2"] + [f"unit{i}" for i in range(4, 11)]
 BLOCKS += ["down3", "unit11", "unit12", "unit13"]
 TOP = STEM + BLOCKS + ["gap1", "fc1"]
-# depth 1: the network's lines; 2: each block's composite and relu; 3: the concat's avgpool
-# and branch, the residual's 8 layers; 4: the branch's 8 layers
-ROWS = {1: 22, 2: 22 + 16 * 2, 3: 54 + 3 * 2 + 13 * 8, 4: 164 + 3 * 8}
+# --depth counts block calls, not composites: 0 the totals alone; 1 the network's lines; 2
+# also each block's body, its composite with everything in it (down: concat, avgpool, branch
+# of 8 layers, relu; unit: residual of 8 layers, relu), which is every row
+ROWS = {0: 0, 1: 22, 2: 22 + 3 * (1 + 1 + 1 + 8 + 1) + 13 * (1 + 8 + 1)}
+FULL = ROWS[2]
 LAYERS = 4 + 3 * 10 + 13 * 9 + 2
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -53,9 +55,9 @@ def table_names(out: str) -> list[str]:
 
 def test_row_counts_at_each_depth(net):
     tree = cost_tree(net)
-    assert tree_depth(tree) == 4
+    assert tree_depth(tree) == 2
     assert {d: len(rows(tree, d)) for d in ROWS} == ROWS
-    assert len(rows(tree)) == ROWS[4] == len(rows(tree, 99))
+    assert len(rows(tree)) == FULL == len(rows(tree, 99))
     assert sum(n.kind == "layer" for n in rows(tree)) == LAYERS == len(net.cost.layers)
 
 
@@ -63,9 +65,9 @@ def test_the_tree_adds_up_at_every_depth(net):
     """At any depth, the rows shown with nothing shown below them add up to the totals, and
     every parent is the sum of its children."""
     tree = cost_tree(net)
-    for depth in range(1, 5):
+    for depth in range(1, 3):
         shown = rows(tree, depth)
-        frontier = [n for n in shown if n.depth == depth or not n.children]
+        frontier = [n for n in shown if not n.children or not opened(n, depth)]
         assert sum(n.params for n in frontier) == PARAMS, depth
         assert sum(n.macs for n in frontier) == MACS, depth
         assert sum(n.activations for n in frontier) == net.cost.activations
@@ -106,7 +108,7 @@ def test_every_example_tree_adds_up(path):
     tree = cost_tree(net)
     c = net.cost
     for depth in range(1, tree_depth(tree) + 1):
-        frontier = [n for n in rows(tree, depth) if n.depth == depth or not n.children]
+        frontier = [n for n in rows(tree, depth) if not n.children or not opened(n, depth)]
         assert (sum(n.params for n in frontier), sum(n.macs for n in frontier)) == (
             c.params,
             c.macs,
@@ -234,15 +236,20 @@ def test_nested_blocks_shortcut_and_split_paths():
 
 
 def test_table_at_depth_2(cli):
+    """Depth 2 opens every block call and, in it, every composite: no composite row stands
+    folded, repeating its block's numbers."""
     r = cli("cost", SHUFFLENET, "--depth", "2")
     assert r.code == 0 and r.err == ""
     names = table_names(r.out)
     assert len(names) == ROWS[2]
-    assert names[:8] == STEM + ["down1", "  concat1", "  relu2", "unit1"]
+    assert names[:8] == STEM + ["down1", "  concat1", "    avgpool1", "    branch1"]
+    assert names[16:20] == ["  relu2", "unit1", "  residual1", "    conv1"]
     assert names[-2:] == ["gap1", "fc1"]
     header = r.out.splitlines()[2].split()
-    assert header == ["name", "op", "input", "output", "params", "MACs", "MACs", "%"]
-    assert "depth 2 of 4: deeper rows are folded" in r.out
+    assert header[:8] == ["name", "op", "input", "output", "params", "MACs", "MACs", "%"]
+    assert "folded" not in r.out  # depth 2 is everything here
+    r = cli("cost", SHUFFLENET, "--depth", "1")
+    assert "depth 1 of 2: block calls nested deeper are folded" in r.out
     (unit1,) = [line.split() for line in r.out.splitlines() if line.startswith("unit1 ")]
     share = f"{100 * 7_949_760 / MACS:.1f}%"
     assert unit1 == ["unit1", "unit(g=3)", "240x28x28", "240x28x28", "10,860", "7,949,760", share]
@@ -253,7 +260,7 @@ def test_table_at_depth_2(cli):
 def test_full_table_lists_every_layer_and_no_folding_note(cli):
     r = cli("cost", SHUFFLENET)
     names = table_names(r.out)
-    assert len(names) == ROWS[4]
+    assert len(names) == FULL
     assert "    conv1" in names and "      conv1" in names  # a residual's, a branch's
     assert "folded" not in r.out
 
@@ -278,7 +285,6 @@ def test_vs_dense_column_only_when_a_row_has_a_ratio(cli):
 @pytest.mark.parametrize(
     "args",
     [
-        ["--depth", "0"],
         ["--depth", "-1"],
         ["--depth", "two"],
         ["--depth", "1", "--blocks"],
@@ -334,7 +340,7 @@ def test_csv_parses_back(cli):
     out = cli("cost", SHUFFLENET, "--format", "csv", "--depth", "2").out
     table = list(csv.DictReader(io.StringIO(out)))
     assert len(table) == ROWS[2]
-    assert {int(r["depth"]) for r in table} == {1, 2}
+    assert {int(r["depth"]) for r in table} == {1, 2, 3, 4}  # the nesting, composites too
     top = [r for r in table if r["depth"] == "1"]
     assert [r["path"] for r in top] == TOP
     assert sum(int(r["params"]) for r in top) == PARAMS
@@ -346,7 +352,7 @@ def test_csv_parses_back(cli):
     concat = next(r for r in table if r["path"] == "down1/concat1")
     assert (concat["kind"], concat["name"], concat["kernel"]) == ("composite", "down1.concat1", "")
     full = list(csv.DictReader(io.StringIO(cli("cost", SHUFFLENET, "--format", "csv").out)))
-    assert len(full) == ROWS[4]
+    assert len(full) == FULL
     dw = next(r for r in full if r["name"] == "unit1.dwconv1")
     assert float(dw["dense_ratio"]) == pytest.approx(1 / 60)
 
@@ -355,9 +361,9 @@ def test_markdown_is_a_github_table(cli):
     out = cli("cost", SHUFFLENET, "--format", "markdown", "--depth", "2").out
     lines = [line for line in out.splitlines() if line.startswith("|")]
     cells = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines]
-    assert cells[0] == ["name", "op", "input", "output", "params", "MACs", "MACs %"]
-    assert cells[1] == [":---", ":---", "---:", "---:", "---:", "---:", "---:"]
-    assert all(len(c) == 7 for c in cells)
+    assert cells[0] == ["name", "op", "input", "output", "params", "MACs", "MACs %", "vs dense"]
+    assert cells[1] == [":---", ":---", "---:", "---:", "---:", "---:", "---:", "---:"]
+    assert all(len(c) == 8 for c in cells)
     body, total = cells[2:-1], cells[-1]
     assert len(body) == ROWS[2]
     assert body[5][0] == "&emsp;concat1" and body[4][0] == "down1"
@@ -437,11 +443,17 @@ def test_only_the_table_is_coloured(cli):
         assert "\x1b" not in out, fmt
 
 
-def test_a_narrow_terminal_cuts_only_the_op_column(net):
+def test_a_narrow_terminal_wraps_only_the_op_column(net):
+    """The op column gives way by wrapping, never by cutting: a call keeps every argument."""
     out = ANSI.sub("", to_table(net, depth=1, color=True, width=70))
-    (down1,) = [line.split() for line in out.splitlines() if line.startswith("down1 ")]
+    lines = out.splitlines()
+    (at,) = [i for i, line in enumerate(lines) if line.startswith("down1 ")]
+    down1 = lines[at].split()
     assert down1[-3:] == ["6,972", "8,326,080", f"{100 * 8_326_080 / MACS:.1f}%"]
-    assert down1[1].startswith("down(out=") and down1[1].endswith("…")
+    assert "…" not in out
+    # the call goes on in the op column of the lines under it, the other columns empty there
+    more = [line.split() for line in lines[at + 1 : at + 3] if line.startswith(" ")]
+    assert down1[1] + "".join("".join(cells) for cells in more) == "down(out=240,g=3,g1=1)"
 
 
 def test_without_rich_the_table_is_plain(net, monkeypatch):
@@ -498,7 +510,7 @@ def test_deploy_view(cli):
     full = list(
         csv.DictReader(io.StringIO(cli("cost", SHUFFLENET, "--deploy", "--format", "csv").out))
     )
-    assert len(full) == ROWS[4] - (1 + 16 * 3)  # every bn row is gone
+    assert len(full) == FULL - (1 + 16 * 3)  # every bn row is gone
     assert not [r for r in full if r["op"] == "bn"]
     conv1 = full[0]
     assert (conv1["params"], conv1["label"]) == (str(648 + 24), "conv 3x3 s2")

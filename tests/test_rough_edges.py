@@ -11,6 +11,7 @@ import pickle
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -142,16 +143,21 @@ def _socket(path: Path) -> str:
     return "socket"
 
 
-@pytest.mark.parametrize("make", [_fifo, _folder, _socket])
-@pytest.mark.parametrize("through_link", [False, True])
-def test_never_clobbers_what_is_not_a_regular_file(tmp_path, make, through_link):
+def _made(tmp_path: Path, make, through_link: bool) -> tuple[Path, Path, os.stat_result]:
+    """The thing `make` makes, the path to write (it, or a symlink to it) and its stat."""
     thing = tmp_path / "thing"
     make(thing)
-    before = os.lstat(thing)
     path = thing
     if through_link:
         path = tmp_path / "link.py"
         path.symlink_to(thing)
+    return thing, path, os.lstat(thing)
+
+
+@pytest.mark.parametrize("make", [_folder, _socket])
+@pytest.mark.parametrize("through_link", [False, True])
+def test_never_clobbers_what_is_not_a_regular_file(tmp_path, make, through_link):
+    thing, path, before = _made(tmp_path, make, through_link)
     with pytest.raises(OutputError):
         write_output(str(path), "x = 1\n")
     after = os.lstat(thing)
@@ -162,13 +168,48 @@ def test_never_clobbers_what_is_not_a_regular_file(tmp_path, make, through_link)
     assert not any(name.startswith(TEMP_PREFIX) for name in _folder_files(tmp_path))
 
 
-def test_a_character_device_is_never_replaced():
+@pytest.mark.parametrize("through_link", [False, True])
+def test_a_fifo_is_written_to_never_replaced(tmp_path, through_link):
+    """A FIFO is written *to*, as `>` would (its reader gets the text), and stays a FIFO."""
+    fifo, path, before = _made(tmp_path, _fifo, through_link)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader first: no wait, no race
+    try:
+        write_output(str(path), "x = 1\n")
+        assert os.read(reader, 100) == b"x = 1\n"
+    finally:
+        os.close(reader)
+    after = os.lstat(fifo)
+    assert (after.st_ino, stat.S_IFMT(after.st_mode)) == (before.st_ino, stat.S_IFIFO)
+    assert not any(name.startswith(TEMP_PREFIX) for name in _folder_files(tmp_path))
+
+
+def test_a_fifo_nobody_reads_is_refused_at_once(tmp_path):
+    """`>` would wait for a reader for ever; the write is refused instead, and the FIFO kept."""
+    fifo = tmp_path / "thing"
+    _fifo(fifo)
+    start = time.monotonic()
+    with pytest.raises(OutputError, match="no process is reading it"):
+        write_output(str(fifo), "x = 1\n")
+    assert time.monotonic() - start < 5 and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_the_null_device_is_written_to_never_replaced():
     if not os.path.exists("/dev/null"):
         pytest.skip("no /dev/null")
     before = os.stat("/dev/null")
+    write_output("/dev/null", "x = 1\n")  # as `> /dev/null`: the text is discarded
+    after = os.stat("/dev/null")
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    assert stat.S_ISCHR(after.st_mode)
+
+
+def test_other_character_devices_are_refused():
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    before = os.stat("/dev/zero")
     with pytest.raises(OutputError, match="character device"):
-        write_output("/dev/null", "x = 1\n")
-    assert os.stat("/dev/null").st_ino == before.st_ino
+        write_output("/dev/zero", "x = 1\n")
+    assert os.stat("/dev/zero").st_ino == before.st_ino
 
 
 # ---- TorchScript on to_torch() models --------------------------------------------------------
@@ -192,7 +233,9 @@ def test_to_torch_source_is_registered_while_a_model_lives():
     pytest.importorskip("torch")
     import linecache
 
-    net = specgen.compile(EXAMPLES / "shuffle.conv")
+    # a source no other test scripts: TorchScript keeps the classes it compiled, and with
+    # them their module
+    net = specgen.compile(EXAMPLES / "shuffle.conv", {"g": 16})
     a, b = net.to_torch(), net.to_torch()
     cls = type(a)
     assert type(b) is cls  # one module per source, as an import would give
@@ -206,7 +249,7 @@ def test_to_torch_source_is_registered_while_a_model_lives():
     del a, copy, module
     gc.collect()
     assert name in sys.modules  # b still lives
-    del b
+    del b, cls  # nothing of the module left (the class alone would keep it registered)
     gc.collect()
     assert name not in sys.modules and filename not in linecache.cache
 
