@@ -304,6 +304,7 @@ layers:
 SPEC_B = SPEC_A.replace("alpha", "beta").replace("unit(8)", "unit(4)")
 
 
+@pytest.mark.slow
 def test_to_torch_from_several_threads():
     """Builds racing to register, and models dying in other threads while others are built:
     every model must pickle to its own class, show its source, and find its module."""

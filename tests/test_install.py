@@ -8,9 +8,12 @@ import sys
 import venv
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_wheel_installs_and_runs_from_anywhere(tmp_path):
     wheels = tmp_path / "wheels"
     subprocess.run(

@@ -62,6 +62,7 @@ def test_verify_cli_on_the_jax_backend(module_cli):
     assert out.stdout.rstrip().endswith("passed: every block within 0.0001 x its output's scale")
 
 
+@pytest.mark.slow
 def test_verify_passes_on_jax_for_the_small_examples_and_every_layer_form():
     cases = [(str(EXAMPLES / name), False) for name in SMALL]
     cases += [(CUSTOM_FREE, False), (CUSTOM_FREE, True), (str(EXAMPLES / "group_conv.conv"), True)]

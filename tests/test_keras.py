@@ -68,6 +68,7 @@ def test_mobilenet_keras_total_is_the_published_one():
     assert model.count_params() == 4_253_864  # Keras's count: params + BN moving statistics
 
 
+@pytest.mark.slow
 def test_verify_passes_on_the_pytorch_keras_backend():
     script = (
         "import sys, specgen\n"

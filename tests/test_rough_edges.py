@@ -312,6 +312,7 @@ def test_keras_file_loads_in_a_fresh_process_without_the_module(tmp_path, split_
     np.testing.assert_array_equal(before, after)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["shufflenet_v2.conv", "igc_cifar.conv", "mobilenet_v3.conv"])
 def test_example_keras_files_load_in_a_fresh_process(tmp_path, name):
     np = pytest.importorskip("numpy")
