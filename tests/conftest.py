@@ -36,6 +36,14 @@ def compile_text(text: str, params: dict | None = None, filename: str | None = N
     return specgen.compile(text, params=params, filename=filename)
 
 
+def compile_or_error(text: str, params: dict | None = None):
+    """A Network or the SpecError of compiling `text`; any other exception fails the test."""
+    try:
+        return specgen.compile(text, params)
+    except specgen.SpecError as err:
+        return err
+
+
 def compile_error(text: str, params: dict | None = None, filename: str | None = None):
     """Compile spec text that must fail and return the SpecError."""
     with pytest.raises(specgen.SpecError) as info:

@@ -13,7 +13,7 @@ import time
 
 import hostile as H
 import pytest
-from conftest import keras_trainable
+from conftest import compile_or_error, keras_trainable
 
 import specgen
 from specgen import limits
@@ -24,10 +24,7 @@ BOUND = 10.0  # seconds for one case; every case measured well under 1 s
 def timed_compile(text: str, params: dict | None = None):
     """(Network or SpecError, seconds); any other exception fails the test."""
     start = time.perf_counter()
-    try:
-        result = specgen.compile(text, params)
-    except specgen.SpecError as err:
-        result = err
+    result = compile_or_error(text, params)
     elapsed = time.perf_counter() - start
     assert elapsed < BOUND, f"{elapsed:.1f} s"
     return result

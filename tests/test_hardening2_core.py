@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from conftest import HEADER, compile_error, compile_text
+from conftest import HEADER, compile_error, compile_or_error, compile_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +22,7 @@ CPU_BOUND = 5.0  # seconds of CPU for one compile at any limit (the issue's boun
 def timed(text: str, params: dict | None = None):
     """(Network or SpecError, CPU seconds); any other exception fails the test."""
     start = time.process_time()
-    try:
-        result = specgen.compile(text, params)
-    except specgen.SpecError as err:
-        result = err
+    result = compile_or_error(text, params)
     return result, time.process_time() - start
 
 
