@@ -31,7 +31,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 import specgen
-from specgen.deploy import fold_torch
+from specgen.targets.deploy import fold_torch
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORKS: dict[str, tuple[str, dict[str, Any], str | None]] = {

@@ -53,7 +53,7 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 import specgen  # noqa: E402
-from specgen.deploy import fold_torch  # noqa: E402
+from specgen.targets.deploy import fold_torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 import specgen
-from specgen.compiler import _front, read_source
+from specgen.compiler import _front
+from specgen.language.source import read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 # label -> (spec, the parameter searched, its values, the other parameters given)

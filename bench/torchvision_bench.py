@@ -7,7 +7,7 @@ input, one process, interleaved.
 For each network, torchvision's model (weights=None, eval) gets random BatchNorm statistics
 (so that folding is not the identity), its weights are copied into the generated eager module
 tensor by tensor (same registration order and shapes, checked one by one), the outputs are
-compared, and the deploy form (every BatchNorm folded, `specgen.deploy.fold_torch`) is derived
+compared, and the deploy form (every BatchNorm folded, `specgen.targets.deploy.fold_torch`) is derived
 and compared too.  Then torchvision eager, generated eager and generated deploy are timed in
 NCHW and channels_last under `torch.inference_mode()`: every configuration once per round,
 round after round, and the figure is the median over rounds, so that drift in the machine's
@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 import specgen
-from specgen.deploy import fold_torch
+from specgen.targets.deploy import fold_torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))

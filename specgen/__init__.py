@@ -4,11 +4,19 @@
     net.cost.params, net.cost.macs, net.output_shape
 
 The core (parse → elaborate → validate → cost) imports no deep-learning framework.  The public
-names are imported on first use (PEP 562): `import specgen.cli` must reach the command line's
-Ctrl-C handler before anything slow (lark, even `typing`) is imported.
+names are imported on first use (PEP 562): `import specgen.tools.cli` must reach the command
+line's Ctrl-C handler before anything slow (lark, even `typing`) is imported.
+
+The packages are the pipeline's stages (docs/architecture.md): `language` → `elaborate` →
+`passes` → `targets`, with `tools` built on them.  The modules users import by name keep their
+short public paths (`specgen.transfer`, `specgen.deploy`, `specgen.verify`, `specgen.report`,
+`specgen.fmt`, `specgen.cli`): each is the same module object as its home in a stage package.
 """
 
 import importlib as _importlib
+import importlib.abc as _abc
+import importlib.util as _util
+import sys as _sys
 
 __all__ = ["Diagnostic", "Network", "Space", "SpecError", "compile", "space", "__version__"]
 __version__ = "0.1.0"
@@ -18,15 +26,15 @@ _LAZY = {
     "Network": ".compiler",
     "SpecError": ".errors",
     "Diagnostic": ".errors",
-    "space": ".search",
-    "Space": ".search",
+    "space": ".tools.search",
+    "Space": ".tools.search",
 }
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers see True
 if TYPE_CHECKING:
     from .compiler import Network, compile
     from .errors import Diagnostic, SpecError
-    from .search import Space, space
+    from .tools.search import Space, space
 
 
 def __getattr__(name: str) -> object:
@@ -42,3 +50,33 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     """List the lazy names too, so completion and `dir(specgen)` show the public API."""
     return sorted(set(globals()) | set(_LAZY))
+
+
+# public module path -> the module's home; `import specgen.transfer` gives the very module
+# `specgen.targets.transfer`, so patches and isinstance checks see one object
+PUBLIC_MODULES = {
+    "specgen.cli": "specgen.tools.cli",
+    "specgen.deploy": "specgen.targets.deploy",
+    "specgen.fmt": "specgen.tools.fmt",
+    "specgen.report": "specgen.tools.report",
+    "specgen.transfer": "specgen.targets.transfer",
+    "specgen.verify": "specgen.targets.verify",
+}
+
+
+class _Alias(_abc.MetaPathFinder, _abc.Loader):
+    """Finds the public short paths of `PUBLIC_MODULES` and loads them as their home module."""
+
+    def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001 - importlib's protocol
+        if fullname in PUBLIC_MODULES:
+            return _util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):  # noqa: ANN001
+        return _importlib.import_module(PUBLIC_MODULES[spec.name])
+
+    def exec_module(self, module) -> None:  # noqa: ANN001 - already executed at its home
+        pass
+
+
+_sys.meta_path.append(_Alias())

@@ -1,5 +1,5 @@
-"""`python -m specgen`: the command line (Ctrl-C while it starts exits 130, see specgen.cli)."""
+"""`python -m specgen`: the command line (Ctrl-C while it starts exits 130, see specgen.tools.cli)."""
 
-from .cli import main
+from .tools.cli import main
 
 raise SystemExit(main())

@@ -13,15 +13,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import domains, ir, limits
-from . import syntax as S
-from .cost import Cost
+from . import ir, limits
 from .elaborate import Analysis, analyze, elaborate
 from .errors import Diagnostic, Source, SpecError
-from .expr import BUDGET, Budget
-from .imports import load_imports
-from .parse import cached_by_text, normalize, parse, parse_library
-from .validate import validate
+from .language import domains
+from .language import syntax as S
+from .language.expr import BUDGET, Budget
+from .language.imports import load_imports
+from .language.parse import cached_by_text, parse, parse_library
+from .language.source import read_source
+from .passes import constraints
+from .passes.cost import Cost
+from .passes.validate import validate
 
 Front = tuple[S.Program, Analysis, tuple[domains.Dimension, ...], list[Diagnostic]]
 
@@ -57,60 +60,6 @@ def _analyzed(text: str, filename: str, libraries: tuple[tuple[str, str], ...]) 
     return program, analysis, dims, errors
 
 
-def read_source(spec: str | bytes | os.PathLike[str], filename: str | None = None) -> Source:
-    """The spec's text: `spec` is a path (a PathLike, or a str without a line break), the text
-    itself (a str with at least one line break: no spec fits on one line) or its UTF-8 bytes.
-
-    A file is read in one bounded read, so a huge file, a FIFO or /dev/zero costs at most
-    `MAX_SOURCE_BYTES` before it is refused.  Raises TypeError for any other Python type.
-    """
-    if isinstance(spec, (bytes, bytearray, memoryview)):
-        return _decode(bytes(spec[: limits.MAX_SOURCE_BYTES + 1]), filename or "<spec>")
-    if isinstance(spec, str) and (not spec or "\n" in spec or "\r" in spec or "\x00" in spec):
-        return Source(normalize(spec), filename or "<spec>")
-    if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError(
-            f"spec must be a path, the spec's text (str) or its UTF-8 bytes, "
-            f"not {type(spec).__name__}"
-        )
-    name = filename or os.fspath(spec)
-    if not isinstance(name, str):
-        raise TypeError(f"a spec's path must be text, not {type(name).__name__}")
-
-    def fail(message: str) -> SpecError:
-        return SpecError([Diagnostic(message, code="file")], Source("", name))
-
-    try:
-        with open(spec, "rb") as file:
-            data = file.read(limits.MAX_SOURCE_BYTES + 1)
-    except FileNotFoundError:
-        raise fail("no such file") from None
-    except IsADirectoryError:
-        raise fail("is a directory, not a .conv file") from None
-    except PermissionError:
-        raise fail("permission denied") from None
-    except OSError as err:
-        raise fail(f"cannot read: {err.strerror or err}") from None
-    except ValueError:
-        raise fail("is not a valid file name") from None
-    return _decode(data, name)
-
-
-def _decode(data: bytes, name: str) -> Source:
-    def fail(message: str, code: str = "file") -> SpecError:
-        return SpecError([Diagnostic(message, code=code)], Source("", name))
-
-    if len(data) > limits.MAX_SOURCE_BYTES:
-        raise fail(f"spec is larger than {limits.MAX_SOURCE_CHARS} characters", "limit")
-    if b"\x00" in data:
-        raise fail("this is a binary file, not a .conv spec")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise fail(f"not UTF-8 text (byte {err.start})") from None
-    return Source(normalize(text), name)
-
-
 def available_memory() -> int | None:
     """Bytes of memory available to a new allocation (Linux MemAvailable, else free physical
     pages), or None where the system does not say."""
@@ -137,7 +86,7 @@ class Network:
     def __init__(self, net: ir.Network, source: Source):
         self.ir = net
         self.source = source
-        self.constraints: tuple[domains.ConstraintResult, ...] = ()  # set by compile
+        self.constraints: tuple[constraints.ConstraintResult, ...] = ()  # set by compile
 
     @property
     def feasible(self) -> bool:
@@ -169,14 +118,14 @@ class Network:
     @functools.cached_property
     def shapes(self) -> dict[str, ir.Shape]:
         """The output shape of every layer and block, by path (`unit1.conv1`)."""
-        from .cost import walk
+        from .passes.cost import walk
 
         return {name: node.out_shape for name, node in walk(self.ir.body)}
 
     def deploy(self) -> Network:
         """This network with every BatchNorm folded into the conv or fc before it (see
         `specgen.deploy`): what `cost --deploy` reports and `build --deploy` emits."""
-        from .deploy import fold
+        from .passes.fold import fold
 
         folded = Network(fold(self.ir), self.source)
         folded.constraints = self.constraints
@@ -189,7 +138,7 @@ class Network:
         folds in place and keeps nn.Identity placeholders, its convolutions are DeployConv2d:
         on CPU, under torch.no_grad() or torch.inference_mode(), they run on oneDNN with
         packed weights and the activation after them fused."""
-        from .deploy import fold_torch
+        from .targets.deploy import fold_torch
 
         deploy = self.deploy().to_torch()
         deploy.load_state_dict(fold_torch(self.ir, model.state_dict()))
@@ -202,7 +151,7 @@ class Network:
         """The deploy form of `model` (a Keras model of this network, trained or not): a new
         Keras model without the folded BatchNorms, its weights folded from `model`'s (see
         `specgen.deploy.fold_keras`); Keras cannot remove layers from a model in place."""
-        from .deploy import fold_keras
+        from .targets.deploy import fold_keras
 
         # a model built with split_groups=True has a `NAME-g0` conv per group convolution
         split = any(layer.name.endswith("-g0") for layer in model.layers if layer.weights)
@@ -212,7 +161,7 @@ class Network:
 
     def emit(self, target: str, **options: Any) -> str:
         """Source code for `target` ("torch", "keras"): see `specgen.emit`."""
-        from .emit import get_emitter
+        from .targets import get_emitter
 
         return get_emitter(target).emit(self, **options)
 
@@ -272,7 +221,7 @@ class Network:
         Raises SpecError (code "memory") before allocating anything when the weights do not
         fit in the memory available, unless `check_memory` is False.
         """
-        from .emit import get_emitter
+        from .targets import get_emitter
 
         self._check_memory(check_memory)
         model = get_emitter("torch").build(self)
@@ -285,7 +234,7 @@ class Network:
     def to_keras(self, *, split_groups: bool = False, check_memory: bool = True) -> Any:
         """A `keras.Model` of this network, built in memory from the generated source (the
         memory check as in `to_torch`)."""
-        from .emit import get_emitter
+        from .targets import get_emitter
 
         self._check_memory(check_memory)
         return get_emitter("keras").build(self, split_groups=split_groups)
@@ -369,7 +318,7 @@ def compile(  # noqa: A001 - the natural name for the entry point
     if program.constraints:
         token = BUDGET.set(budget)  # the same budget: one per compile
         try:
-            network.constraints, errors = domains.evaluate_constraints(net, cost, source.text)
+            network.constraints, errors = constraints.evaluate_constraints(net, cost, source.text)
         finally:
             BUDGET.reset(token)
         if errors:

@@ -13,8 +13,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import syntax as S
 from .errors import fast_init
+from .language import syntax as S
 from .values import Table, format_value  # noqa: F401 - re-exported
 
 
@@ -281,7 +281,7 @@ class Network:
     # every top-level name (parameters and lets) with its value: what `constraint` lines
     # and search objectives are evaluated in, beside the cost terms
     scope: tuple[tuple[str, Any], ...] = ()
-    # the deploy form (`specgen.deploy.fold`): BatchNorms folded; emitters may fuse further
+    # the deploy form (`specgen.passes.fold`): BatchNorms folded; emitters may fuse further
     deploy: bool = False
 
     @property

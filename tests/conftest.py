@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import specgen
-import specgen.cli
+import specgen.tools.cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -71,12 +71,12 @@ class CliResult:
 
 @pytest.fixture
 def cli(capsys):
-    """Run `specgen.cli.main([...])` in-process and capture what it prints."""
+    """Run `specgen.tools.cli.main([...])` in-process and capture what it prints."""
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()  # drop anything printed before
         try:
-            code = specgen.cli.main(list(args))
+            code = specgen.tools.cli.main(list(args))
         except SystemExit as exc:  # argparse exits on usage errors and --version
             code = exc.code if isinstance(exc.code, int) else 2
         captured = capsys.readouterr()

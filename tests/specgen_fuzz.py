@@ -1,7 +1,7 @@
 """Grammar-aware random `.conv` programs, and the properties every compile must satisfy.
 
 `generate(rng, size)` writes a whole program from the grammar and the layer vocabulary
-(`specgen.ops.OPS`): a header with parameters, an input, top-level lets and asserts, blocks
+(`specgen.layers.ops.OPS`): a header with parameters, an input, top-level lets and asserts, blocks
 that call earlier blocks, and bodies of layer lines, block calls, repeats, `as NAME`, lets,
 `if`/`elif`/`else`, `for` loops, asserts and composites.  It follows the channel arithmetic loosely (it
 tracks a divisor every channel count is known to have) so most programs are valid or nearly
@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 import specgen
-from specgen.ops import COMPOSITES, KEYWORDS, OPS, REQUIRED
+from specgen.layers.ops import COMPOSITES, KEYWORDS, OPS, REQUIRED
 from specgen.values import format_value
 
 CONVS = ["conv", "pwconv", "dwconv", "sepconv", "gdc", "igc"]
@@ -1345,8 +1345,8 @@ def check_blocks(net, text: str, time_limit: float = 2.0) -> int:
     """Every block call in `net` expands exactly as the same call does on its own
     (`standalone`): the same shapes for every layer inside it, the same params and MACs.
     Returns the number of distinct calls compared."""
-    from specgen.cost import walk
     from specgen.ir import Block
+    from specgen.passes.cost import walk
 
     expected: dict[tuple, tuple] = {}
     for path, node in walk(net.ir.body):

@@ -11,8 +11,8 @@ import time
 import pytest
 from conftest import EXAMPLES, ROOT, run_module
 
-import specgen.cli
-from specgen.cli import _Activity, _color
+import specgen.tools.cli
+from specgen.tools.cli import _Activity, _color
 
 BAD = "network bad()\ninput 3x8x8\nlayers:\n    conv 3x3 out=5 group=2\n"
 
@@ -102,7 +102,7 @@ def test_diagnostics_are_coloured_on_a_terminal_only(monkeypatch, tmp_path):
     monkeypatch.setenv("TERM", "xterm")
     tty = _Tty()
     monkeypatch.setattr(sys, "stderr", tty)
-    assert specgen.cli.main(["check", str(bad)]) == 2
+    assert specgen.tools.cli.main(["check", str(bad)]) == 2
     coloured = tty.getvalue()
     assert "\x1b[1;31merror:\x1b[0m" in coloured and "\x1b[1;31m^^^^^^^\x1b[0m" in coloured
     # without the escapes it is the plain diagnostic
@@ -114,7 +114,7 @@ def test_diagnostics_are_coloured_on_a_terminal_only(monkeypatch, tmp_path):
     monkeypatch.setenv("NO_COLOR", "1")
     tty = _Tty()
     monkeypatch.setattr(sys, "stderr", tty)
-    assert specgen.cli.main(["check", str(bad)]) == 2
+    assert specgen.tools.cli.main(["check", str(bad)]) == 2
     assert "\x1b" not in tty.getvalue()
 
 

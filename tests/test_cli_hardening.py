@@ -345,10 +345,10 @@ def hooked(name: str, fd: int, action: str, *args: str) -> list[str]:
     return [sys.executable, "-c", HOOKED, name, str(fd), action, *args]
 
 
-# argparse and specgen.errors: while specgen.cli is imported (its SIGINT handler); the rest:
+# argparse and specgen.errors: while specgen.tools.cli is imported (its SIGINT handler); the rest:
 # inside main (KeyboardInterrupt), from the parser's emitters to the compiler.
 @pytest.mark.parametrize(
-    "module", ["argparse", "specgen.errors", "jinja2", "black", "lark", "specgen.output"]
+    "module", ["argparse", "specgen.errors", "jinja2", "black", "lark", "specgen.tools.output"]
 )
 def test_ctrl_c_while_importing_exits_130(spec, module):
     r = run(hooked(module, -1, "kill", "build", spec, "--target", "torch"))
@@ -375,7 +375,9 @@ def test_ctrl_c_at_any_moment_of_start_up_prints_no_traceback(spec, delay):
             )
         finally:
             os.close(write)
-        assert ready.read(1) == b"!"  # specgen.cli is running: its SIGINT handler is installed
+        assert (
+            ready.read(1) == b"!"
+        )  # specgen.tools.cli is running: its SIGINT handler is installed
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -385,7 +387,7 @@ def test_ctrl_c_at_any_moment_of_start_up_prints_no_traceback(spec, delay):
 
 def test_importing_the_cli_is_cheap_and_leaves_sigint_alone():
     probe = (
-        "import signal, sys, specgen.cli; "
+        "import signal, sys, specgen.tools.cli; "
         "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler; "
         "print(sorted(m for m in ('lark', 'jinja2', 'black', 'torch', 'specgen.compiler')"
         " if m in sys.modules))"

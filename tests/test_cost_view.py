@@ -19,8 +19,8 @@ import pytest
 from conftest import EXAMPLE_FILES, EXAMPLES, HEADER, compile_text, run_module
 
 import specgen
-import specgen.cli
-from specgen.report import cost_tree, opened, render, rows, to_table, tree_depth
+import specgen.tools.cli
+from specgen.tools.report import cost_tree, opened, render, rows, to_table, tree_depth
 
 SHUFFLENET = str(EXAMPLES / "shufflenet_v1.conv")
 PARAMS, MACS = 1_865_728, 137_460_672  # the published counts (docs/cost.md)
@@ -392,7 +392,7 @@ def tty(monkeypatch):
     def run(*args: str) -> tuple[int, str]:
         stream = FakeTTY()
         monkeypatch.setattr(sys, "stdout", stream)
-        code = specgen.cli.main(list(args))
+        code = specgen.tools.cli.main(list(args))
         return code, stream.getvalue()  # monkeypatch puts the real stdout back at teardown
 
     return run

@@ -13,8 +13,9 @@ from conftest import EXAMPLES
 
 import specgen
 from specgen import ir
-from specgen.cost import walk
-from specgen.deploy import fold_torch, folded_paths
+from specgen.passes.cost import walk
+from specgen.passes.fold import folded_paths
+from specgen.targets.deploy import fold_torch
 
 torch = pytest.importorskip("torch")
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import EXAMPLES, SMALL
 
 import specgen
-from specgen.deploy import fold_torch
+from specgen.targets.deploy import fold_torch
 
 torch = pytest.importorskip("torch")
 

@@ -10,7 +10,7 @@ import pytest
 
 import specgen
 from specgen import limits
-from specgen.parse import parse_value
+from specgen.language.parse import parse_value
 
 
 def value(text: str):

@@ -137,7 +137,7 @@ def test_family_members_verify_on_keras(spec, values):
     """The PyTorch and Keras modules of each family compute the same function (random
     PyTorch weights copied into Keras, every block compared)."""
     pytest.importorskip("keras")
-    from specgen.verify import verify
+    from specgen.targets.verify import verify
 
     report = verify(specgen.compile(spec, values))
     assert report.passed, report.render()

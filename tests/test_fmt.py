@@ -20,7 +20,7 @@ from conftest import EXAMPLE_FILES
 
 import specgen
 from specgen.errors import SpecError
-from specgen.fmt import fmt_command, format_source
+from specgen.tools.fmt import fmt_command, format_source
 
 FUZZ_SEEDS = range(240)  # programs of tests/specgen_fuzz.py
 SPRINKLES = 120  # examples with comments, blank lines and line breaks thrown in
@@ -587,7 +587,7 @@ def test_only_regular_files_are_written(tmp_path):
 
 
 def test_a_spec_that_formatting_would_push_past_the_size_limit_is_refused():
-    from specgen.parse import parse
+    from specgen.language.parse import parse
 
     items = ", ".join(str(i) for i in range(5000))  # one per line: 5,000 lines more
     text = f"network n\ninput 3x8x8\nlet a = [{items}]\nlayers:\n" + "    relu\n" * 5100

@@ -27,7 +27,7 @@ import pytest
 import specgen_fuzz as fuzz
 
 import specgen
-from specgen.ops import COMPOSITES, OPS
+from specgen.layers.ops import COMPOSITES, OPS
 
 SEEDS = range(2000)  # programs 0..1999 of the generator
 TIME_LIMIT = 2.0  # CPU seconds for one compile (CPU time: other load on the machine is not ours)
@@ -123,8 +123,8 @@ def test_generator_covers_the_language(runs, compiled):
     for pattern in [r"\n *assert ", r" as \w+", r" if .* else ", r"\[.* for \w+ in "]:
         assert sum(bool(re.search(pattern, t)) for t in texts) > 100, pattern
 
-    from specgen.cost import walk
     from specgen.ir import Block
+    from specgen.passes.cost import walk
 
     built = Counter()
     nested_calls = 0

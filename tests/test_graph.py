@@ -1,4 +1,4 @@
-"""`specgen.graph`: block diagrams as DOT text, rendered by Graphviz's `dot`."""
+"""`specgen.tools.graph`: block diagrams as DOT text, rendered by Graphviz's `dot`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from conftest import EXAMPLE_FILES, ROOT, compile_text
 
 import specgen
-from specgen import graph
+from specgen.tools import graph
 
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's `dot` is not installed")

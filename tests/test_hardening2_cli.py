@@ -19,10 +19,10 @@ import pytest
 from conftest import EXAMPLES, ROOT, compile_text, run_module
 
 import specgen
-import specgen.cli
-from specgen import graph
+import specgen.tools.cli
 from specgen.errors import printable
-from specgen.report import cost_tree, csv_text, opened, rows
+from specgen.tools import graph
+from specgen.tools.report import cost_tree, csv_text, opened, rows
 
 SHUFFLENET = str(EXAMPLES / "shufflenet_v1.conv")
 SMALL = "network n\ninput 3x8x6\nlayers:\n    conv 1x1 out=4 bn relu\n"
@@ -369,7 +369,7 @@ def test_build_o_dev_stdout_writes_to_the_pipe(tmp_path):
 def test_verify_shows_shapes_as_c_h_w(tmp_path):
     pytest.importorskip("keras")
     pytest.importorskip("torch")
-    from specgen.verify import verify
+    from specgen.targets.verify import verify
 
     report = verify(specgen.compile(SMALL))
     assert report.rows[-1].shape == (4, 8, 6)
@@ -394,7 +394,7 @@ def test_verify_shows_its_status_before_the_frameworks_import(cli, tmp_path, mon
         def __exit__(self, *exc: object) -> None:
             events.append("stop")
 
-    monkeypatch.setattr(specgen.cli, "_Status", Recorder)
+    monkeypatch.setattr(specgen.tools.cli, "_Status", Recorder)
     monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` raises ImportError
     for name in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY"):  # put back after the test
         monkeypatch.setenv(name, os.environ.get(name, ""))
@@ -413,7 +413,7 @@ def test_the_status_line_is_drawn_on_a_terminal_and_erased(monkeypatch):
     terminal = os.fdopen(slave, "w")
     monkeypatch.setattr(sys, "stderr", terminal)
     try:
-        with specgen.cli._Status("verify n: importing PyTorch and Keras") as status:
+        with specgen.tools.cli._Status("verify n: importing PyTorch and Keras") as status:
             time.sleep(0.3)
             status.update("verify n: comparing")
             time.sleep(0.3)
@@ -434,7 +434,7 @@ def test_the_status_line_is_drawn_on_a_terminal_and_erased(monkeypatch):
 
 
 def test_no_status_line_when_stderr_is_not_a_terminal(capsys):
-    with specgen.cli._Status("verify n: importing") as status:
+    with specgen.tools.cli._Status("verify n: importing") as status:
         status.update("verify n: comparing")
     assert capsys.readouterr().err == ""
 
@@ -445,7 +445,7 @@ def test_no_status_line_when_stderr_is_not_a_terminal(capsys):
 def test_the_language_docs_list_every_command_and_option():
     text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
     block = re.search(r"Commands:\n\n```\n(.*?)```", text, re.S).group(1)
-    parser = specgen.cli.build_parser()
+    parser = specgen.tools.cli.build_parser()
     (sub,) = [a for a in parser._actions if a.dest == "command"]
     for name, command in sub.choices.items():
         line = next((x for x in block.splitlines() if x.startswith(f"specgen {name} ")), None)
@@ -463,7 +463,7 @@ def test_the_language_docs_list_every_command_and_option():
 def test_out_of_memory_is_an_error_not_a_traceback(monkeypatch, capsys):
     """A MemoryError (a memory cap, a huge input the limits let through) ends in one line and
     exit 2, never a traceback or the "bug in specgen" message."""
-    from specgen import cli as cli_module
+    from specgen.tools import cli as cli_module
 
     def boom(*args, **kwargs):
         raise MemoryError
@@ -492,7 +492,7 @@ def test_an_empty_file_name_is_refused(cli, command):
 
 
 def test_fmt_shows_file_names_escaped(tmp_path, capsys):
-    from specgen.fmt import fmt_command
+    from specgen.tools.fmt import fmt_command
 
     path = write(tmp_path, "a\x1b[2Jb.conv", "network n\ninput 3x8x8\nlayers:\n  conv 1x1 out=4\n")
     assert (

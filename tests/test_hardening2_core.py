@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import specgen
 from specgen import compiler, limits
-from specgen.parse import TextCache, parse
+from specgen.language.parse import TextCache, parse
 
 CPU_BOUND = 5.0  # seconds of CPU for one compile at any limit (the bound)
 
@@ -295,7 +295,7 @@ def test_text_cache_is_bounded_by_entries():
 
 def test_the_parse_caches_are_bounded_by_size():
     from specgen.compiler import _analyzed
-    from specgen.parse import CACHE_CHARS, parse_library
+    from specgen.language.parse import CACHE_CHARS, parse_library
 
     for fn in (parse, parse_library, _analyzed):
         info = fn.cache_info()

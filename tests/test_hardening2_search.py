@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import specgen
-from specgen import domains
-from specgen.search import Objective, masked_url, render_table
+from specgen.language import domains
+from specgen.tools.search import Objective, masked_url, render_table
 
 IGC = EXAMPLES / "igc_search.conv"
 SMALL = "network n(c: choice(4, 8) = 4)\ninput 3x8x8\nlayers:\n    conv 1x1 out=c\n"
@@ -238,7 +238,7 @@ def test_a_resumed_study_compares_fixed_values_and_domains(cli, tmp_path):
 
 
 def test_a_resumed_study_sees_an_edited_import(tmp_path):
-    from specgen.search import SearchError
+    from specgen.tools.search import SearchError
 
     (tmp_path / "blocks.conv").write_text("block b(c):\n    conv 1x1 out=c\n")
     spec = tmp_path / "m.conv"
@@ -254,7 +254,7 @@ def test_a_resumed_study_sees_an_edited_import(tmp_path):
 
 
 def test_optimize_resumed_with_another_objective_is_refused(tmp_path):
-    from specgen.search import SearchError
+    from specgen.tools.search import SearchError
 
     storage = f"sqlite:///{tmp_path / 'o.db'}"
     space = specgen.space(SMALL)
@@ -301,7 +301,7 @@ def test_masked_url_keeps_everything_but_the_password():
 
 
 def test_a_short_password_is_masked_where_it_stands_alone():
-    from specgen.search import _mask_in
+    from specgen.tools.search import _mask_in
 
     shown = _mask_in("connection to server failed: password o rejected", "postgresql://u:o@h/d")
     assert shown == "connection to server failed: password *** rejected"

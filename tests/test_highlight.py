@@ -38,8 +38,9 @@ from pygments.token import (  # noqa: E402
     Whitespace,
 )
 
-from specgen import domains, expr, ops  # noqa: E402
-from specgen import highlight as H  # noqa: E402
+from specgen.language import domains, expr  # noqa: E402
+from specgen.layers import ops  # noqa: E402
+from specgen.tools import highlight as H  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_FILES = sorted((ROOT / "examples").glob("*.conv"))
@@ -203,7 +204,7 @@ def test_pygments_finds_the_lexer_through_the_entry_point():
         get_lexer_by_name("specgen"),
         get_lexer_for_filename("examples/resnet.conv"),
     ):
-        assert type(found).__module__ == "specgen.highlight", (
+        assert type(found).__module__ == "specgen.tools.highlight", (
             "Pygments did not find specgen's lexer: is specgen installed with its entry point "
             "(pip install -e .)?"
         )
@@ -628,9 +629,9 @@ def test_only_the_highlight_module_imports_pygments():
 
 def test_compiling_does_not_load_pygments():
     code = (
-        "import sys, specgen, specgen.cli\n"
+        "import sys, specgen, specgen.tools.cli\n"
         "specgen.compile(sys.argv[1])\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('pygments', 'specgen.highlight'))))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pygments', 'specgen.tools.highlight'))))\n"
     )
     spec = str(ROOT / "examples" / "shufflenet_v1.conv")
     out = subprocess.run(

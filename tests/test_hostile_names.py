@@ -25,7 +25,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import specgen  # noqa: E402
-from specgen import names, ops  # noqa: E402
+from specgen import names
+from specgen.layers import ops  # noqa: E402
 
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")

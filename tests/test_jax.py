@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 _VERIFY_ALL = """\
 import sys, specgen
-from specgen.verify import verify
+from specgen.targets.verify import verify
 bad = []
 for source, split_groups in eval(sys.argv[1]):
     net = specgen.compile(source)

@@ -23,14 +23,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from conftest import SMALL, VARIANTS, check_golden, variant_id  # noqa: E402
 
 import specgen  # noqa: E402
-from specgen.cli import main  # noqa: E402
+from specgen.tools.cli import main  # noqa: E402
 
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 
-from specgen.transfer import TransferError, keras_to_torch, torch_to_keras  # noqa: E402
-from specgen.verify import verify  # noqa: E402
+from specgen.targets.transfer import TransferError, keras_to_torch, torch_to_keras  # noqa: E402
+from specgen.targets.verify import verify  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -38,7 +38,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "keras"
 
 
 def _bn_channels(net) -> int:
-    from specgen.cost import walk
+    from specgen.passes.cost import walk
 
     return sum(n.out_shape.c for _, n in walk(net.ir.body) if type(n).__name__ == "BatchNorm")
 
@@ -72,7 +72,7 @@ def test_mobilenet_keras_total_is_the_published_one():
 def test_verify_passes_on_the_pytorch_keras_backend():
     script = (
         "import sys, specgen\n"
-        "from specgen.verify import verify\n"
+        "from specgen.targets.verify import verify\n"
         "bad = []\n"
         "for path, params in eval(sys.argv[1]):\n"
         "    r = verify(specgen.compile(path, params))\n"
@@ -94,7 +94,7 @@ def test_verify_cli_exit_codes_and_first_divergent_block(capsys, monkeypatch):
     assert main(["verify", path, "--set", "g=2"]) == 0
     assert "passed" in capsys.readouterr().out
     # corrupt one weight after transfer: verify must fail and name the block
-    import specgen.verify as v
+    import specgen.targets.verify as v
 
     real = v.torch_to_keras
 

@@ -141,7 +141,7 @@ def test_squeeze_excitation_cost_json_and_activation_memory():
     (row,) = net.cost.layers
     assert (row.op, row.params, row.macs) == ("se", 96 * 24 * 2 + 24 + 96, 96 * 24 * 2)
     assert row.activations == 96 * 14 * 14
-    from specgen.report import to_dict
+    from specgen.tools.report import to_dict
 
     assert to_dict(net)["layers"][0]["op"] == "se"
 
@@ -374,8 +374,8 @@ def test_xception_style_max_pool_pads_bottom_right_only():
 
 def test_keras_build_of_every_new_op_verifies_and_transfers():
     keras = _keras()
-    from specgen.transfer import keras_to_torch, torch_to_keras
-    from specgen.verify import verify
+    from specgen.targets.transfer import keras_to_torch, torch_to_keras
+    from specgen.targets.verify import verify
 
     # the layers of ALL_NEW in a block (verify compares each block's output), less the one
     # ceil-mode average Keras cannot write
@@ -425,7 +425,7 @@ layers:
     model.save(tmp_path / "m.keras")
     after = keras.ops.convert_to_numpy(keras.models.load_model(tmp_path / "m.keras")(x))
     np.testing.assert_array_equal(before, after)
-    from specgen.verify import verify
+    from specgen.targets.verify import verify
 
     report = verify(net)
     assert report.passed, report.render()
@@ -558,7 +558,7 @@ def test_keras_torch_backend_agrees(tmp_path):
     root = Path(__file__).resolve().parent.parent
     script = (
         "import sys, specgen\n"
-        "from specgen.verify import verify\n"
+        "from specgen.targets.verify import verify\n"
         "r = verify(specgen.compile(sys.argv[1]))\n"
         "assert r.backend == 'torch', r.backend\n"
         "print('PASSED' if r.passed else r.render())\n"
@@ -600,7 +600,7 @@ def test_generated_code_with_every_helper_is_black_and_ruff_clean(tmp_path):
 
 
 def test_asymmetric_padding_of_sepconv_and_igc_in_both_targets():
-    from specgen.verify import verify
+    from specgen.targets.verify import verify
 
     text = """\
 network n

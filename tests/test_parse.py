@@ -8,9 +8,9 @@ import pytest
 from conftest import HEADER, compile_text, layer_rows
 
 import specgen
-import specgen.parse
-from specgen import syntax as S
-from specgen.parse import parse
+import specgen.language.parse
+from specgen.language import syntax as S
+from specgen.language.parse import parse
 
 
 def unique(text: str) -> str:
@@ -310,7 +310,7 @@ def test_trailing_layers_ast_and_elaboration():
 
 def _leaves(net):
     from specgen import ir
-    from specgen.cost import walk
+    from specgen.passes.cost import walk
 
     return [node for _, node in walk(net.ir.body) if not ir.children(node)]
 
@@ -404,7 +404,7 @@ def test_parse_is_cached_by_text():
 
 
 def test_compiling_with_other_params_does_not_reparse(monkeypatch):
-    lark = specgen.parse._parser()
+    lark = specgen.language.parse._parser()
     calls = []
     real = lark.parse
 
@@ -425,7 +425,7 @@ def test_compiling_with_other_params_does_not_reparse(monkeypatch):
 
 
 def test_different_text_is_parsed_again(monkeypatch):
-    lark = specgen.parse._parser()
+    lark = specgen.language.parse._parser()
     calls = []
     real = lark.parse
     monkeypatch.setattr(lark, "parse", lambda t, *a, **k: calls.append(t) or real(t, *a, **k))

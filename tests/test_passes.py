@@ -6,7 +6,7 @@ import pytest
 from conftest import HEADER, compile_error, compile_text, layer_rows
 
 import specgen
-from specgen.parse import parse_value
+from specgen.language.parse import parse_value
 from specgen.values import Table
 
 

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from conftest import EXAMPLES, ROOT  # noqa: E402
 
 import specgen  # noqa: E402
-from specgen.output import TEMP_PREFIX, OutputError, write_output  # noqa: E402
+from specgen.tools.output import TEMP_PREFIX, OutputError, write_output  # noqa: E402
 
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.glob("*.conv"))
 
@@ -334,7 +334,7 @@ def test_keras_layers_compute_what_pytorch_computes():
     block), with and without split groups."""
     pytest.importorskip("keras")
     pytest.importorskip("torch")
-    from specgen.verify import verify
+    from specgen.targets.verify import verify
 
     # a padded, strided group conv: the split-groups form slices the padded map
     padded = "network p\ninput 8x9x9\nlayers:\n    conv 3x3 out=8 stride=2 group=4\n"

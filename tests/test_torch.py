@@ -17,7 +17,7 @@ import pytest
 from conftest import SMALL, VARIANTS, check_golden, variant_id
 
 import specgen
-from specgen.cli import main
+from specgen.tools.cli import main
 
 torch = pytest.importorskip("torch")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -273,6 +273,6 @@ def test_in_memory_build_needs_no_file_and_reuses_compiled_code(tmp_path, monkey
     b = specgen.compile(text, {"g": 2}).to_torch()
     assert type(a).__name__ == type(b).__name__ == "ShufflenetV1"
     assert list(tmp_path.iterdir()) == []
-    from specgen.emit.common import _compiled
+    from specgen.targets.common import _compiled
 
     assert _compiled.cache_info().hits >= 1

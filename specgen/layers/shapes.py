@@ -7,8 +7,8 @@ when a window does not fit its (padded) input.
 
 from __future__ import annotations
 
-from . import limits
-from .ir import Pad, Pair, Shape
+from .. import limits
+from ..ir import Pad, Pair, Shape
 
 
 class ShapeError(Exception):

@@ -35,9 +35,9 @@ from typing import TextIO
 
 from lark import Lark, Token, Tree
 
-from . import limits
-from . import parse as _parse
-from .errors import Diagnostic, Source, SpecError, printable
+from .. import limits
+from ..errors import Diagnostic, Source, SpecError, printable
+from ..language import parse as _parse
 
 WIDTH = 99  # the line length brackets are broken at (the project's black line length)
 INDENT = 4
@@ -794,7 +794,7 @@ def _read(path: str) -> tuple[str, str]:
     """A file's text as it is (to compare with) and as the compiler reads it (to format):
     read the way specs are, with the same messages; only regular files are read (a FIFO
     would block)."""
-    from .compiler import read_source
+    from ..language.source import read_source
 
     try:
         st = os.stat(path)

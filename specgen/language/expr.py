@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any
 
-from . import limits
+from .. import limits
+from ..errors import Span, did_you_mean
+from ..ir import Table, format_value
+from ..values import measure
 from . import syntax as S
-from .errors import Span, did_you_mean
-from .ir import Table, format_value
-from .values import measure
 
 Value = Any
 CONSTANTS = {"true": True, "false": False}

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .emit.keras3 import keras_name
+from .keras3 import keras_name
 from .transfer import torch_to_keras
 
 DEFAULT_TOLERANCE = 1e-4

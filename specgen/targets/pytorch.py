@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ir
-from ..deploy import own_pairs
 from ..names import NameTable
+from ..passes.fold import own_pairs
 from . import register
 from .common import (
     FRESH,

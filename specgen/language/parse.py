@@ -20,16 +20,16 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import Indenter
 
-from . import limits
+from .. import limits
+from ..errors import Diagnostic, Source, Span, SpecError
 from . import syntax as S
-from .errors import Diagnostic, Source, Span, SpecError
 
 
 def resource_dir(name: str) -> Path:
     """Where `grammar/` or `templates/` is: inside the installed package, or in the checkout."""
-    here = Path(__file__).resolve().parent
-    installed = here / name
-    return installed if installed.is_dir() else here.parent / name
+    package = Path(__file__).resolve().parent.parent  # specgen/
+    installed = package / name
+    return installed if installed.is_dir() else package.parent / name
 
 
 class _Limit(Exception):

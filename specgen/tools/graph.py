@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ir
-from .cost import dense_ratio, leaf_cost, totals, walk
-from .errors import Diagnostic, SpecError, did_you_mean
-from .values import format_value
+from .. import ir
+from ..errors import Diagnostic, SpecError, did_you_mean
+from ..passes.cost import dense_ratio, leaf_cost, totals, walk
+from ..values import format_value
 
 # output formats by file suffix; "dot" is written as is, the others by Graphviz's `dot`
 FORMATS = {"dot": "dot", "gv": "dot", "svg": "svg", "png": "png", "pdf": "pdf"}

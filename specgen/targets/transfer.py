@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .emit.keras3 import keras_name
+from .keras3 import keras_name
 
 
 class TransferError(ValueError):

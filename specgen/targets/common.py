@@ -24,8 +24,8 @@ import black
 import jinja2
 
 from .. import __version__, ir
+from ..language.parse import resource_dir
 from ..names import NameTable
-from ..parse import resource_dir
 from ..values import Table, format_value
 
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_.\- ]{1,100}$")

@@ -26,13 +26,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import domains as sp
-from . import limits
-from . import syntax as S
-from .compiler import Network, _front, compile, read_source
-from .errors import Diagnostic, Source, SpecError
-from .expr import EvalError, evaluate, truth
-from .values import ValueProblem, format_value, from_python
+from .. import limits
+from ..compiler import Network, _front, compile
+from ..errors import Diagnostic, Source, SpecError
+from ..language import domains as sp
+from ..language import syntax as S
+from ..language.expr import EvalError, evaluate, truth
+from ..language.source import read_source
+from ..passes import constraints as rules
+from ..values import ValueProblem, format_value, from_python
 
 SAMPLERS = ("grid", "random", "tpe", "nsga2")
 GRID_LIMIT = 1_000_000  # points of a grid run by Optuna (which lists them all)
@@ -84,7 +86,7 @@ class Objective:
 
 
 def _expression(text: str, name: str) -> S.Expr:
-    from .parse import parse_expression
+    from ..language.parse import parse_expression
 
     return parse_expression(text, name)
 
@@ -109,7 +111,7 @@ class Candidate:
         """The totals of `specgen cost --format json` (None for an invalid point)."""
         if self.network is None:
             return self.totals
-        terms = sp.cost_terms(self.network.ir, self.network.cost)
+        terms = rules.cost_terms(self.network.ir, self.network.cost)
         del terms["layers"]  # a count of rows, not a total of `specgen cost`
         return terms
 
@@ -228,7 +230,7 @@ class Space:
         if isinstance(result, SpecError):
             n = len(self.program.constraints) + len(constraints)
             return Candidate(shown, error=result, violations=(1.0,) * n)
-        scope = sp.scope(result.ir, result.cost)
+        scope = rules.scope(result.ir, result.cost)
         violations = [c.violation for c in result.constraints]
         violations += [_violation(c, result, scope) for c in constraints]
         feasible = all(v <= 0 for v in violations)
@@ -264,7 +266,7 @@ class Space:
         extra = _constraints(constraints)
         self._check_names("search objectives and constraints")
         if isinstance(self.default, Network):  # an unknown name fails now, not per candidate
-            scope = sp.scope(self.default.ir, self.default.cost)
+            scope = rules.scope(self.default.ir, self.default.cost)
             for o in objs:
                 o.value(scope)
         candidates: list[Candidate] = []
@@ -429,7 +431,7 @@ class Space:
         differ between machines)."""
         digest = hashlib.sha256(self.source.text.encode())
         if self.program.imports:
-            from .imports import load_imports
+            from ..language.imports import load_imports
 
             for _, text in load_imports(self.program, self.source.filename, self.source):
                 digest.update(b"\0" + text.encode())
@@ -634,7 +636,7 @@ def _violation(c: Any, net: Network, scope: Mapping[str, Any]) -> float:
         raise TypeError(f"a constraint must return a bool or a number (<= 0 when met), not {v!r}")
     try:
         ok = truth(evaluate(c.expr, scope))
-        return sp.violation(c.expr, scope, ok)
+        return rules.violation(c.expr, scope, ok)
     except EvalError as e:
         source = Source(c.text, "constraint")
         raise SpecError([Diagnostic(e.message, e.span, e.hint, code=e.code)], source) from None

@@ -17,9 +17,9 @@ import stat
 import threading
 from pathlib import Path
 
-from . import limits
+from .. import limits
+from ..errors import IMPORTED, Diagnostic, Source, Span, SpecError
 from . import syntax as S
-from .errors import IMPORTED, Diagnostic, Source, Span, SpecError
 
 # IMPORTED (the imported texts kept to show diagnostics in them) is bounded too: it keeps the
 # most recently read files, at least the last compiles' (MAX_IMPORTED_CHARS each), so that a
@@ -50,8 +50,8 @@ def base_folder(filename: str) -> str:
 
 def load_imports(program: S.Program, filename: str, source: Source) -> tuple[tuple[str, str], ...]:
     """(path, text) of every file `program` imports, directly or not, in load order."""
-    from .compiler import read_source
     from .parse import parse_library
+    from .source import read_source
 
     # a file by its identity, (device, inode), or its path where it cannot be stat'ed
     loaded: dict[object, tuple[str, str]] = {}  # identity -> (path, text)

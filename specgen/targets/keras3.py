@@ -23,8 +23,8 @@ from typing import Any
 
 from .. import ir
 from ..errors import Diagnostic, Frame, SpecError
+from ..layers.shapes import ceil_extra
 from ..names import NameTable
-from ..shapes import ceil_extra
 from . import register
 from .common import (
     BodyWriter,

@@ -29,10 +29,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from . import ir
-from .compiler import Network
-from .cost import Totals, dense_ratio, leaf_cost, totals
-from .values import Table, format_value
+from .. import ir
+from ..compiler import Network
+from ..passes.cost import Totals, dense_ratio, leaf_cost, totals
+from ..values import Table, format_value
 
 SCHEMA = "specgen.cost/2"
 BYTES_FP32 = 4

@@ -6,7 +6,7 @@
 
 A domain is read once per spec text (`domains`); `compile` checks every parameter value
 against it, so a value outside it is a located mistake.  Constraints are evaluated on every
-compiled network (`evaluate_constraints`); a network that fails one is still a network, just
+compiled network (`specgen.passes.constraints`); a network that fails one is still a network, just
 not a feasible candidate.  Part of the core: no framework and no Optuna import.
 """
 
@@ -18,16 +18,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import ir, limits
+from .. import limits
+from ..errors import Diagnostic, Span
+from ..values import ValueProblem, format_value, from_python
 from . import syntax as S
-from .errors import Diagnostic, Span
-from .expr import EvalError, evaluate, truth
-from .values import ValueProblem, format_value, from_python
+from .expr import EvalError, evaluate
 
 # the names a `constraint` (and a search objective) may read besides the parameters and lets
 COST_TERMS = ("params", "macs", "flops", "activations", "peak_activations", "layers")
 DOMAIN_FUNCTIONS = ("choice", "range", "uniform", "loguniform")
-_EPS = 1e-9
+EPS = 1e-9
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -44,7 +44,7 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -90,7 +90,7 @@ class IntRange:
         return len(self.values)
 
     def contains(self, value: Any) -> bool:
-        if not _number(value) or (isinstance(value, float) and not value.is_integer()):
+        if not is_number(value) or (isinstance(value, float) and not value.is_integer()):
             return False
         return int(value) in self.values
 
@@ -125,8 +125,8 @@ class Uniform:
         return int(round((self.high - self.low) / self.step)) + 1
 
     def contains(self, value: Any) -> bool:
-        tol = _EPS * max(abs(self.low), abs(self.high))  # relative: domains may be tiny
-        if not _number(value) or not self.low - tol <= value <= self.high + tol:
+        tol = EPS * max(abs(self.low), abs(self.high))  # relative: domains may be tiny
+        if not is_number(value) or not self.low - tol <= value <= self.high + tol:
             return False
         if self.log and value <= 0:
             return False
@@ -259,7 +259,9 @@ def _scalar(node: S.Expr) -> Scalar:
                 raise _Bad(f"choice() lists {format_value(a)} twice", node.args[i].span)
         return Choice(tuple(args), span)
     if name == "range":
-        if not 1 <= len(args) <= 3 or not all(_number(a) and float(a).is_integer() for a in args):
+        if not 1 <= len(args) <= 3 or not all(
+            is_number(a) and float(a).is_integer() for a in args
+        ):
             raise _Bad("range() takes one to three integers: range(start, stop, step=1)", span)
         bounds = [int(a) for a in args]
         if len(bounds) == 1:
@@ -273,7 +275,7 @@ def _scalar(node: S.Expr) -> Scalar:
             )
         return IntRange(start, stop, step, span)
     log = name == "loguniform"
-    if len(args) not in (2, 3) or not all(_number(a) for a in args) or (log and len(args) == 3):
+    if len(args) not in (2, 3) or not all(is_number(a) for a in args) or (log and len(args) == 3):
         usage = (
             "loguniform(low, high)" if log else "uniform(low, high) or uniform(low, high, step=q)"
         )
@@ -404,7 +406,7 @@ def _check_kind(dim: Dimension, default_node: S.Expr | None) -> None:
             bad = d.start
         if bad is not None and default is not None:
             shown = bad if isinstance(bad, str) else format_value(bad)
-            numeric = isinstance(bad, str) or (_number(bad) and not float(bad).is_integer())
+            numeric = isinstance(bad, str) or (is_number(bad) and not float(bad).is_integer())
             hint = None
             if numeric and isinstance(default, int) and not isinstance(default, bool):
                 hint = f"write the default as {format_value(float(default))}"
@@ -447,95 +449,6 @@ def _outside(dim: Dimension, value: Any) -> Diagnostic:
         dim.span,
         code="domain",
     )
-
-
-# ---- constraints ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ConstraintResult:
-    """One `constraint` on one network: whether it holds, and by how much it misses
-    (`violation` > 0 when it does not hold, <= 0 when it does: the slack, relative to the
-    bound, that Optuna's constrained samplers read)."""
-
-    text: str
-    span: Span
-    satisfied: bool
-    violation: float
-    message: str | None = None
-
-
-def layer_count(node: ir.Node, memo: dict[int, int] | None = None) -> int:
-    """Layers below `node`, as the cost report lists them (a block's count is kept on it)."""
-    if type(node) is ir.Block:
-        return node.layer_count
-    kids = ir.children(node)
-    if not kids:
-        return 1
-    memo = {} if memo is None else memo
-    key = id(node)
-    if key not in memo:
-        memo[key] = sum(layer_count(child, memo) for _, child in kids)
-    return memo[key]
-
-
-def cost_terms(net: ir.Network, cost: Any) -> dict[str, int]:
-    return {
-        "params": cost.params,
-        "macs": cost.macs,
-        "flops": cost.flops,
-        "activations": cost.activations,
-        "peak_activations": cost.peak_activations,
-        "layers": layer_count(net.body),
-    }
-
-
-def scope(net: ir.Network, cost: Any) -> dict[str, Any]:
-    """What constraints and objectives read: parameters, lets, then the cost terms."""
-    env = dict(net.scope)
-    env.update(cost_terms(net, cost))
-    return env
-
-
-def violation(test: S.Expr, env: Mapping[str, Any], ok: bool) -> float:
-    """How far a comparison `a <= b` is from flipping, relative to |b|; 0 / 1 otherwise."""
-    if type(test) is S.Compare and len(test.ops) == 1 and test.ops[0] in ("<", "<=", ">", ">="):
-        a, b = (evaluate(x, env) for x in test.operands)
-        if _number(a) and _number(b):
-            diff = (a - b) if test.ops[0] in ("<", "<=") else (b - a)
-            scale = max(abs(b), 1.0)
-            if ok:
-                return min(diff / scale, 0.0)
-            return max(diff / scale, _EPS)
-    return 0.0 if ok else 1.0
-
-
-def evaluate_constraints(
-    net: ir.Network, cost: Any, source_text: str
-) -> tuple[tuple[ConstraintResult, ...], list[Diagnostic]]:
-    """Every `constraint` of the spec on this network, or the mistakes in them."""
-    constraints = net.program.constraints
-    if not constraints:
-        return (), []
-    env = scope(net, cost)
-    results, errors = [], []
-    lines = source_text.split("\n")
-    for c in constraints:
-        try:
-            ok = truth(evaluate(c.test, env))
-            amount = violation(c.test, env, ok)
-        except EvalError as e:
-            errors.append(Diagnostic(e.message, e.span, e.hint, code=e.code))
-            continue
-        text = _text(lines, c.span) if c.span.file is None else "constraint"
-        results.append(ConstraintResult(text, c.span, ok, amount, c.message))
-    return tuple(results), errors
-
-
-def _text(lines: list[str], span: Span) -> str:
-    if span.line == span.end_line and 0 < span.line <= len(lines):
-        return lines[span.line - 1][span.column - 1 : span.end_column - 1]
-    return "constraint"
 
 
 # ---- points --------------------------------------------------------------------------------

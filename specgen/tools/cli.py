@@ -65,11 +65,11 @@ from typing import (  # noqa: E402
     TextIO,
 )
 
-from . import __version__  # noqa: E402
-from .errors import Diagnostic, Source, SpecError, printable  # noqa: E402
+from .. import __version__  # noqa: E402
+from ..errors import Diagnostic, Source, SpecError, printable  # noqa: E402
 
 if TYPE_CHECKING:
-    from .compiler import Network
+    from ..compiler import Network
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
@@ -80,7 +80,7 @@ def __getattr__(name: str) -> Any:
     """`specgen.cli.compile` and `.Network`, imported on first use (PEP 562) so that importing
     the command line does not import lark; tests may replace `specgen.cli.compile`."""
     if name in ("compile", "Network"):
-        from . import compiler
+        from .. import compiler
 
         return getattr(compiler, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -91,7 +91,7 @@ class _Usage(Exception):
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
-    from .parse import parse_value
+    from ..language.parse import parse_value
 
     params: dict[str, Any] = {}
     for item in items:
@@ -130,7 +130,7 @@ def _compile(args: argparse.Namespace, file: str | None = None) -> Network:
 
 def _read_stdin() -> bytes:
     """The spec on standard input (`-`), read as a file is: in one bounded read."""
-    from .limits import MAX_SOURCE_BYTES
+    from ..limits import MAX_SOURCE_BYTES
 
     if sys.stdin is None:
         raise _Usage("standard input is closed")
@@ -224,12 +224,12 @@ def _check_one(args: argparse.Namespace, file: str) -> str:
     net = _compile(args, file)
     layers = len(net.cost.layers)
     text = f"ok: {net!r}, {layers} layers, {net.cost.params:,} params, {net.cost.macs:,} MACs"
-    from .compiler import _front
+    from ..compiler import _front
 
     dims = _front(net.source.text, net.source.filename)[2]
     dims = [d for d in dims if d.name not in args.set_names]
     if dims:
-        from .domains import space_size
+        from ..language.domains import space_size
 
         size = space_size(tuple(dims))
         text += "\nsearch space: " + (f"{size:,} points" if size is not None else "continuous")
@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_cost)
 
-    from .emit import targets
+    from ..targets import targets
 
     p = sub.add_parser("build", help="emit framework source code for a spec")
     _add_common(p)
@@ -668,7 +668,7 @@ def _complain_raw(text: str) -> None:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import select_backend
+    from ..targets.verify import select_backend
 
     if not args.verbose:
         _quiet_frameworks()
@@ -683,7 +683,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if not args.verbose:
             with _quiet_fd2():  # TensorFlow's C++ start-up lines bypass every log level
                 import keras  # noqa: F401
-        from .verify import verify
+        from ..targets.verify import verify
 
         status.update(f"verify {net.name}: building both models and comparing them")
         report = verify(
@@ -837,7 +837,7 @@ class _Status:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .emit import get_emitter, targets
+    from ..targets import get_emitter, targets
     from .output import OutputError, plan_output, write_output
 
     if args.target not in targets():

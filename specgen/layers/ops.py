@@ -10,11 +10,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from . import limits
-from . import syntax as S
-from .errors import Span, did_you_mean
-from .expr import VARIES, Compiled, EvalError, Value, as_int, compile_expr
-from .ir import format_value
+from .. import limits
+from ..errors import Span, did_you_mean
+from ..ir import format_value
+from ..language import syntax as S
+from ..language.expr import VARIES, Compiled, EvalError, Value, as_int, compile_expr
 
 REQUIRED = object()
 AUTO = object()  # filled in from context: padding from the kernel, bias from a following bn

@@ -16,10 +16,10 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from . import ir, limits, names, ops
-from . import syntax as S
-from .errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
-from .expr import (
+from .. import ir, limits, names
+from ..errors import MAX_DIAGNOSTICS, Diagnostic, Frame, Span, did_you_mean
+from ..language import syntax as S
+from ..language.expr import (
     BUDGET,
     CONSTANTS,
     Budget,
@@ -33,10 +33,11 @@ from .expr import (
     size,
     truth,
 )
-from .names import NameTable
-from .ops import AUTO, OPS
-from .shapes import ShapeError, auto_padding, checked, same_padding, windowed
-from .values import ValueProblem, from_python
+from ..layers import ops
+from ..layers.ops import AUTO, OPS
+from ..layers.shapes import ShapeError, auto_padding, checked, same_padding, windowed
+from ..names import NameTable
+from ..values import ValueProblem, from_python
 
 
 class _Abort(Exception):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from . import ir
+from .. import ir
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import ir, limits
-from . import syntax as S
+from .. import ir, limits
+from ..errors import Diagnostic, Frame, Span, divisors
+from ..language import syntax as S
 from .cost import leaf_cost
-from .errors import Diagnostic, Frame, Span, divisors
 
 
 def _arg_span(head: S.Head | None, *names: str) -> Span:
