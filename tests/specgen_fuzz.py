@@ -1,7 +1,7 @@
 """Grammar-aware random `.conv` programs, and the properties every compile must satisfy.
 
 `generate(rng, size)` writes a whole program from the grammar and the layer vocabulary
-(`specgen.layers.ops.OPS`): a header with parameters, an input, top-level lets and asserts, blocks
+(`specgen.layers.OPS`): a header with parameters, an input, top-level lets and asserts, blocks
 that call earlier blocks, and bodies of layer lines, block calls, repeats, `as NAME`, lets,
 `if`/`elif`/`else`, `for` loops, asserts and composites.  It follows the channel arithmetic loosely (it
 tracks a divisor every channel count is known to have) so most programs are valid or nearly
@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field, replace
 
 import specgen
-from specgen.layers.ops import COMPOSITES, KEYWORDS, OPS, REQUIRED
+from specgen.language.words import COMPOSITES, KEYWORDS
+from specgen.layers import OPS, REQUIRED
 from specgen.values import format_value
 
 CONVS = ["conv", "pwconv", "dwconv", "sepconv", "gdc", "igc"]

@@ -27,7 +27,8 @@ import pytest
 import specgen_fuzz as fuzz
 
 import specgen
-from specgen.layers.ops import COMPOSITES, OPS
+from specgen.language.words import COMPOSITES
+from specgen.layers import OPS
 
 SEEDS = range(2000)  # programs 0..1999 of the generator
 TIME_LIMIT = 2.0  # CPU seconds for one compile (CPU time: other load on the machine is not ours)

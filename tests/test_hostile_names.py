@@ -25,8 +25,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import specgen  # noqa: E402
-from specgen import names
-from specgen.layers import ops  # noqa: E402
+from specgen import (
+    layers,  # noqa: E402
+    names,
+)
+from specgen.language import words  # noqa: E402
 
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
@@ -51,7 +54,7 @@ HOSTILE = sorted(
     | ISSUE_NAMES
 )
 # what the .conv language may refuse to bind: its own words, layers, composites, Python's keywords
-REFUSABLE = set(ops.KEYWORDS) | set(ops.OPS) | set(ops.COMPOSITES) | set(keyword.kwlist)
+REFUSABLE = set(words.KEYWORDS) | set(layers.OPS) | set(words.COMPOSITES) | set(keyword.kwlist)
 
 
 def test_name_sets_cover_the_installed_python_and_frameworks():

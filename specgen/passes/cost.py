@@ -17,6 +17,7 @@ import functools
 from dataclasses import dataclass
 
 from .. import ir
+from ..layers.registry import LAYER_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,57 +41,21 @@ class BlockCost:
     dense_ratio: float | None  # sepconv: 1/Cout + 1/k²
 
 
-def conv_weights(node: ir.Conv) -> int:
-    return node.out * (node.in_shape.c // node.groups) * node.kernel[0] * node.kernel[1]
-
-
-def igc_weights(node: ir.IGC) -> int:
-    """G·(M·S + L): the primary k×k conv (L groups of M) and the secondary 1×1 (M groups of L)."""
-    g, s = node.M * node.L, node.kernel[0] * node.kernel[1]
-    return g * (node.M * s + node.L)
+# IR node type -> (params, MACs) of one such layer (docs/cost.md); each layer kind says its own
+_COST = {kind.node: kind.cost for kind in LAYER_KINDS}
+_DENSE = {kind.node: kind.dense_ratio for kind in LAYER_KINDS}
 
 
 def leaf_cost(node: ir.Node) -> tuple[int, int]:
-    """(params, macs) of one layer."""
-    t = type(node)
-    out = node.out_shape
-    if t is ir.Conv:
-        # conv_weights(node), inline: the commonest layer of every compile
-        w = node.out * (node.in_shape.c // node.groups) * node.kernel[0] * node.kernel[1]
-        return w + (node.out if node.bias else 0), w * out.h * out.w
-    if t is ir.BatchNorm:
-        return 2 * out.c, 0
-    if t is ir.Act:
-        return (out.c if node.kind == "prelu" else 0), 0
-    if t is ir.IGC:
-        w = igc_weights(node)
-        return w + (out.c if node.bias else 0), w * out.h * out.w
-    if t is ir.Linear:
-        w = node.in_shape.c * node.out
-        return w + (node.out if node.bias else 0), w
-    if t is ir.SE:
-        # two 1x1 convs with bias on the pooled 1x1 map; the pooling and the C·H·W products
-        # of the scale are elementwise, which count 0 like activations and residual sums
-        w = 2 * out.c * node.squeeze
-        return w + node.squeeze + out.c, w
-    return 0, 0
+    """(params, macs) of one layer; (0, 0) for a composite, whose cost is its children's."""
+    cost = _COST.get(type(node))
+    return (0, 0) if cost is None else cost(node)
 
 
 def dense_ratio(node: ir.Node) -> float | None:
     """Weights relative to the dense convolution with the same input, output and kernel."""
-    t = type(node)
-    if t is ir.Conv and node.groups > 1:
-        dense = node.out * node.in_shape.c * node.kernel[0] * node.kernel[1]
-        return conv_weights(node) / dense
-    if t is ir.IGC:
-        g, s = node.M * node.L, node.kernel[0] * node.kernel[1]
-        return igc_weights(node) / (g * g * s)
-    if t is ir.SepConv:
-        convs = [n for _, n in node.body.children if isinstance(n, ir.Conv)]
-        dw, pw = convs
-        dense = pw.out * dw.in_shape.c * dw.kernel[0] * dw.kernel[1]
-        return (conv_weights(dw) + conv_weights(pw)) / dense
-    return None
+    ratio = _DENSE.get(type(node))
+    return None if ratio is None else ratio(node)
 
 
 Totals = tuple[int, int, int, int]  # params, macs, activations, peak activations

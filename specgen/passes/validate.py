@@ -10,23 +10,14 @@ from __future__ import annotations
 import dataclasses
 
 from .. import ir, limits
-from ..errors import Diagnostic, Frame, Span, divisors
+from ..errors import Diagnostic, Frame, Span
 from ..language import syntax as S
-from .cost import leaf_cost
+from ..layers.kind import no_rules
+from ..layers.registry import LAYER_KINDS
 
-
-def _arg_span(head: S.Head | None, *names: str) -> Span:
-    """The span of the first keyword argument in `names` on `head`, else the layer name."""
-    if head is None:
-        return Span(0, 0, 0, 0)
-    for arg in head.args:
-        if isinstance(arg, S.KwArg) and arg.name in names:
-            return arg.span
-    return head.name_span
-
-
-CHECKED = {ir.Conv, ir.Shuffle, ir.IGC, ir.Linear, ir.SE}  # the layers `check` has rules for
-_WEIGHTED = {ir.Conv, ir.IGC, ir.Linear, ir.SE}
+# IR node type -> its layer kind, for the layers with rules: channel arithmetic (`kind.check`),
+# or a weight tensor whose size is bounded (`kind.weighted`)
+CHECKED = {kind.node: kind for kind in LAYER_KINDS if kind.weighted or kind.check is not no_rules}
 _COMPOSITE = {ir.Residual, ir.Add, ir.Concat, ir.Split}
 
 
@@ -125,77 +116,30 @@ class _Validator:
     ) -> None:
         self.errors.append(Diagnostic(message, span, hint, chain, code))
 
+    def check_layer(self, node: ir.Node, chain: tuple[Frame, ...]) -> None:
+        """The rules of one layer (`CHECKED`): its weights fit a tensor, then its kind's own."""
+        kind = CHECKED[type(node)]
+        if kind.weighted:
+            params = kind.cost(node)[0]
+            if params > limits.MAX_ELEMENTS:
+                self.report(
+                    f"this layer has {params} parameters, more than a tensor can hold "
+                    f"({limits.MAX_ELEMENTS}, int64)",
+                    node.src.name_span,
+                    chain,
+                    None,
+                    "limit",
+                )
+                return
+        for message, span, hint, code in kind.check(node):
+            self.report(message, span, chain, hint, code)
+
     def check(self, node: ir.Node, chain: tuple[Frame, ...]) -> None:
-        """The rules of one layer or composite (`CHECKED`, `_COMPOSITE`)."""
+        """The rules of one composite (`_COMPOSITE`): its branches' shapes agree."""
         report = self.report
         t = type(node)
         head = node.src
-        c = node.in_shape.c
-        if t in _WEIGHTED and leaf_cost(node)[0] > limits.MAX_ELEMENTS:
-            report(
-                f"this layer has {leaf_cost(node)[0]} parameters, more than a tensor can hold "
-                f"({limits.MAX_ELEMENTS}, int64)",
-                head.name_span,
-                chain,
-                None,
-                "limit",
-            )
-            return
-        if t is ir.Conv:
-            g = node.groups
-            if node.kind in ("conv", "pwconv") and g > 1:
-                if c % g:
-                    report(
-                        f"{node.kind} input channels ({c}) are not divisible by group={g}",
-                        _arg_span(head, "group"),
-                        chain,
-                        f"groups dividing {c}: {divisors(c)}",
-                        "group-divisibility",
-                    )
-                if node.out % g and c % g == 0:  # one diagnostic per conv
-                    report(
-                        f"{node.kind} output channels ({node.out}) are not divisible by group={g}",
-                        _arg_span(head, "out"),
-                        chain,
-                        f"groups dividing {node.out}: {divisors(node.out)}",
-                        "group-divisibility",
-                    )
-        elif t is ir.Shuffle:
-            g = node.groups
-            if c % g:
-                report(
-                    f"shuffle group={g} does not divide the {c} channels",
-                    _arg_span(head, "group"),
-                    chain,
-                    f"groups dividing {c}: {divisors(c)}",
-                    "shuffle-divisibility",
-                )
-        elif t is ir.IGC:
-            width = node.M * node.L
-            if c != width:
-                hint = f"M·L must equal {c}"
-                if c > 0:
-                    pairs = [f"M={m} L={c // m}" for m in range(1, min(c, 64) + 1) if c % m == 0][
-                        :6
-                    ]
-                    hint += f", e.g. {', '.join(pairs)}"
-                report(
-                    f"igc input has {c} channels but M·L = {node.M}·{node.L} = {width}",
-                    _arg_span(head, "M", "L"),
-                    chain,
-                    hint,
-                    "igc-channels",
-                )
-        elif t is ir.Linear:
-            if node.in_shape.h != 1 or node.in_shape.w != 1:
-                report(
-                    f"fc needs a 1x1 map but gets {node.in_shape}",
-                    head.name_span,
-                    chain,
-                    "add `gap` (global average pooling) or `flatten` before it",
-                    "fc-spatial",
-                )
-        elif t is ir.Residual:
+        if t is ir.Residual:
             short = node.shortcut.out_shape if node.shortcut is not None else node.in_shape
             if node.body.out_shape != short:
                 what = "shortcut" if node.shortcut is not None else "identity shortcut"
@@ -267,6 +211,6 @@ class _Validator:
             if tc in ir.CHILDREN:
                 self.walk(child, chain + loops[i] if loops else chain)
             elif tc in CHECKED:
-                self.check(child, chain + loops[i] if loops else chain)
+                self.check_layer(child, chain + loops[i] if loops else chain)
         if t in _COMPOSITE and len(errors) == before:
             self.check(node, chain)
