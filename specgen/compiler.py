@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import ir, limits
-from .elaborate import Analysis, analyze, elaborate
+from .elaborate import Analysis, analyze, bind_parameters, elaborate
 from .errors import Diagnostic, Source, SpecError
 from .language import domains
 from .language import syntax as S
@@ -160,7 +160,7 @@ class Network:
         return deploy
 
     def emit(self, target: str, **options: Any) -> str:
-        """Source code for `target` ("torch", "keras"): see `specgen.emit`."""
+        """Source code for `target` ("torch", "keras"): see `specgen.targets`."""
         from .targets import get_emitter
 
         return get_emitter(target).emit(self, **options)
@@ -245,7 +245,8 @@ class Network:
 
 
 def _check_params(params: Any, source: Source) -> dict[str, Any]:
-    """`params` as a plain dict with exact-`str` keys; the values are checked by `elaborate`."""
+    """`params` as a plain dict with exact-`str` keys; the values are converted once the
+    program's parameters are known (`bind_parameters`)."""
     if params is None:
         return {}
     if not isinstance(params, Mapping):
@@ -283,21 +284,29 @@ def compile(  # noqa: A001 - the natural name for the entry point
     params = _check_params(params, source)
     program, analysis, dims, domain_errors = _front(source.text, source.filename)
     errors = list(analysis.errors) + domain_errors
-    if dims and params:
-        outside = domains.check_given(dims, params)
-        if outside:  # a search candidate out of bounds is refused before any expansion
-            raise SpecError(errors + outside, source)
+    budget = Budget(limits.MAX_STEPS - analysis.steps)
+    # The one conversion of the given values, to their declared defaults' types, and the one
+    # domain check, over every bound value (given or default).  Skipped when the analysis
+    # alone took the whole budget (reported below).
+    bound, found, outside = None, [], {}
+    if analysis.over is None:
+        bound, found = bind_parameters(program, params, analysis, budget)
+        if bound is not None and dims:
+            outside = domains.check_values(dims, bound)
+    if any(name in params for name in outside):
+        # a search candidate out of bounds is refused before any expansion
+        raise SpecError(errors + found + list(outside.values()), source)
     if any(d.code == "recursive-block" for d in errors):
         raise SpecError(errors, source)  # expanding would only hit the nesting limit
     if analysis.over is not None:  # its constant parts alone took the whole budget
         e = Budget().exceeded(analysis.over)
         raise SpecError([*errors, Diagnostic(e.message, e.span, e.hint, code=e.code)], source)
-    budget = Budget(limits.MAX_STEPS - analysis.steps)
-    net, found = elaborate(program, params, analysis, budget)
     errors.extend(found)
-    if dims and net is not None:
-        bound = dict(net.params)
-        errors.extend(domains.check_bound(tuple(d for d in dims if d.name not in params), bound))
+    if bound is None:
+        raise SpecError(errors, source)
+    net, found = elaborate(program, bound, analysis, budget)
+    errors.extend(found)
+    errors.extend(outside.values())  # defaults outside their domains, after what expanding found
     if net is not None and not errors:
         errors.extend(validate(net))
     elif net is not None:

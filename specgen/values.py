@@ -1,9 +1,12 @@
-"""Spec values that are not plain numbers, and how any value is written back in .conv syntax."""
+"""Spec values that are not plain numbers, how any value is written back in .conv syntax, and
+how a value given from Python becomes one (`from_python`, `given_value`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from . import limits
 
 
 def format_value(value: Any) -> str:
@@ -80,6 +83,66 @@ def from_python(value: Any, max_items: int, max_depth: int) -> Any:
     if t is bool or t is int or t is float:  # the common case, before any set-up
         return value
     return _Converter(max_items, max_depth).convert(value, 0)
+
+
+def given_value(value: Any, default: Any) -> Any:
+    """A parameter value given from Python or the CLI, as a spec value of its declared
+    default's type: the one conversion a given value goes through (`from_python`, numbers
+    within `limits.MAX_INT`, then the type of `default`).
+
+    The declared default's type governs: `--set wa=36` on `wa=24.48` is the float 36.0 (as
+    an int, `/` would refuse 36 / 24 as inexact), 2.0 on `depth=50` the int 2; a bool is
+    neither a number nor taken for one.  Raises `ValueProblem` with the rest of the sentence
+    "parameter `NAME` ...": "got ..." or "expects a value like ..., got ...".
+    """
+    try:
+        value = from_python(value, limits.MAX_LIST, limits.MAX_VALUE_DEPTH)
+    except ValueProblem as problem:
+        raise ValueProblem(f"got {problem}") from None
+    if not _in_range(value):
+        raise ValueProblem("got a number that is too large or not finite (limit 2**53)")
+    if not fits(default, value):
+        raise ValueProblem(
+            f"expects a value like {format_value(default)}, got {format_value(value)}"
+        )
+    if isinstance(default, float) and type(value) is int:
+        return float(value)
+    if isinstance(default, int) and isinstance(value, float):
+        return int(value)
+    return value
+
+
+def fits(default: Any, value: Any) -> bool:
+    """Whether a parameter whose declared default is `default` can take `value`: a boolean
+    only booleans, a number only numbers (whole ones where the default is an int), a list
+    only lists, a table only tables."""
+    if _kind(default) != _kind(value):
+        return False
+    return not (
+        isinstance(default, int)
+        and not isinstance(default, bool)
+        and isinstance(value, float)
+        and not value.is_integer()
+    )
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
+def _in_range(value: Any) -> bool:
+    """Every number in `value` finite and within 2**53 (lists and tables included)."""
+    if isinstance(value, tuple):
+        return all(_in_range(v) for v in value)
+    if isinstance(value, Table):
+        return all(_in_range(k) and _in_range(v) for k, v in value.items)
+    if isinstance(value, float):
+        return value == value and abs(value) <= limits.MAX_INT
+    return isinstance(value, bool) or abs(value) <= limits.MAX_INT
 
 
 class _Converter:

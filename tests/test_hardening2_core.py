@@ -403,9 +403,9 @@ def test_x_after_a_composite_says_how_to_repeat_it():
 def test_the_analysis_caches_are_bounded_across_the_process(monkeypatch):
     """What the cached analyses hold grows with compiles, not text (distinct block calls): the
     layers they hold are bounded for the whole process, whatever the number of specs."""
-    from specgen import elaborate as E
+    from specgen.elaborate import analysis as bounds
 
-    monkeypatch.setattr(E, "MAX_CACHED_LAYERS", 500)
+    monkeypatch.setattr(bounds, "MAX_CACHED_LAYERS", 500)
 
     def spec(i: int) -> str:
         return (
@@ -418,7 +418,7 @@ def test_the_analysis_caches_are_bounded_across_the_process(monkeypatch):
     for i in range(12):
         analysis = compiler._analyzed(spec(i), "<spec>", ())[1]
         held += sum(n.layer_count for n in analysis.blocks.values()) + len(analysis.lines)
-    assert 0 < E._cached[0] <= 500 and held <= 500
+    assert 0 < bounds._cached[0] <= 500 and held <= 500
     # emptied caches lose sharing, never correctness
     again = [specgen.compile(spec(i)) for i in range(12)]
     assert [n.cost.params for n in again] == [n.cost.params for n in nets]

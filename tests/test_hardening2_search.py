@@ -301,7 +301,7 @@ def test_masked_url_keeps_everything_but_the_password():
 
 
 def test_a_short_password_is_masked_where_it_stands_alone():
-    from specgen.tools.search import _mask_in
+    from specgen.tools.search.storage import _mask_in
 
     shown = _mask_in("connection to server failed: password o rejected", "postgresql://u:o@h/d")
     assert shown == "connection to server failed: password *** rejected"

@@ -595,7 +595,7 @@ def test_optuna_keeps_booleans_and_numbers_apart(tmp_path):
                            storage=f"sqlite:///{tmp_path / 'b.db'}", study_name="b")  # fmt: skip
     for t in study.trials:
         assert type(t.user_attrs["point"]["a"]) is bool
-    from specgen.tools.search import _scalar_choices
+    from specgen.tools.search.study import _scalar_choices
 
     assert not _scalar_choices([True, 1, 2]) and not _scalar_choices([1, 1.0])
     assert _scalar_choices([1, 2.5]) and _scalar_choices([True, False])

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import limits
 from ..errors import Diagnostic, Span
-from ..values import ValueProblem, format_value, from_python
+from ..values import fits, format_value
 from . import syntax as S
 from .expr import EvalError, evaluate
 
@@ -376,46 +376,38 @@ def _literal(node: S.Expr | None) -> Any:
     return None
 
 
-def _kind_fits(default: Any, value: Any) -> bool:
-    """Whether a parameter whose default is `default` can take `value` (the default's type
-    is the parameter's: an int default takes whole numbers only, a bool only booleans)."""
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, int):
-        return float(value).is_integer()
-    return True
-
-
 def _check_kind(dim: Dimension, default_node: S.Expr | None) -> None:
     """A domain holding values its parameter's type cannot take (`w: uniform(0.5, 2.0) = 1`:
-    1 makes `w` an int) is refused where it is declared, not left to fail per candidate."""
+    1 makes `w` an int) is refused where it is declared, not left to fail per candidate: the
+    declared default's type is the parameter's, as for a value given (`values.fits`)."""
     default = _literal(default_node)
-    scalars = [dim.domain] if not isinstance(dim.domain, Items) else []
-    for d in scalars:
-        bad = None
-        if isinstance(d, Choice):
-            bad = next((v for v in d.values if not _kind_fits(default, v)), None)
-        elif isinstance(d, Uniform) and default is not None:
-            if isinstance(default, bool):
-                bad = d.low
-            elif isinstance(default, int) and not (
-                d.step is not None and float(d.step).is_integer() and float(d.low).is_integer()
-            ):
-                bad = "fractional values"
-        elif isinstance(d, IntRange) and isinstance(default, bool):
-            bad = d.start
-        if bad is not None and default is not None:
-            shown = bad if isinstance(bad, str) else format_value(bad)
-            numeric = isinstance(bad, str) or (is_number(bad) and not float(bad).is_integer())
-            hint = None
-            if numeric and isinstance(default, int) and not isinstance(default, bool):
-                hint = f"write the default as {format_value(float(default))}"
-            raise _Bad(
-                f"`{dim.name}` = {format_value(default)} makes it {_kind_name(default)}, but its "
-                f"domain {d} holds {shown}",
-                dim.span,
-                hint,
-            )
+    if default is None or isinstance(dim.domain, Items):
+        return
+    d = dim.domain
+    bad = None
+    if isinstance(d, Choice):
+        bad = next((v for v in d.values if not fits(default, v)), None)
+    elif isinstance(d, Uniform):
+        if isinstance(default, bool):
+            bad = d.low
+        elif isinstance(default, int) and not (
+            d.step is not None and float(d.step).is_integer() and float(d.low).is_integer()
+        ):
+            bad = "fractional values"
+    elif isinstance(d, IntRange) and isinstance(default, bool):
+        bad = d.start
+    if bad is not None:
+        shown = bad if isinstance(bad, str) else format_value(bad)
+        numeric = isinstance(bad, str) or (is_number(bad) and not float(bad).is_integer())
+        hint = None
+        if numeric and isinstance(default, int) and not isinstance(default, bool):
+            hint = f"write the default as {format_value(float(default))}"
+        raise _Bad(
+            f"`{dim.name}` = {format_value(default)} makes it {_kind_name(default)}, but its "
+            f"domain {d} holds {shown}",
+            dim.span,
+            hint,
+        )
 
 
 def _kind_name(value: Any) -> str:
@@ -424,31 +416,20 @@ def _kind_name(value: Any) -> str:
     return "an integer" if isinstance(value, int) else "a number"
 
 
-def check_given(dims: tuple[Dimension, ...], params: Mapping[str, Any]) -> list[Diagnostic]:
-    """Values given for searched parameters that lie outside their domains."""
-    errors = []
-    for dim in dims:
-        if dim.name in params:
-            try:
-                value = from_python(params[dim.name], limits.MAX_LIST, limits.MAX_VALUE_DEPTH)
-            except ValueProblem:
-                continue  # the elaborator reports it, with the parameter's type
-            if not dim.domain.contains(value):
-                errors.append(_outside(dim, value))
-    return errors
-
-
-def check_bound(dims: tuple[Dimension, ...], bound: Mapping[str, Any]) -> list[Diagnostic]:
-    """The values a network was compiled with (defaults included) outside their domains."""
-    return [_outside(d, bound[d.name]) for d in dims if not d.domain.contains(bound[d.name])]
-
-
-def _outside(dim: Dimension, value: Any) -> Diagnostic:
-    return Diagnostic(
-        f"parameter `{dim.name}` = {format_value(value)} is outside its domain {dim.domain}",
-        dim.span,
-        code="domain",
-    )
+def check_values(dims: tuple[Dimension, ...], bound: Mapping[str, Any]) -> dict[str, Diagnostic]:
+    """The one domain check of a compile: the parameter values bound (given or defaults,
+    already of their parameters' types) that lie outside their domains, by parameter name,
+    each reported where its domain is declared."""
+    return {
+        d.name: Diagnostic(
+            f"parameter `{d.name}` = {format_value(bound[d.name])} is outside its domain "
+            f"{d.domain}",
+            d.span,
+            code="domain",
+        )
+        for d in dims
+        if not d.domain.contains(bound[d.name])
+    }
 
 
 # ---- points --------------------------------------------------------------------------------
