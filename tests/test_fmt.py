@@ -1,4 +1,4 @@
-"""`specgen fmt` (specgen/fmt.py): the canonical layout keeps the meaning and every comment,
+"""`specgen fmt` (specgen/tools/fmt/): the canonical layout keeps the meaning and every comment,
 and formatting twice changes nothing.
 
 The meaning is compared through what does not depend on source positions: the emitted

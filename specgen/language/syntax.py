@@ -1,6 +1,6 @@
 """The abstract syntax tree of a .conv file: what was written, with where it was written.
 
-Nodes are frozen dataclasses built by `specgen.parse`; nothing here is evaluated.  Expression
+Nodes are frozen dataclasses built by `specgen.language.parse`; nothing here is evaluated.  Expression
 nodes carry their nesting `depth` so hostile input is refused before any recursive walk.
 """
 
