@@ -1,32 +1,41 @@
-"""Emitters: one per target, chosen by name from a registry."""
+"""Emitters: one per target, chosen by name.
+
+The built-in targets (`pytorch.py`, `keras3.py`) are imported on first use, so that choosing
+a target costs nothing until code is generated; `register` adds another emitter by name.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Emitter(Protocol):
     name: str
 
-    def emit(self, net, **options) -> str: ...
+    def emit(self, net: Any, **options: Any) -> str: ...
 
 
 _REGISTRY: dict[str, Emitter] = {}
 
 
 def register(emitter: Emitter) -> Emitter:
+    """Make `emitter` a target under its `name` (the built-in ones are found without this)."""
     _REGISTRY[emitter.name] = emitter
     return emitter
+
+
+def _load_builtin() -> None:
+    """The built-in targets, imported here (none imports a framework at module level)."""
+    from .keras3 import KERAS
+    from .pytorch import TORCH
+
+    for emitter in (KERAS, TORCH):
+        _REGISTRY.setdefault(emitter.name, emitter)
 
 
 def targets() -> list[str]:
     _load_builtin()
     return sorted(_REGISTRY)
-
-
-def _load_builtin() -> None:
-    """The built-in targets register themselves on import (none imports a framework)."""
-    from . import keras3, pytorch  # noqa: F401
 
 
 def get_emitter(name: str) -> Emitter:

@@ -23,10 +23,12 @@ from typing import Any
 import black
 import jinja2
 
-from .. import __version__, ir
+from .. import ir
 from ..language.parse import resource_dir
+from ..layers.registry import LAYER_KINDS
 from ..names import NameTable
 from ..values import Table, format_value
+from ..version import __version__
 
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_.\- ]{1,100}$")
 
@@ -302,9 +304,8 @@ def branch_children(name: str, node: ir.Node) -> tuple[ir.Named, ...]:
 
 
 def needs_4d(node: ir.Node) -> bool:
-    return isinstance(
-        node, ir.Conv | ir.IGC | ir.Shuffle | ir.Pool | ir.GlobalPool | ir.AdaptivePool | ir.SE
-    )
+    """Whether `node` reads a C×H×W map (its layer kind is `spatial`)."""
+    return type(node) in SPATIAL
 
 
 class BodyWriter:
@@ -401,5 +402,7 @@ class BodyWriter:
         return var
 
 
-# layers whose output is a tensor of their own, which a following activation may overwrite
-FRESH = (ir.Conv, ir.IGC, ir.BatchNorm, ir.Linear, ir.Pool, ir.GlobalPool, ir.AdaptivePool, ir.SE)
+# layers that read a map, and layers whose output is a tensor of their own, which a following
+# activation may overwrite (the layer kinds' `spatial` and `fresh`)
+SPATIAL = frozenset(kind.node for kind in LAYER_KINDS if kind.spatial)
+FRESH = tuple(kind.node for kind in LAYER_KINDS if kind.fresh)

@@ -4,15 +4,13 @@ One class per distinct block instantiation (its layers as attributes named like 
 report's rows, its `forward` spelling out residual / concat / split dataflow), a network class
 constructible without arguments, and two small helpers when used: `channel_shuffle` (reshape
 and transpose only) and `InterleavedGroupConv`.  `build` executes the same source in memory.
+
+This module lays the classes out; each layer's constructor comes from `pytorch_layers`, and
+`loading` registers an in-memory build as a module.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-import threading
-import types
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +18,6 @@ from typing import Any
 from .. import ir
 from ..names import NameTable
 from ..passes.fold import own_pairs
-from . import register
 from .common import (
     FRESH,
     BodyWriter,
@@ -34,10 +31,11 @@ from .common import (
     layout,
     num,
     render,
-    run_source,
     shape_text,
     size,
 )
+from .loading import load_module
+from .pytorch_layers import FUSED_ACTS, module_ctor, pad_sides, padded
 
 # module-level names of torch.py.j2, and the fixed locals of its methods
 TEMPLATE_NAMES = frozenset(
@@ -47,123 +45,7 @@ TEMPLATE_NAMES = frozenset(
     | {"ctypes", "MEMCMP", "_find_memcmp"}
     | {"is_channels_last", "in_layout"}
 )
-# activations a deploy-form conv runs in its own kernel (DeployConv2d's `activation`)
-FUSED_ACTS = frozenset({"relu", "relu6"})
-_ACTS = {
-    "relu": "nn.ReLU({inplace})",
-    "relu6": "nn.ReLU6({inplace})",
-    "leakyrelu": "nn.LeakyReLU({slope}{inplace_kw})",
-    "prelu": "nn.PReLU({channels})",
-    "hswish": "nn.Hardswish({inplace})",
-    "hsigmoid": "nn.Hardsigmoid({inplace})",
-    "sigmoid": "nn.Sigmoid()",
-    "silu": "nn.SiLU({inplace})",
-    "tanh": "nn.Tanh()",
-    "gelu": "nn.GELU()",
-    "softmax": "nn.Softmax(dim=1)",
-}
-# the classes `se`'s activation and gate are made of (torchvision's `activation=` and
-# `scale_activation=`; ReLU and Sigmoid are its defaults)
-_SE_CLASSES = {
-    "relu": "nn.ReLU",
-    "relu6": "nn.ReLU6",
-    "silu": "nn.SiLU",
-    "hswish": "nn.Hardswish",
-    "gelu": "nn.GELU",
-    "sigmoid": "nn.Sigmoid",
-    "hsigmoid": "nn.Hardsigmoid",
-}
 DEPTH = 2  # statements stand in methods of classes
-
-
-def conv_args(node: ir.Conv | ir.IGC) -> list[str]:
-    """Keyword arguments shared by Conv2d and InterleavedGroupConv; defaults left out."""
-    args = [f"kernel_size={size(node.kernel)}"]
-    if node.stride != (1, 1):
-        args.append(f"stride={size(node.stride)}")
-    padding = ir.symmetric(node.padding)  # else padded in forward (see `padded`)
-    if padding is not None and padding != (0, 0):
-        args.append(f"padding={size(padding)}")
-    if node.dilation != (1, 1):
-        args.append(f"dilation={size(node.dilation)}")
-    return args
-
-
-def module_ctor(node: ir.Node, rank: int, inplace: bool, fused: str | None = None) -> str:
-    """The constructor expression of one layer; `fused` (deploy form only): a conv's
-    DeployConv2d, with the activation after it when one of FUSED_ACTS ("none" else)."""
-    t = type(node)
-    c = node.in_shape.c
-    if t is ir.Conv:
-        args = [num(c), num(node.out), *conv_args(node)]
-        if node.groups != 1:
-            args.append(f"groups={num(node.groups)}")
-        if not node.bias:
-            args.append("bias=False")
-        if fused is None:
-            return f"nn.Conv2d({', '.join(args)})"
-        if fused != "none":
-            args.append(f'activation="{fused}"')
-        return f"DeployConv2d({', '.join(args)})"
-    if t is ir.IGC:
-        args = [f"M={num(node.M)}", f"L={num(node.L)}", *conv_args(node)]
-        if node.bias:
-            args.append("bias=True")
-        return f"InterleavedGroupConv({', '.join(args)})"
-    if t is ir.Shuffle:
-        return f"ChannelShuffle({num(node.groups)})"
-    if t is ir.BatchNorm:
-        args = [num(c)]
-        if node.eps != 1e-5:
-            args.append(f"eps={num(node.eps)}")
-        if node.momentum != 0.1:
-            args.append(f"momentum={num(node.momentum)}")
-        return f"nn.BatchNorm{'1' if rank == 2 else '2'}d({', '.join(args)})"
-    if t is ir.Act:
-        return _ACTS[node.kind].format(
-            inplace="inplace=True" if inplace else "",
-            inplace_kw=", inplace=True" if inplace else "",
-            slope=f"negative_slope={num(node.slope)}",
-            channels=num(c),
-        )
-    if t is ir.Pool:
-        return pool_ctor(node)
-    if t is ir.AdaptivePool:
-        return f"nn.AdaptiveAvgPool2d({size(node.size)})"
-    if t is ir.SE:
-        args = [num(c), num(node.squeeze)]
-        if node.act != "relu":
-            args.append(f"activation={_SE_CLASSES[node.act]}")
-        if node.gate != "sigmoid":
-            args.append(f"scale_activation={_SE_CLASSES[node.gate]}")
-        return f"SqueezeExcitation({', '.join(args)})"
-    if t is ir.GlobalPool:
-        return "nn.AdaptiveAvgPool2d(1)" if node.kind == "avg" else "nn.AdaptiveMaxPool2d(1)"
-    if t is ir.Flatten:
-        return "nn.Flatten()"
-    if t is ir.Linear:
-        bias = "" if node.bias else ", bias=False"
-        return f"nn.Linear({num(node.in_shape.numel)}, {num(node.out)}{bias})"
-    if t is ir.Dropout:
-        return f"nn.Dropout(p={num(node.p)})"
-    if t is ir.Identity:
-        return "nn.Identity()"
-    raise AssertionError(f"no PyTorch module for {t.__name__}")
-
-
-def pool_ctor(node: ir.Pool) -> str:
-    """MaxPool2d / AvgPool2d; an average over a `same` padding leaves the padding out of its
-    count (count_include_pad=False), as TensorFlow does."""
-    cls = "nn.MaxPool2d" if node.kind == "max" else "nn.AvgPool2d"
-    args = [f"kernel_size={size(node.kernel)}", f"stride={size(node.stride)}"]
-    padding = ir.symmetric(node.padding)  # else padded in forward (see `padded`)
-    if padding is not None and padding != (0, 0):
-        args.append(f"padding={size(padding)}")
-        if node.same and node.kind == "avg":
-            args.append("count_include_pad=False")
-    if node.ceil_mode:
-        args.append("ceil_mode=True")
-    return f"{cls}({', '.join(args)})"
 
 
 def fuse_activations(
@@ -188,22 +70,6 @@ def fuse_activations(
                 fused[name] = after.kind
                 i += 1
     return kept, fused
-
-
-def pad_sides(pad: ir.Pad) -> str:
-    """F.pad's order: (left, right, top, bottom)."""
-    top, bottom, left, right = pad
-    return f"({num(left)}, {num(right)}, {num(top)}, {num(bottom)})"
-
-
-def padded(node: ir.Node, arg: str) -> str:
-    """`arg`, padded first where the module cannot pad it itself (an asymmetric padding):
-    zeros before a conv or an average, -inf before a max (what PyTorch's padding means)."""
-    t = type(node)
-    if t not in (ir.Conv, ir.IGC, ir.Pool) or ir.symmetric(node.padding) is not None:
-        return arg
-    value = ', value=float("-inf")' if t is ir.Pool and node.kind == "max" else ""
-    return f"nn.functional.pad({arg}, {pad_sides(node.padding)}{value})"
 
 
 @dataclass
@@ -409,119 +275,15 @@ class TorchEmitter:
         return code, network.name
 
     def build(self, net: Any) -> Any:
-        """An `nn.Module` instance of the network, compiled from the generated source.
-
-        The source is registered as if it had been imported: a module
-        `specgen_generated_<name>_<hash>` in `sys.modules` whose `__file__` is
-        `<specgen:<name>-<hash>>`, with that text in `linecache`.  So `inspect.getsource`,
-        `torch.jit.script`, tracebacks and in-process pickling see the classes as they would
-        those of a `-o` file.  Builds of the same source share the module (safely from
-        several threads at once), which stays registered while anything defined in it lives
-        (see `_GeneratedModule`).
+        """An `nn.Module` instance of the network, compiled from the generated source, which
+        is registered as if it had been imported (see `loading.load_module`): so
+        `inspect.getsource`, `torch.jit.script`, tracebacks and in-process pickling see the
+        classes as they would those of a `-o` file.
         """
-        import hashlib
-        import linecache
-
         code, entry = self._emit(net, wrap=False)
-        digest = hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
-        name, filename = f"specgen_generated_{net.name}_{digest}", f"<specgen:{net.name}-{digest}>"
-        # (again on every build, in case someone cleared linecache; mtime None: never stale)
-        lines = (len(code), None, code.splitlines(True), filename)
-        with _REGISTRY:
-            namespace = _registered(name)
-            linecache.cache[filename] = lines
-        if namespace is None:  # executed outside the lock; the first to register it wins
-            fresh: dict[str, Any] = {}
-            try:
-                run_source(code, name, filename, fresh)
-            except BaseException:
-                with _REGISTRY:
-                    if _registered(name) is None:
-                        linecache.cache.pop(filename, None)
-                raise
-            with _REGISTRY:
-                namespace = _registered(name)
-                if namespace is None:
-                    namespace = _register(name, filename, fresh)
-                linecache.cache[filename] = lines
+        namespace = load_module(code, net.name)
         # the local `namespace` keeps the module alive until the model does
         return namespace[entry]()
 
 
-# guards sys.modules' generated entries: builds from several threads, and the unregistering
-# that garbage collection runs (re-entrantly, inside a build, too: hence reentrant)
-_REGISTRY = threading.RLock()
-
-
-class _Anchor:
-    """An object only a generated module's namespace refers to: it dies with the namespace."""
-
-    __slots__ = ("namespace", "__weakref__")
-
-    def __init__(self, namespace: dict[str, Any]) -> None:
-        self.namespace = namespace
-
-
-class _GeneratedModule(types.ModuleType):
-    """The `sys.modules` entry of a `to_torch()` module.
-
-    It refers to the module's namespace only weakly, and looks its attributes up there: the
-    classes' methods hold the namespace (their globals), so it lives while any class, block,
-    model or function of the module lives, however made (`to_torch`, `copy.deepcopy`,
-    `pickle`, a class called directly), and the entry (with its linecache text) goes when
-    garbage collection takes the last of them.  A count of `to_torch` calls cannot know of
-    copies, and a strong entry would keep every module of a search loop alive.
-    """
-
-    def _specgen_namespace(self) -> dict[str, Any] | None:
-        """The module's namespace, or None once garbage collection has taken it."""
-        anchor = self.__dict__.get("__specgen_anchor__", lambda: None)()
-        return None if anchor is None else anchor.namespace
-
-    def __getattr__(self, attr: str) -> Any:
-        try:
-            return (self._specgen_namespace() or {})[attr]
-        except KeyError:
-            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}") from None
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self._specgen_namespace() or ()))
-
-
-def _registered(name: str) -> dict[str, Any] | None:
-    """The live namespace registered as `name`, or None (call with `_REGISTRY` held)."""
-    module = sys.modules.get(name)
-    return module._specgen_namespace() if type(module) is _GeneratedModule else None
-
-
-def _register(name: str, filename: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Register `namespace` as module `name` (call with `_REGISTRY` held)."""
-    anchor = _Anchor(namespace)
-    namespace["__specgen_anchor__"] = anchor
-    module = _GeneratedModule(name)
-    module.__file__ = filename
-    gone = functools.partial(_unregister, name, filename, weakref.ref(module))
-    module.__dict__["__specgen_anchor__"] = weakref.ref(anchor, gone)
-    sys.modules[name] = module
-    return namespace
-
-
-def _unregister(
-    name: str,
-    filename: str,
-    module: weakref.ref[types.ModuleType],
-    _anchor: object,
-    lock: Any = _REGISTRY,
-    modules: dict[str, Any] = sys.modules,
-) -> None:
-    """The anchor's callback: unregister its module, unless another has taken its name."""
-    import linecache
-
-    with lock:
-        registered = module()
-        if registered is not None and modules.get(name) is registered:
-            del modules[name]
-            linecache.cache.pop(filename, None)
-
-
-TORCH = register(TorchEmitter())
+TORCH = TorchEmitter()
