@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import EXAMPLES, HEADER, ROOT
 
-import specgen.tools.cli
+import specgen.tools.cli.common
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -94,7 +94,7 @@ def test_internal_error_exits_3_without_traceback(cli, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(specgen.tools.cli, "compile", broken)
+    monkeypatch.setattr(specgen.tools.cli.common, "compile", broken)
     monkeypatch.delenv("SPECGEN_DEBUG", raising=False)
     r = cli("check", SHUFFLENET)
     assert r.code == 3

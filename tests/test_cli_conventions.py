@@ -12,7 +12,8 @@ import pytest
 from conftest import EXAMPLES, ROOT, run_module
 
 import specgen.tools.cli
-from specgen.tools.cli import _Activity, _color
+from specgen.tools.cli.common import _color
+from specgen.tools.cli.status import _Activity
 
 BAD = "network bad()\ninput 3x8x8\nlayers:\n    conv 3x3 out=5 group=2\n"
 

@@ -12,6 +12,7 @@ from conftest import EXAMPLE_FILES, ROOT, compile_text
 
 import specgen
 from specgen.tools import graph
+from specgen.tools.diagram import text as labels
 
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's `dot` is not installed")
@@ -129,8 +130,8 @@ def test_compact_numbers():
 
 
 def test_labels_are_escaped():
-    assert graph._h('<b>&"x"') == "&lt;b&gt;&amp;&quot;x&quot;"
-    assert graph._q('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
+    assert labels.escape('<b>&"x"') == "&lt;b&gt;&amp;&quot;x&quot;"
+    assert labels.quoted('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
 
 
 # ---- blocks: depth, expand, repeats, focus ------------------------------------------------------

@@ -20,6 +20,8 @@ from conftest import EXAMPLES, ROOT, compile_text, run_module
 
 import specgen
 import specgen.tools.cli
+import specgen.tools.cli.build
+import specgen.tools.cli.status
 from specgen.errors import printable
 from specgen.tools import graph
 from specgen.tools.report import cost_tree, csv_text, opened, rows
@@ -394,7 +396,7 @@ def test_verify_shows_its_status_before_the_frameworks_import(cli, tmp_path, mon
         def __exit__(self, *exc: object) -> None:
             events.append("stop")
 
-    monkeypatch.setattr(specgen.tools.cli, "_Status", Recorder)
+    monkeypatch.setattr(specgen.tools.cli.build, "_Status", Recorder)
     monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` raises ImportError
     for name in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY"):  # put back after the test
         monkeypatch.setenv(name, os.environ.get(name, ""))
@@ -413,7 +415,7 @@ def test_the_status_line_is_drawn_on_a_terminal_and_erased(monkeypatch):
     terminal = os.fdopen(slave, "w")
     monkeypatch.setattr(sys, "stderr", terminal)
     try:
-        with specgen.tools.cli._Status("verify n: importing PyTorch and Keras") as status:
+        with specgen.tools.cli.status._Status("verify n: importing PyTorch and Keras") as status:
             time.sleep(0.3)
             status.update("verify n: comparing")
             time.sleep(0.3)
@@ -434,7 +436,7 @@ def test_the_status_line_is_drawn_on_a_terminal_and_erased(monkeypatch):
 
 
 def test_no_status_line_when_stderr_is_not_a_terminal(capsys):
-    with specgen.tools.cli._Status("verify n: importing") as status:
+    with specgen.tools.cli.status._Status("verify n: importing") as status:
         status.update("verify n: comparing")
     assert capsys.readouterr().err == ""
 

@@ -1,5 +1,5 @@
-"""Syntax highlighting of `.conv`: the Pygments lexer (specgen/highlight.py, found through the
-`pygments.lexers` entry point) and the TextMate grammar of the editors (editors/).
+"""Syntax highlighting of `.conv`: the Pygments lexer (specgen/tools/highlight.py, found through
+the `pygments.lexers` entry point) and the TextMate grammar of the editors (editors/).
 
 Both are checked on every example and every ```conv fence of the docs, against the words of
 grammar/specgen.lark and the compiler's own tables (so that a new layer, function or keyword
@@ -38,8 +38,12 @@ from pygments.token import (  # noqa: E402
     Whitespace,
 )
 
-from specgen.language import domains, expr  # noqa: E402
-from specgen.layers import ops  # noqa: E402
+from specgen import layers  # noqa: E402
+from specgen.language import (  # noqa: E402
+    domains,
+    expr,
+    words,  # noqa: E402
+)
 from specgen.tools import highlight as H  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -433,21 +437,33 @@ def test_every_grammar_keyword_is_a_keyword_in_both_highlighters(word):
 
 
 def test_the_word_lists_match_the_compiler():
-    assert set(H.LAYERS) == set(ops.OPS) | set(ops.ALIASES)
-    assert set(H.COMPOSITES) == set(ops.COMPOSITES)
+    assert set(H.LAYERS) == set(layers.OPS) | set(layers.ALIASES)
+    assert set(H.COMPOSITES) == set(words.COMPOSITES)
     assert set(H.FUNCTIONS) == set(expr.FUNCTIONS) | set(domains.DOMAIN_FUNCTIONS)
     assert set(H.COST_TERMS) == set(domains.COST_TERMS)
     assert set(H.CONSTANTS) == set(expr.CONSTANTS)
     # every reserved word of the compiler is one of the grammar's, or a constant
-    assert set(ops.KEYWORDS) <= GRAMMAR_WORDS | set(H.CONSTANTS)
+    assert set(words.KEYWORDS) <= GRAMMAR_WORDS | set(H.CONSTANTS)
+
+
+def test_the_word_lists_are_generated_from_the_compiler():
+    """scripts/sync_words.py writes both highlighters' word lists: `--check` finds none stale."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sync_words.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
 
 
 def _vocabulary() -> list[tuple[str, str, object, str]]:
     """(word, line, Pygments type, TextMate scope) for every word of the compiler's tables."""
     cases = []
-    for word in sorted(set(ops.OPS) | set(ops.ALIASES)):
+    for word in sorted(set(layers.OPS) | set(layers.ALIASES)):
         cases.append((word, f"    {word} 1\n", Keyword.Type, "support.type.layer.conv"))
-    for word in sorted(ops.COMPOSITES):
+    for word in sorted(words.COMPOSITES):
         cases.append((word, f"    {word}:\n", Keyword.Reserved, "keyword.control.composite.conv"))
     for word in sorted(set(expr.FUNCTIONS) | set(domains.DOMAIN_FUNCTIONS)):
         cases.append((word, f"let a = {word}(1)\n", Name.Builtin, "support.function.builtin.conv"))

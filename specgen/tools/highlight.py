@@ -7,9 +7,10 @@ imports it, and nothing on the compile path imports this module.
 
 The word lists are written out here rather than imported from the compiler: Pygments loads
 every plugin lexer when it looks up a name it does not know, and that must stay cheap (no
-lark, no grammar).  tests/test_highlight.py checks them against grammar/specgen.lark and the
-compiler's own tables, and checks editors/conv.tmLanguage.json against the same lists, so
-the two highlighters and the language cannot drift apart.
+lark, no grammar).  `python scripts/sync_words.py` regenerates them, and the same words in
+editors/conv.tmLanguage.json, from the compiler's own tables; tests/test_highlight.py runs it
+with `--check` and checks both highlighters against grammar/specgen.lark, so the two
+highlighters and the language cannot drift apart.
 """
 
 from __future__ import annotations
@@ -36,28 +37,31 @@ STATEMENTS = ("if", "elif", "else", "for", "assert", "as", "x")
 # `in` is a keyword after `for NAME, ...` and elsewhere the input channels, a value like `self`
 INPUT_CHANNELS = "in"
 WORD_OPERATORS = ("and", "or", "not")
+
+# the named constants of expressions (specgen.language.expr.CONSTANTS)
 CONSTANTS = ("true", "false")
 
-# the bodies a statement can open (specgen.ops.COMPOSITES)
+# the bodies a statement can open (specgen.language.words.COMPOSITES)
 COMPOSITES = ("residual", "add", "concat", "split", "branch", "shortcut")
 
-# the layers (specgen.ops.OPS and its ALIASES)
+# the layers (specgen.layers.OPS and its ALIASES)
 LAYERS = (
-    "adaptiveavgpool", "avgpool", "bn", "conv", "dropout", "dwconv", "fc", "flatten", "gap",
-    "gdc", "gelu", "gmp", "hardsigmoid", "hsigmoid", "hswish", "identity", "igc", "leakyrelu",
-    "maxpool", "prelu", "pwconv", "relu", "relu6", "se", "sepconv", "shuffle", "sigmoid",
-    "silu", "softmax", "tanh",
+    "adaptiveavgpool", "avgpool", "bn", "conv", "dropout", "dwconv", "fc", "flatten", "gap", "gdc",
+    "gelu", "gmp", "hardsigmoid", "hsigmoid", "hswish", "identity", "igc", "leakyrelu", "maxpool",
+    "prelu", "pwconv", "relu", "relu6", "se", "sepconv", "shuffle", "sigmoid", "silu", "softmax",
+    "tanh",
 )  # fmt: skip
 
-# the functions of expressions (specgen.expr.FUNCTIONS) and of search domains
-# (specgen.domains.DOMAIN_FUNCTIONS)
+# the functions of expressions (specgen.language.expr.FUNCTIONS) and of search domains
+# (specgen.language.domains.DOMAIN_FUNCTIONS)
 FUNCTIONS = (
     "abs", "all", "any", "ceil", "count", "enumerate", "exp", "float", "floor", "int", "len",
     "log", "make_divisible", "max", "min", "range", "reversed", "round", "sorted", "sqrt", "sum",
     "unique", "zip", "choice", "uniform", "loguniform",
 )  # fmt: skip
 
-# what a `constraint` line may read besides parameters and lets (specgen.domains.COST_TERMS)
+# what a `constraint` line may read besides parameters and lets
+# (specgen.language.domains.COST_TERMS)
 COST_TERMS = ("params", "macs", "flops", "activations", "peak_activations", "layers")
 
 _NAME = r"[A-Za-z_][A-Za-z_0-9]*"
