@@ -19,7 +19,7 @@ import importlib.util as _util
 import sys as _sys
 
 __all__ = ["Diagnostic", "Network", "Space", "SpecError", "compile", "space", "__version__"]
-__version__ = "0.1.0"
+from .version import __version__
 
 _LAZY = {
     "compile": ".compiler",

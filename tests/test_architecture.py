@@ -1,0 +1,196 @@
+"""The layout is the architecture (docs/architecture.md): these tests read every module's import
+statements (with `ast`, importing nothing) and fail on an import cycle, on an import from a
+stage up into a later one or into a tool, on a deep-learning framework imported by the core or
+at module level anywhere, and on a module or class that has grown past its size."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "specgen"
+
+# The stages in pipeline order, then the driver and the tools.  A module may import from its
+# own stage and from the ones before it, never from a later one.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("specgen.errors", "specgen.values", "specgen.limits", "specgen.version"),  # shared by all
+    ("specgen.language",),  # 1 parse: text -> syntax tree, expressions, search domains
+    ("specgen.ir", "specgen.names"),  # the elaborated IR and the one name table
+    ("specgen.layers",),  # 2 the layer kinds: how each is written, built, costed, checked
+    ("specgen.elaborate",),  # 3 elaborate: syntax -> IR
+    ("specgen.passes",),  # 4 validate, cost, constraints, fold: IR -> diagnostics, numbers
+    ("specgen.targets",),  # 5 emit: IR -> PyTorch and Keras code, deploy, transfer, verify
+    ("specgen.compiler",),  # the driver: `compile()` and `Network`
+    ("specgen.tools",),  # built on the driver: cli, fmt, graph, report, search, highlight
+    ("specgen", "specgen.__main__"),  # the public face
+)
+CORE = 6  # LAYERS[:CORE] is the core: no framework, not even inside a function
+FRAMEWORKS = {"torch", "torchvision", "keras", "tensorflow", "jax", "onnx", "onnxruntime", "optuna"}
+MAX_MODULE_LINES = 550  # "about 500"; a data table (no functions) is exempt
+MAX_CLASS_LINES = 300
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _is_package(name: str) -> bool:
+    return MODULES[name].name == "__init__.py"
+
+
+def _imports(name: str) -> list[tuple[str, int, bool]]:
+    """(imported module, line, at module level) for every import in module `name`; `from X
+    import y` counts as an import of X.y where that is a module, else of X."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    package = name if _is_package(name) else name.rpartition(".")[0]
+    top_level = {id(node) for node in tree.body}
+    # statements under `if TYPE_CHECKING:` are for type checkers only
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            top_level |= {id(n) for n in ast.walk(node)}
+            for n in ast.walk(node):
+                n.type_checking = True  # type: ignore[attr-defined]
+    out = []
+    for node in ast.walk(tree):
+        if getattr(node, "type_checking", False):
+            continue
+        if isinstance(node, ast.Import):
+            out += [(a.name, node.lineno, id(node) in top_level) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            for alias in node.names:
+                full = f"{module}.{alias.name}"
+                target = full if full in MODULES else module
+                out.append((target, node.lineno, id(node) in top_level))
+    return out
+
+
+def _rank(name: str) -> int:
+    best = (-1, -1)  # (prefix length, rank): the longest matching prefix decides
+    for rank, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if name == prefix or name.startswith(prefix + "."):
+                best = max(best, (len(prefix), rank))
+    assert best[1] >= 0, f"{name} is in no layer of tests/test_architecture.py"
+    return best[1]
+
+
+GRAPH = {
+    name: sorted({t for t, _, _ in _imports(name) if t in MODULES and t != name})
+    for name in MODULES
+}
+
+
+def test_every_module_has_a_layer():
+    for name in MODULES:
+        _rank(name)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_import_from_a_later_stage(name):
+    rank = _rank(name)
+    upward = [
+        f"{name}:{line} imports {target} ({_rank(target)} > {rank})"
+        for target, line, _ in _imports(name)
+        if target in MODULES and _rank(target) > rank
+    ]
+    assert not upward, "\n".join(upward)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_frameworks_only_where_they_are_used(name):
+    found = [(t, line, top) for t, line, top in _imports(name) if t.split(".")[0] in FRAMEWORKS]
+    if _rank(name) < CORE:
+        assert not found, f"the core module {name} imports {found}"
+    else:  # emitters and tools import a framework inside the function that needs it
+        assert not [f for f in found if f[2]], f"{name} imports a framework at module level"
+
+
+def test_no_import_cycles():
+    """Tarjan's strongly connected components over every import, lazy ones included."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in GRAPH[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in GRAPH:
+        if v not in index:
+            visit(v)
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def _has_code(tree: ast.Module) -> bool:
+    return any(isinstance(n, ast.FunctionDef | ast.ClassDef) for n in tree.body)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_modules_and_classes_stay_small(name):
+    text = MODULES[name].read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    lines = text.count("\n")
+    if _has_code(tree):
+        assert lines <= MAX_MODULE_LINES, f"{name} has {lines} lines: split it by concern"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            size = node.end_lineno - node.lineno + 1
+            assert size <= MAX_CLASS_LINES, f"{name}.{node.name} has {size} lines"
+
+
+def test_every_package_is_shipped():
+    """pyproject.toml lists the packages the wheel holds: a new folder must be in it."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for name in MODULES:
+        if _is_package(name):
+            assert f'"{name}"' in text, f"{name} is missing from pyproject's packages"
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    """The rank of a later stage is higher, so an import of it from the core is caught."""
+    assert _rank("specgen.passes.cost") > _rank("specgen.elaborate")
+    assert _rank("specgen.tools.cli") > _rank("specgen.compiler") > _rank("specgen.targets")
+    assert _rank("specgen.language.expr") < _rank("specgen.ir")
+
+
+def test_every_layer_kind_has_code_in_every_target():
+    """A layer kind registered in specgen/layers/ without its code in a target would compile
+    and cost, then fail at `build`: each target's per-layer table must cover the registry
+    (a kind the elaborator expands, like sepconv, is written by its parts)."""
+    from specgen.layers import LAYER_KINDS
+    from specgen.targets import keras3_layers, pytorch_layers
+
+    built = {kind.node for kind in LAYER_KINDS if kind.build is not None}
+    for table in (pytorch_layers.LAYER_CODE, keras3_layers.LAYER_CODE):
+        assert set(table) == built, sorted(t.__name__ for t in set(table) ^ built)
