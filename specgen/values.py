@@ -95,6 +95,9 @@ def given_value(value: Any, default: Any) -> Any:
     neither a number nor taken for one.  Raises `ValueProblem` with the rest of the sentence
     "parameter `NAME` ...": "got ..." or "expects a value like ..., got ...".
     """
+    t = type(value)
+    if t is type(default) and (t is int or t is float) and abs(value) <= limits.MAX_INT:
+        return value  # the common case of a search loop, before any set-up (NaN goes on)
     try:
         value = from_python(value, limits.MAX_LIST, limits.MAX_VALUE_DEPTH)
     except ValueProblem as problem:

@@ -85,16 +85,27 @@ def test_a_later_default_sees_the_converted_value():
 
 
 def test_a_given_value_is_converted_once(monkeypatch):
-    calls = []
-    real = values.from_python
+    """One conversion per given value (`values.given_value`), none of them twice, and the
+    elaborator converts nothing again (`from_python` runs at most once per value: an int
+    given for an int parameter takes the fast path and skips it)."""
+    from specgen.elaborate import parameters
 
-    def counted(value, max_items, max_depth):
-        calls.append(value)
-        return real(value, max_items, max_depth)
+    converted, created = [], []
+    real_given, real_from = values.given_value, values.from_python
 
-    monkeypatch.setattr(values, "from_python", counted)
+    def given(value, default):
+        converted.append(value)
+        return real_given(value, default)
+
+    def from_python(value, max_items, max_depth):
+        created.append(value)
+        return real_from(value, max_items, max_depth)
+
+    monkeypatch.setattr(parameters, "given_value", given)
+    monkeypatch.setattr(values, "from_python", from_python)
     specgen.compile(SEARCHED, {"g": 4, "f": 1, "b": False})
-    assert sorted(map(repr, calls)) == ["1", "4", "False"]
+    assert sorted(map(repr, converted)) == ["1", "4", "False"]
+    assert len(created) == len(set(map(repr, created))) <= 3
 
 
 # ---- domains ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ..errors import divisors
 from ..language import syntax as S
 from .args import AUTO, BIAS, DILATION, OUT, PADDING, STRIDE, ArgSpec, OpSpec, kernel
 from .kind import Builder, LayerKind, Problem, arg_span, padding, pair_text
-from .shapes import windowed
+from .shapes import ShapeError, windowed
 
 _GROUP = ArgSpec("group", "int", 1, 1, limits.MAX_CHANNELS, "groups")
 
@@ -71,9 +71,11 @@ def build(b: Builder, op: str, head: S.Head, v: dict[str, Any], shape: ir.Shape)
     else:
         groups, out = v["group"], shape.c if v["out"] is AUTO else v["out"]
     pad = padding(v, shape)
-    out_shape = b.shape(
-        windowed, head.span, shape, out, v["kernel"], v["stride"], pad, v["dilation"]
-    )
+    args = (shape, out, v["kernel"], v["stride"], pad, v["dilation"])
+    try:  # inline: the commonest layer of every compile
+        out_shape = windowed(*args)
+    except ShapeError:  # the builder reports it where it is written and abandons the line
+        out_shape = b.shape(windowed, head.span, *args)
     return ir.Conv(
         head, shape, out_shape, op, out, v["kernel"], v["stride"], pad, v["dilation"], groups,
         v["bias"], v.get("padding") == "same",
@@ -85,7 +87,8 @@ def weights(node: ir.Conv) -> int:
 
 
 def cost(node: ir.Conv) -> tuple[int, int]:
-    w = weights(node)
+    # weights(node), inline: the commonest layer of every compile
+    w = node.out * (node.in_shape.c // node.groups) * node.kernel[0] * node.kernel[1]
     out = node.out_shape
     return w + (node.out if node.bias else 0), w * out.h * out.w
 
