@@ -10,7 +10,8 @@ line's Ctrl-C handler before anything slow (lark, even `typing`) is imported.
 The packages are the pipeline's stages (docs/architecture.md): `language` → `elaborate` →
 `passes` → `targets`, with `tools` built on them.  The modules users import by name keep their
 short public paths (`specgen.transfer`, `specgen.deploy`, `specgen.verify`, `specgen.report`,
-`specgen.fmt`, `specgen.cli`): each is the same module object as its home in a stage package.
+`specgen.fmt`, `specgen.graph`, `specgen.search`, `specgen.cli`): each is the same module object
+as its home in a stage package.
 """
 
 import importlib as _importlib
@@ -58,7 +59,10 @@ PUBLIC_MODULES = {
     "specgen.cli": "specgen.tools.cli",
     "specgen.deploy": "specgen.targets.deploy",
     "specgen.fmt": "specgen.tools.fmt",
+    "specgen.graph": "specgen.tools.graph",
+    "specgen.highlight": "specgen.tools.highlight",  # the Pygments entry point of old installs
     "specgen.report": "specgen.tools.report",
+    "specgen.search": "specgen.tools.search",
     "specgen.transfer": "specgen.targets.transfer",
     "specgen.verify": "specgen.targets.verify",
 }
@@ -73,10 +77,14 @@ class _Alias(_abc.MetaPathFinder, _abc.Loader):
         return None
 
     def create_module(self, spec):  # noqa: ANN001
-        return _importlib.import_module(PUBLIC_MODULES[spec.name])
+        module = _importlib.import_module(PUBLIC_MODULES[spec.name])
+        spec.loader_state = module.__spec__  # importlib is about to put `spec` in its place
+        return module
 
     def exec_module(self, module) -> None:  # noqa: ANN001 - already executed at its home
-        pass
+        # give the module its own spec back, so that its relative imports, `find_spec` and
+        # `reload` see where it lives
+        module.__spec__ = module.__spec__.loader_state
 
 
 _sys.meta_path.append(_Alias())

@@ -6,6 +6,8 @@ at module level anywhere, and on a module or class that has grown past its size.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("specgen", "specgen.__main__"),  # the public face
 )
 CORE = 6  # LAYERS[:CORE] is the core: no framework, not even inside a function
-FRAMEWORKS = {"torch", "torchvision", "keras", "tensorflow", "jax", "onnx", "onnxruntime", "optuna"}
+FRAMEWORKS = {
+    "torch", "torchvision", "keras", "tensorflow", "jax", "onnx", "onnxruntime", "optuna"
+}  # fmt: skip
 MAX_MODULE_LINES = 550  # "about 500"; a data table (no functions) is exempt
 MAX_CLASS_LINES = 300
 
@@ -170,11 +174,32 @@ def test_modules_and_classes_stay_small(name):
 
 
 def test_every_package_is_shipped():
-    """pyproject.toml lists the packages the wheel holds: a new folder must be in it."""
+    """pyproject.toml lists the packages the wheel holds: every folder of modules must be in
+    it, and be a regular package (an `__init__.py` saying what the stage holds)."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    for name in MODULES:
-        if _is_package(name):
-            assert f'"{name}"' in text, f"{name} is missing from pyproject's packages"
+    for folder in sorted({p.parent for p in MODULES.values()}):
+        name = ".".join(folder.relative_to(ROOT).parts)
+        assert f'"{name}"' in text, f"{name} is missing from pyproject's packages"
+        assert (folder / "__init__.py").is_file(), f"{name} has no __init__.py"
+
+
+def test_public_short_paths_are_their_homes():
+    """`specgen.deploy` & co. are the very modules of their stage packages, keep their own
+    spec (relative imports inside them warn otherwise) and import cleanly under -W error."""
+    code = (
+        "import importlib, specgen\n"
+        "from specgen import PUBLIC_MODULES\n"
+        "for alias, home in PUBLIC_MODULES.items():\n"
+        "    module = importlib.import_module(alias)\n"
+        "    assert module is importlib.import_module(home), alias\n"
+        "    assert module.__spec__.name == home, (alias, module.__spec__.name)\n"
+        "from specgen.deploy import fold_keras\n"
+        "import specgen.targets.keras3\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_checker_sees_a_violation(tmp_path):

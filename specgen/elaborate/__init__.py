@@ -1,7 +1,7 @@
 """Pass 2 — elaborate: `syntax.Program` + parameter values → `ir.Network`.
 
 Evaluates every expression, expands block calls and repeats, and gives every node its shapes
-(via `shapes`), because `in` and the kernel of `gdc` depend on them.  Mistakes are collected
+(`specgen.layers`' builds and shape rules), because `in` and the kernel of `gdc` depend on them.  Mistakes are collected
 as diagnostics carrying the chain of block calls; elaboration stops early only when a shape
 can no longer be computed.  Identical block instantiations — same block, same argument
 values, same input shape — are elaborated once and shared.

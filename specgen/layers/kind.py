@@ -2,7 +2,8 @@
 elaboration builds its IR node, its cost, its channel-arithmetic rules and its short label.
 
 Each module of this package describes one kind (`conv.py`, `pool.py`, ...) and `registry.py`
-collects them.  The passes look a node's kind up by its IR type (`registry.KINDS`), so a new
+collects them.  The passes look a node's kind up by its IR type (tables made from
+`registry.LAYER_KINDS`), so a new
 layer is added in one module here (plus its IR node in `ir.py` and its code in each target).
 """
 

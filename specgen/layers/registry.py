@@ -1,7 +1,10 @@
 """The registry of layer kinds: every module of this package that describes a kind is listed
 here once, and the tables the rest of the compiler reads are derived from the list.
 
-- `KINDS`: IR node type → its `LayerKind` (cost, validation, labels, the targets' checks);
+- `LAYER_KINDS`: every kind, in the language reference's order (cost and validation build
+  their dispatch tables from it, the targets their `spatial`/`fresh` sets);
+- `KINDS`: IR node type → its `LayerKind` (the cost report's attributes, the diagram's labels,
+  the architecture test's check of the targets' tables);
 - `BY_OP`: the word that writes a layer (`conv`, `gap`) → its `LayerKind` (elaboration);
 - `OPS`: the word → its `OpSpec` (binding arguments, the language reference, the formatter
   and the highlighters' word lists).

@@ -2,8 +2,8 @@
 
 One class per distinct block instantiation (its layers as attributes named like the cost
 report's rows, its `forward` spelling out residual / concat / split dataflow), a network class
-constructible without arguments, and two small helpers when used: `channel_shuffle` (reshape
-and transpose only) and `InterleavedGroupConv`.  `build` executes the same source in memory.
+constructible without arguments, and small helpers when used: `channel_shuffle` (reshape
+and transpose only), `InterleavedGroupConv` and `SqueezeExcitation`.  `build` executes the same source in memory.
 
 This module lays the classes out; each layer's constructor comes from `pytorch_layers`, and
 `loading` registers an in-memory build as a module.

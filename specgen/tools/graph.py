@@ -143,7 +143,7 @@ def render(
 
 def write(dot_text: str, path: str | os.PathLike[str], *, timeout: float = DOT_TIMEOUT) -> None:
     """Write the diagram to `path`, always a file name (`svg` too), in the format its suffix
-    names, under specgen.output's rules; GraphError for a bad path before any drawing."""
+    names, under specgen.tools.output's rules; GraphError for a bad path before any drawing."""
     text = os.fspath(path)
     fmt = file_format(text)
     from .output import OutputError, plan_output
@@ -185,7 +185,7 @@ def _draw(dot_text: str, fmt: str, timeout: float) -> bytes:
 
 
 def _write(path: str, data: bytes) -> None:
-    """Write `data` to `path` under specgen.output's rules (checked path, atomic rename,
+    """Write `data` to `path` under specgen.tools.output's rules (checked path, atomic rename,
     mode and owner kept); its errors become GraphError."""
     from .output import OutputError, write_output
 

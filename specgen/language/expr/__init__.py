@@ -1,6 +1,6 @@
 """Evaluation of integer expressions over parameters, with exact-division and size checks.
 
-Values are int, float, bool, tuple (lists and `3x3` sizes) and `ir.Table` ({key: value}).
+Values are int, float, bool, tuple (lists and `3x3` sizes) and `values.Table` ({key: value}).
 Every mistake raises `EvalError` with the span of the offending sub-expression.
 
 The concerns live in modules of their own: `operands` (values, `EvalError`, operand checks),

@@ -1,7 +1,7 @@
 """The operands of expressions: their values, the error every mistake raises, and the checks
 of operands.
 
-Values are int, float, bool, tuple (lists and `3x3` sizes) and `ir.Table` ({key: value}).
+Values are int, float, bool, tuple (lists and `3x3` sizes) and `values.Table` ({key: value}).
 """
 
 from __future__ import annotations
