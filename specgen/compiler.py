@@ -25,6 +25,7 @@ from .language.source import read_source
 from .passes import constraints
 from .passes.cost import Cost
 from .passes.validate import validate
+from .values import plain
 
 Front = tuple[S.Program, Analysis, tuple[domains.Dimension, ...], list[Diagnostic]]
 
@@ -101,7 +102,7 @@ class Network:
     def params(self) -> dict[str, Any]:
         """The parameter values this network was compiled with; a list is a Python list, as
         given (and as a search's points hold it), not the compiler's tuple."""
-        return {name: domains.plain(value) for name, value in self.ir.params}
+        return {name: plain(value) for name, value in self.ir.params}
 
     @property
     def input_shape(self) -> ir.Shape:

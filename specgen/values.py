@@ -244,3 +244,10 @@ def _is_real(v: Any) -> bool:
     import numbers
 
     return isinstance(v, numbers.Real)
+
+
+def plain(value: Any) -> Any:
+    """A value as Python callers and JSON see it: lists, not tuples."""
+    if isinstance(value, tuple):
+        return [plain(v) for v in value]
+    return value

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import specgen
-from specgen.language import domains
+from specgen.language import points
 from specgen.tools.search import Objective, masked_url, render_table
 
 IGC = EXAMPLES / "igc_search.conv"
@@ -33,7 +33,7 @@ def test_distinct_draws_are_pythons_sample_one_at_a_time(size, k, seed, huge):
     gives the points it always gave (the docs' tables stay true)."""
     size = size * 10**9 if huge else size
     k = min(k, size)
-    lazy = list(domains._distinct(random.Random(seed), size, k))
+    lazy = list(points._distinct(random.Random(seed), size, k))
     assert lazy == random.Random(seed).sample(range(size), k)
 
 

@@ -31,7 +31,7 @@ def _check_one(args: argparse.Namespace, file: str) -> str:
     dims = _front(net.source.text, net.source.filename)[2]
     dims = [d for d in dims if d.name not in args.set_names]
     if dims:
-        from ...language.domains import space_size
+        from ...language.points import space_size
 
         size = space_size(tuple(dims))
         text += "\nsearch space: " + (f"{size:,} points" if size is not None else "continuous")

@@ -13,9 +13,10 @@ from ... import limits
 from ...compiler import Network, _front, compile
 from ...errors import Diagnostic, SpecError
 from ...language import domains as sp
+from ...language import points as space_points
 from ...language.source import read_source
 from ...passes import constraints as rules
-from ...values import format_value, from_python
+from ...values import format_value, from_python, plain
 from .candidates import Candidate, _python, pareto_front
 from .objectives import Objective, _Constraint, _constraints, _violation
 from .study import OptunaSearch
@@ -42,7 +43,7 @@ class Space:
     @property
     def size(self) -> int | None:
         """How many points the space has; None when a domain is continuous."""
-        return sp.space_size(self.dimensions)
+        return space_points.space_size(self.dimensions)
 
     @property
     def names(self) -> list[str]:
@@ -52,7 +53,7 @@ class Space:
         """`n` points drawn uniformly (distinct while the space has that many)."""
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative int, not {n!r}")
-        return sp.sample(self.dimensions, n, seed)
+        return space_points.sample(self.dimensions, n, seed)
 
     def grid(self) -> Iterator[dict[str, Any]]:
         """Every point, the last parameter varying fastest; a SpecError for a continuous
@@ -62,7 +63,7 @@ class Space:
                 message = f"`{d.name}` is continuous ({d.domain}): the space has no grid"
                 hint = "give it a step: uniform(low, high, step=q), or sample the space"
                 raise SpecError([Diagnostic(message, d.span, hint, code="domain")], self.source)
-        return sp.grid(self.dimensions)
+        return space_points.grid(self.dimensions)
 
     def evaluate(self, point: Mapping[str, Any]) -> Network | SpecError:
         """The network at `point` (the fixed values and defaults fill the rest), or the
@@ -85,7 +86,7 @@ class Space:
     ) -> Candidate:
         """Evaluate `point`: its network, feasibility (the spec's constraints and
         `constraints`, expressions or callables) and objective values."""
-        shown = {k: sp.plain(_python(v)) for k, v in point.items()}
+        shown = {k: plain(_python(v)) for k, v in point.items()}
         result = self.evaluate(point)
         if isinstance(result, SpecError):
             n = len(self.program.constraints) + len(constraints)
@@ -158,7 +159,9 @@ class Space:
             if n_trials is not None:
                 points = itertools.islice(points, n_trials)
         else:  # drawn one at a time: --trials 1e8 must not hold 10**8 points up front
-            points = sp.draw(self.dimensions, 100 if n_trials is None else n_trials, seed)
+            points = space_points.draw(
+                self.dimensions, 100 if n_trials is None else n_trials, seed
+            )
         for i, point in enumerate(points):
             c = self.candidate(point, objs, extra)
             c.number = i

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...language import domains as sp
+from ...values import plain
 from .candidates import Candidate
 from .errors import SearchError
 from .objectives import ObjectiveValueError, objective_values
@@ -281,7 +282,7 @@ def _pick(trial: Any, name: str, dists: Mapping[str, Any], domain: Any) -> Any:
         value = trial.suggest_categorical(name, dist.choices)
         if _scalar_choices(domain.values):
             return value
-        return sp.plain(domain.values[int(value)])  # a choice among lists: its index
+        return plain(domain.values[int(value)])  # a choice among lists: its index
     if isinstance(domain, sp.IntRange):
         return trial.suggest_int(name, dist.low, dist.high, step=dist.step)
     value = trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
