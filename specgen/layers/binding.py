@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Span, did_you_mean
-from ..ir import format_value
 from ..language import syntax as S
 from ..language.expr import VARIES, Compiled, EvalError, Value, as_int, compile_expr
+from ..values import format_value
 from .args import ALIASES, AUTO, REQUIRED, ArgSpec, OpSpec
 from .registry import OPS
 
