@@ -173,6 +173,9 @@ def _names(node, out: set[str]) -> None:
     elif t is S.Simple or t is S.Compound:
         for a in node.head.args:
             _names(a, out)
+        if t is S.Simple and type(node.alias) is S.Path:
+            for e in node.alias.exprs:
+                _names(e, out)
         if t is S.Simple and node.repeat is not None:
             _names(node.repeat, out)
         if t is S.Compound:
@@ -233,6 +236,15 @@ def analyze(program: S.Program) -> Analysis:
 
     def check_alias(stmt: S.Simple) -> None:
         alias = stmt.alias
+        if type(alias) is S.Path:
+            if stmt.repeat is not None and not alias.appends:
+                err(
+                    "a repeated line takes one name per copy: end the path with `*`",
+                    stmt.alias_span,
+                    f'`as "{alias.text}.*"` numbers the copies 0, 1, ...',
+                    code="syntax",
+                )
+            return
         if stmt.repeat is not None:
             err(
                 "`as` names one layer or block call; a repeated line would need several",

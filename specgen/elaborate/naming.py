@@ -35,7 +35,13 @@ class Namer(NameTable):
     of a block `bfloat` gives `bfloat16_`, never the `nn.Module.bfloat16` method.
     """
 
-    __slots__ = ()
+    __slots__ = ("holders", "next", "leaves", "keras")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # `as "PATH"` only: paths that hold others, the next index of each, the paths that
+        # name layers, and Keras' form of each (`.` -> `-`), which must stay distinct
+        self.holders: set[str] | None = None
 
     def __call__(self, base: str) -> str:
         # NameTable.fresh's fast path, inline (a table with no parent and nothing reserved
@@ -54,3 +60,54 @@ class Namer(NameTable):
             return False
         self.used.add(name)
         return True
+
+    def hold(self, parts: list[str | None]) -> list[str]:
+        """The containers `parts` name, `*` resolved to the next index of its container (one
+        new child per call), all marked as holding others; raises Clash."""
+        if self.holders is None:
+            self.holders, self.next, self.leaves, self.keras = set(), {}, set(), {}
+        out: list[str] = []
+        for part in parts:
+            path, part = self._step(out, part)
+            if path in self.leaves or (not out and path in self.used and path not in self.holders):
+                raise Clash(f"`{path}` names a layer and cannot hold others")
+            self.holders.add(path)
+            if not out:
+                self.used.add(path)
+            out.append(part)
+        return out
+
+    def place(self, prefix: list[str], part: str | None) -> str:
+        """The path of one layer: `prefix` (from `hold`) and `part` (None: the next index);
+        raises Clash when the path is taken or holds others."""
+        if self.holders is None:
+            self.hold([])
+        path, _ = self._step(prefix, part)
+        if path in self.holders:
+            raise Clash(f"`{path}` holds other layers and cannot name one")
+        if path in self.leaves or (not prefix and self.taken(path)):
+            raise Clash(f"`{path}` already names a layer or block call in this body")
+        keras = path.replace(".", "-")
+        other = self.keras.get(keras)
+        if other is not None:
+            raise Clash(f"`{path}` and `{other}` would have the same Keras name `{keras}`")
+        self.keras[keras] = path
+        self.leaves.add(path)
+        if not prefix:
+            self.used.add(path)
+        return path
+
+    def _step(self, prefix: list[str], part: str | None) -> tuple[str, str]:
+        """(the path `prefix.part`, the part), `*` resolved; the container's next index moves
+        past an index given."""
+        container = ".".join(prefix)
+        k = self.next.get(container, 0)
+        if part is None:
+            part = str(k)
+        if part.isdigit():
+            self.next[container] = max(k, int(part) + 1)
+        return (f"{container}.{part}" if prefix else part), part
+
+
+class Clash(Exception):
+    """A path that cannot be given (taken, or a layer where a container is, or the reverse)."""

@@ -1,18 +1,19 @@
 """The statements of a body, run in order: layer lines and block calls (with their `x N`
-repeats and `as NAME` names), `let`, `assert`, `if`/`elif`/`else` and `for` iterations, and
+repeats and `as NAME` / `as "PATH"` names), `let`, `assert`, `if`/`elif`/`else` and `for` iterations, and
 composites; and the network itself, its top-level lets, input and `layers:` body."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .. import ir, limits
+from .. import ir, limits, names
 from ..errors import Frame, Span
 from ..language import syntax as S
 from ..language.expr import EvalError, Value, bind, iterable, truth
 from ..layers import OPS
 from ..layers.shapes import checked
-from .naming import Namer, reserved_alias
+from ..values import format_value
+from .naming import Clash, Namer, reserved_alias
 from .state import Abort, State
 
 
@@ -104,11 +105,14 @@ class Statements(State):
                     continue  # reported by analyze
                 if not nodes:
                     continue
-                if stmt.alias is None:
+                alias = stmt.alias
+                if alias is None:
                     children.extend([(namer(base), node) for base, node in nodes])
-                else:
+                elif type(alias) is str:
                     children.append((self.alias(stmt, namer), nodes[0][1]))
                     children.extend([(namer(base), node) for base, node in nodes[1:]])
+                else:
+                    children.extend(self.placed(alias, env, namer, nodes))
                 out.made(len(nodes), frames)
                 out.current = nodes[-1][1].out_shape
             elif t is S.Let:
@@ -151,6 +155,49 @@ class Statements(State):
             )
             raise Abort
         return stmt.alias
+
+    def placed(
+        self, path: S.Path, env: Mapping[str, Value], namer: Namer, nodes
+    ) -> list[ir.Named]:
+        """`nodes` under the names `as "PATH"` gives them: with a last `*`, each the next
+        index of the path's container; else the first the path, the others their own."""
+        parts = [None if part is None else self.path_part(part, path, env) for part in path.parts]
+        try:
+            prefix = namer.hold(parts[:-1])
+            if path.appends:
+                return [(namer.place(prefix, None), node) for _, node in nodes]
+            first = [(namer.place(prefix, parts[-1]), nodes[0][1])]
+        except Clash as e:
+            self.error(str(e), path.span, code="redefined")
+            raise Abort from None
+        return first + [(namer(base), node) for base, node in nodes[1:]]
+
+    def path_part(self, pieces: tuple, path: S.Path, env: Mapping[str, Value]) -> str:
+        """One part of a path, its `{expr}` holes evaluated (non-negative ints)."""
+        text = []
+        for piece in pieces:
+            if type(piece) is str:
+                text.append(piece)
+                continue
+            value = self.eval(piece, env)
+            if type(value) is not int or value < 0:
+                self.error(
+                    f"a path's `{{...}}` must be a non-negative int, got {format_value(value)}",
+                    piece.span,
+                    code="type",
+                )
+                raise Abort
+            text.append(str(value))
+        part = "".join(text)
+        if part in names.RESERVED:
+            self.error(
+                f"`{part}` cannot be part of a module path: it is a Python word or an "
+                "attribute of nn.Module or keras.Model",
+                path.span,
+                code="reserved",
+            )
+            raise Abort
+        return part
 
     def truth(self, test: S.Expr, env: Mapping[str, Value]) -> bool:
         return truth(self.eval(test, env))

@@ -180,11 +180,32 @@ class Let:
 
 
 @dataclass(frozen=True, slots=True)
+class Path:
+    """`as "layer{stage + 1}.*"`: a module path, relative to the body it is written in.  Each
+    part is None for `*` (the next index of its container) or pieces glued together: literal
+    text and expressions whose values (non-negative ints) are written in."""
+
+    parts: tuple[tuple[str | Expr, ...] | None, ...]
+    span: Span
+    text: str  # as written, without the quotes
+
+    @property
+    def exprs(self) -> tuple[Expr, ...]:
+        return tuple(p for part in self.parts if part for p in part if not isinstance(p, str))
+
+    @property
+    def appends(self) -> bool:
+        """Whether the last part is `*`: every layer of the line takes the next index."""
+        return self.parts[-1] is None
+
+
+@dataclass(frozen=True, slots=True)
 class Simple:
     head: Head
     repeat: Expr | None
     span: Span
-    alias: str | None = None  # `as NAME`: the name of the line's layer or block call
+    # `as NAME` or `as "PATH"`: the name of the line's layer or block call
+    alias: str | Path | None = None
     alias_span: Span | None = None
 
 

@@ -139,7 +139,8 @@ class _Writer(LayerWriter):
         t = type(node)
         if t is ir.Block:
             fn = self.gen.block(node)
-            block_name = f'f"{{{self.prefix}}}-{name}"' if self.prefix else f'"{name}"'
+            local = keras_name(name)
+            block_name = f'f"{{{self.prefix}}}-{local}"' if self.prefix else f'"{local}"'
             self.add(f"{out} = {fn.name}({arg}, {block_name})", nhwc(node.out_shape))
             return fn.out_rank
         if t is ir.SepConv:

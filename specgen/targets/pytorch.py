@@ -159,8 +159,14 @@ class _Generator:
         cls.out_rank = rank
         for layer, bn in own_pairs(body):
             self.helpers["fold"] = True
-            pair = f"self.{layer}, self.{bn}"
-            cls.folds.extend(layout(f"{pair} = fold_batchnorm({pair})", DEPTH, wrap=self.wrap))
+            refs = f"{writer.modules.ref(layer)}, {writer.modules.ref(bn)}"
+            target = writer.modules.target(bn)
+            if target is None:  # `setattr`: the layer itself is changed in place
+                parent, key = writer.modules.parent(bn)
+                line = f'setattr({parent}, "{key}", fold_batchnorm({refs})[1])'
+            else:
+                line = f"{writer.modules.ref(layer)}, {target} = fold_batchnorm({refs})"
+            cls.folds.extend(layout(line, DEPTH, wrap=self.wrap))
         self.classes.append(cls)
         return cls
 
@@ -191,6 +197,67 @@ class _Generator:
             self.helpers["onednn"] = True
 
 
+class ModuleTree:
+    """The modules of one class as its `__init__` registers them, by path: the containers a
+    dotted path (`layer1.0`, from `as "layer{s + 1}.*"`) goes through are `nn.Sequential`s
+    made on first use, so that the state_dict keys are the paths.  Gives the Python
+    expression that reaches each path: `self.layer1[0]` where the index is the position,
+    `getattr(…, "block1-0")` where the key is no identifier."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, list[str]] = {"": []}  # container path -> keys, in order
+
+    def register(self, path: str, ctor: str) -> list[str]:
+        """The lines that register `ctor` at `path`, with the containers not made yet."""
+        parts = path.split(".")
+        lines = []
+        for k, key in enumerate(parts):
+            parent, here = ".".join(parts[:k]), ".".join(parts[: k + 1])
+            last = k == len(parts) - 1
+            if not last and here in self.children:
+                continue
+            value = ctor if last else "nn.Sequential()"
+            if not parent and key.isidentifier():
+                lines.append(f"self.{key} = {value}")
+            elif not parent:
+                lines.append(f'self.add_module("{key}", {value})')
+            elif key == str(len(self.children[parent])):
+                lines.append(f"{self.ref(parent)}.append({value})")
+            else:
+                lines.append(f'{self.ref(parent)}.add_module("{key}", {value})')
+            self.children[parent].append(key)
+            if not last:
+                self.children[here] = []
+        return lines
+
+    def ref(self, path: str) -> str:
+        """The expression that reaches the module at `path` from `self`."""
+        expr, parent = "self", ""
+        for key in path.split("."):
+            expr = self._step(expr, parent, key)
+            parent = f"{parent}.{key}" if parent else key
+        return expr
+
+    def target(self, path: str) -> str | None:
+        """`ref(path)` where Python can assign to it, else None."""
+        parent, key = path.rpartition(".")[::2]
+        if key.isidentifier() or self._step("", parent, key).startswith("["):
+            return self.ref(path)
+        return None
+
+    def parent(self, path: str) -> tuple[str, str]:
+        """(the expression of the module holding `path`, its key there)."""
+        parent, _, key = path.rpartition(".")
+        return (self.ref(parent) if parent else "self"), key
+
+    def _step(self, expr: str, parent: str, key: str) -> str:
+        if key.isidentifier():
+            return f"{expr}.{key}"
+        if parent and key.isdigit() and self.children[parent].index(key) == int(key):
+            return f"{expr}[{key}]"
+        return f'getattr({expr}, "{key}")'
+
+
 class _ForwardWriter(BodyWriter):
     """`__init__` lines (the modules) and `forward` lines (the data flow) of one class."""
 
@@ -198,6 +265,7 @@ class _ForwardWriter(BodyWriter):
         super().__init__(cls.forward, NameTable(parent=gen.table), DEPTH, gen.wrap)
         self.gen, self.cls = gen, cls
         self.attributes = NameTable()
+        self.modules = ModuleTree()
         self.fused: dict[str, str] = {}  # conv name: what its DeployConv2d fuses (deploy form)
 
     def seq(self, children, cur: str, out: str, rank: int) -> tuple[str, int]:
@@ -218,10 +286,11 @@ class _ForwardWriter(BodyWriter):
             ctor = module_ctor(node, rank, owned and t is ir.Act, self.fused.get(name))
             self.gen.use(node)
             new_rank = 2 if t is ir.Linear or t is ir.Flatten else rank
-        if self.attributes.take(name) != name:  # the elaborator's names are free by design
+        if "." not in name and self.attributes.take(name) != name:  # free by design
             raise AssertionError(f"attribute name `{name}` is not free")
-        self.cls.init.extend(layout(f"self.{name} = {ctor}", DEPTH, wrap=self.wrap))
-        call = f"self.{name}({padded(node, arg)})"
+        for line in self.modules.register(name, ctor):
+            self.cls.init.extend(layout(line, DEPTH, wrap=self.wrap))
+        call = f"{self.modules.ref(name)}({padded(node, arg)})"
         if t is ir.Pool and node.same and node.kind == "avg" and padded(node, arg) != arg:
             # TensorFlow averages the values inside the input only: divide by the same
             # pooling of a padded map of ones (the module itself runs once, for its hooks)

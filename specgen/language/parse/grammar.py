@@ -74,8 +74,26 @@ _PARSING = threading.Lock()
 
 
 @functools.cache
+def _hole_parser() -> Lark:
+    """A second parser for the `{expr}` holes of a quoted path: one line, no indentation, so
+    no post-lexer (the main parser's indenter keeps its state on itself, mid-parse)."""
+    return Lark(
+        _grammar(),
+        parser="lalr",
+        transformer=_Builder(),
+        maybe_placeholders=True,
+        start="expr",
+        cache=False,
+    )
+
+
+def _grammar() -> str:
+    return (resource_dir("grammar") / "specgen.lark").read_text(encoding="utf-8")
+
+
+@functools.cache
 def _parser() -> Lark:
-    grammar = (resource_dir("grammar") / "specgen.lark").read_text(encoding="utf-8")
+    grammar = _grammar()
     return Lark(
         grammar,
         parser="lalr",

@@ -5,8 +5,11 @@ limits on numbers and nesting checked as each node is built."""
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import re
 
 from lark import Token, Transformer
+from lark.exceptions import LarkError
 
 from ... import limits
 from ...errors import Span
@@ -191,7 +194,10 @@ class _Builder(Transformer):
         return c[0]
 
     def alias(self, c):
-        return str(c[0]), _tok_span(c[0])
+        tok = c[0]
+        if tok.type == "STRING":
+            return _path(tok), _tok_span(tok)
+        return str(tok), _tok_span(tok)
 
     def simple_stmt(self, c):
         head, repeat, alias = c
@@ -320,3 +326,90 @@ def _dims(tok: Token) -> S.Dims:
     if any(len(p) > limits.MAX_DIGITS for p in parts):
         raise _Limit(f"number in `{tok}` is too large", _tok_span(tok))
     return S.Dims(tuple(int(p) for p in parts), _tok_span(tok))
+
+
+# ---- `as "PATH"` ---------------------------------------------------------------------------
+
+_LITERAL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _path(tok: Token) -> S.Path:
+    """`"layer{stage + 1}.*"` as parts of literal text and `{expr}` holes.  A hole is parsed
+    as an expression with its own spans (columns inside the string); `*` stands alone."""
+    text = str(tok)[1:-1]
+    line, first = tok.line, tok.column + 1  # the column of text[0]
+
+    def where(i: int, j: int) -> Span:
+        return Span(line, first + i, line, first + max(j, i + 1), _FILE.get())
+
+    parts: list[tuple[str | S.Expr, ...] | None] = []
+    pieces: list[str | S.Expr] = []
+    start = i = 0
+    while True:
+        if i == len(text) or text[i] == ".":
+            if not pieces:
+                raise _Limit("a path's parts cannot be empty", where(start, i), "syntax")
+            if "*" in pieces:
+                if pieces != ["*"]:
+                    raise _Limit(
+                        "`*` stands alone in a part of a path (`layer1.*`)",
+                        where(start, i),
+                        "syntax",
+                    )
+                parts.append(None)
+            else:
+                parts.append(tuple(pieces))
+            if i == len(text):
+                break
+            pieces, start, i = [], i + 1, i + 1
+        elif text[i] == "{":
+            depth, j = 1, i + 1
+            while j < len(text) and depth:
+                depth += {"{": 1, "}": -1}.get(text[j], 0)
+                j += 1
+            if depth:
+                raise _Limit("this `{` is never closed", where(i, i + 1), "syntax")
+            pieces.append(_hole(text[i + 1 : j - 1], line, first + i + 1, where(i, j)))
+            i = j
+        elif text[i] == "*":
+            pieces.append("*")
+            i += 1
+        else:
+            found = _LITERAL.match(text, i)
+            if found is None:
+                raise _Limit(
+                    f"`{text[i]}` cannot be part of a path: parts are letters, digits, `_` "
+                    "and `-`, `{expr}` and `*`",
+                    where(i, i + 1),
+                    "syntax",
+                )
+            pieces.append(found.group())
+            i = found.end()
+    return S.Path(tuple(parts), _tok_span(tok), text)
+
+
+def _hole(text: str, line: int, column: int, span: Span) -> S.Expr:
+    """The expression of a `{hole}`, its spans where it stands in the file."""
+    from .grammar import _hole_parser  # the parser is built from this module's callbacks
+
+    if not text.strip():
+        raise _Limit("`{}` needs an expression", span, "syntax")
+    try:
+        expr = _hole_parser().parse(" " * (column - 1) + text, start="expr")
+    except LarkError:
+        raise _Limit("this is not an expression", span, "syntax") from None
+    return _shifted(expr, line - 1)
+
+
+def _shifted(node, lines: int):
+    """`node` with every span moved down `lines` lines."""
+    if lines == 0:
+        return node
+    if type(node) is Span:
+        return dataclasses.replace(node, line=node.line + lines, end_line=node.end_line + lines)
+    if type(node) is tuple:
+        return tuple(_shifted(n, lines) for n in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: _shifted(getattr(node, f.name), lines) for f in dataclasses.fields(node)}
+        return dataclasses.replace(node, **changes)
+    return node
