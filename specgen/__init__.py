@@ -19,7 +19,16 @@ import importlib.abc as _abc
 import importlib.util as _util
 import sys as _sys
 
-__all__ = ["Diagnostic", "Network", "Space", "SpecError", "compile", "space", "__version__"]
+__all__ = [
+    "Diagnostic",
+    "Network",
+    "Space",
+    "SpecError",
+    "compile",
+    "load_checkpoint",
+    "space",
+    "__version__",
+]
 from .version import __version__
 
 _LAZY = {
@@ -29,12 +38,14 @@ _LAZY = {
     "Diagnostic": ".errors",
     "space": ".tools.search",
     "Space": ".tools.search",
+    "load_checkpoint": ".targets.checkpoints",
 }
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers see True
 if TYPE_CHECKING:
     from .compiler import Network, compile
     from .errors import Diagnostic, SpecError
+    from .targets.checkpoints import load_checkpoint
     from .tools.search import Space, space
 
 
@@ -56,6 +67,7 @@ def __dir__() -> list[str]:
 # public module path -> the module's home; `import specgen.transfer` gives the very module
 # `specgen.targets.transfer`, so patches and isinstance checks see one object
 PUBLIC_MODULES = {
+    "specgen.checkpoints": "specgen.targets.checkpoints",
     "specgen.cli": "specgen.tools.cli",
     "specgen.deploy": "specgen.targets.deploy",
     "specgen.fmt": "specgen.tools.fmt",

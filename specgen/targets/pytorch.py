@@ -159,13 +159,16 @@ class _Generator:
         cls.out_rank = rank
         for layer, bn in own_pairs(body):
             self.helpers["fold"] = True
-            refs = f"{writer.modules.ref(layer)}, {writer.modules.ref(bn)}"
-            target = writer.modules.target(bn)
-            if target is None:  # `setattr`: the layer itself is changed in place
-                parent, key = writer.modules.parent(bn)
+            modules = writer.modules
+            refs = f"{modules.ref(layer)}, {modules.ref(bn)}"
+            target, layer_target = modules.target(bn), modules.target(layer)
+            if target is None:  # the layer itself is changed in place
+                parent, key = modules.parent(bn)
                 line = f'setattr({parent}, "{key}", fold_batchnorm({refs})[1])'
+            elif layer_target is None:
+                line = f"{target} = fold_batchnorm({refs})[1]"
             else:
-                line = f"{writer.modules.ref(layer)}, {target} = fold_batchnorm({refs})"
+                line = f"{layer_target}, {target} = fold_batchnorm({refs})"
             cls.folds.extend(layout(line, DEPTH, wrap=self.wrap))
         self.classes.append(cls)
         return cls

@@ -87,6 +87,10 @@ def _hole_parser() -> Lark:
     )
 
 
+def _parse_hole(text: str):
+    return _hole_parser().parse(text, start="expr")
+
+
 def _grammar() -> str:
     return (resource_dir("grammar") / "specgen.lark").read_text(encoding="utf-8")
 
@@ -98,7 +102,7 @@ def _parser() -> Lark:
         grammar,
         parser="lalr",
         postlex=_ConvIndenter(),
-        transformer=_Builder(),
+        transformer=_Builder(holes=_parse_hole),
         maybe_placeholders=True,
         start=["start", "expr", "library"],
         cache=False,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import re
+from collections.abc import Callable
 
 from lark import Token, Transformer
 from lark.exceptions import LarkError
@@ -84,7 +85,13 @@ def _present(items) -> tuple:
 
 
 class _Builder(Transformer):
-    """LALR callbacks that build `syntax` nodes as the parser reduces."""
+    """LALR callbacks that build `syntax` nodes as the parser reduces; `holes` parses the
+    text of a quoted path's `{expr}` (the parser is built from these callbacks, so it is
+    given, not imported)."""
+
+    def __init__(self, holes: Callable[[str], S.Expr] | None = None) -> None:
+        super().__init__()
+        self.holes = holes
 
     # expressions
     def int(self, c):
@@ -196,7 +203,7 @@ class _Builder(Transformer):
     def alias(self, c):
         tok = c[0]
         if tok.type == "STRING":
-            return _path(tok), _tok_span(tok)
+            return _path(tok, self.holes), _tok_span(tok)
         return str(tok), _tok_span(tok)
 
     def simple_stmt(self, c):
@@ -333,7 +340,7 @@ def _dims(tok: Token) -> S.Dims:
 _LITERAL = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _path(tok: Token) -> S.Path:
+def _path(tok: Token, holes: Callable[[str], S.Expr] | None) -> S.Path:
     """`"layer{stage + 1}.*"` as parts of literal text and `{expr}` holes.  A hole is parsed
     as an expression with its own spans (columns inside the string); `*` stands alone."""
     text = str(tok)[1:-1]
@@ -369,7 +376,8 @@ def _path(tok: Token) -> S.Path:
                 j += 1
             if depth:
                 raise _Limit("this `{` is never closed", where(i, i + 1), "syntax")
-            pieces.append(_hole(text[i + 1 : j - 1], line, first + i + 1, where(i, j)))
+            hole = text[i + 1 : j - 1]
+            pieces.append(_hole(hole, line, first + i + 1, where(i, j), holes))
             i = j
         elif text[i] == "*":
             pieces.append("*")
@@ -388,14 +396,16 @@ def _path(tok: Token) -> S.Path:
     return S.Path(tuple(parts), _tok_span(tok), text)
 
 
-def _hole(text: str, line: int, column: int, span: Span) -> S.Expr:
+def _hole(
+    text: str, line: int, column: int, span: Span, holes: Callable[[str], S.Expr] | None
+) -> S.Expr:
     """The expression of a `{hole}`, its spans where it stands in the file."""
-    from .grammar import _hole_parser  # the parser is built from this module's callbacks
-
     if not text.strip():
         raise _Limit("`{}` needs an expression", span, "syntax")
+    if holes is None:
+        raise _Limit("a path cannot stand here", span, "syntax")
     try:
-        expr = _hole_parser().parse(" " * (column - 1) + text, start="expr")
+        expr = holes(" " * (column - 1) + text)
     except LarkError:
         raise _Limit("this is not an expression", span, "syntax") from None
     return _shifted(expr, line - 1)
@@ -410,6 +420,8 @@ def _shifted(node, lines: int):
     if type(node) is tuple:
         return tuple(_shifted(n, lines) for n in node)
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        changes = {f.name: _shifted(getattr(node, f.name), lines) for f in dataclasses.fields(node)}
+        changes = {
+            f.name: _shifted(getattr(node, f.name), lines) for f in dataclasses.fields(node)
+        }
         return dataclasses.replace(node, **changes)
     return node
