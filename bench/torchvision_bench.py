@@ -5,8 +5,8 @@ input, one process, interleaved.
                                       [--threads N] [--markdown]
 
 For each network, torchvision's model (weights=None, eval) gets random BatchNorm statistics
-(so that folding is not the identity), its weights are copied into the generated eager module
-tensor by tensor (same registration order and shapes, checked one by one), the outputs are
+(so that folding is not the identity), its state_dict is loaded into the generated eager module
+by key (strict: the examples name their modules as torchvision does), the outputs are
 compared, and the deploy form (every BatchNorm folded, `specgen.targets.deploy.fold_torch`) is derived
 and compared too.  Then torchvision eager, generated eager and generated deploy are timed in
 NCHW and channels_last under `torch.inference_mode()`: every configuration once per round,
@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import re
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,32 +59,12 @@ def import_torchvision() -> Any:
     return models
 
 
-def _regnet_order(keys: list[str]) -> list[str]:
-    """torchvision's RegNet block registers its projection shortcut (`proj`) before the
-    branch (`f`); the generated block registers the shortcut after.  Move each block's
-    `proj.*` entries after its `f.*` entries, everything else in place."""
-    pattern = re.compile(r"^(trunk_output\.block\d+\.block\d+-\d+)\.(proj|f)\.")
-    first: dict[str, int] = {}
-    ranked = []
-    for i, key in enumerate(keys):
-        match = pattern.match(key)
-        group = match.group(1) if match else key
-        first.setdefault(group, i)
-        ranked.append((first[group], 1 if match and match.group(2) == "proj" else 0, i, key))
-    return [key for *_, key in sorted(ranked)]
-
-
-# name: (example, params, torchvision constructor, reorder torchvision's state_dict keys)
-NETWORKS: dict[str, tuple[str, dict[str, Any], str, Callable[[list[str]], list[str]]]] = {
-    "ResNeXt-50 32x4d": (
-        "resnet.conv",
-        {"groups": 32, "width_per_group": 4},
-        "resnext50_32x4d",
-        list,
-    ),
-    "MobileNet V2": ("mobilenet_v2.conv", {}, "mobilenet_v2", list),
-    "ShuffleNet V2 x1.0": ("shufflenet_v2.conv", {}, "shufflenet_v2_x1_0", list),
-    "RegNetX-400MF": ("regnet.conv", {}, "regnet_x_400mf", _regnet_order),
+# name: (example, params, torchvision constructor)
+NETWORKS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "ResNeXt-50 32x4d": ("resnet.conv", {"groups": 32, "width_per_group": 4}, "resnext50_32x4d"),
+    "MobileNet V2": ("mobilenet_v2.conv", {}, "mobilenet_v2"),
+    "ShuffleNet V2 x1.0": ("shufflenet_v2.conv", {}, "shufflenet_v2_x1_0"),
+    "RegNetX-400MF": ("regnet.conv", {}, "regnet_x_400mf"),
 }
 
 
@@ -104,37 +82,16 @@ def randomize_batchnorms(model: nn.Module, seed: int = 0) -> None:
                 m.running_var.copy_(0.5 + 1.5 * torch.rand(n, generator=gen))
 
 
-def map_state(source: dict, target: dict, order: Callable[[list[str]], list[str]]) -> dict:
-    """`source`'s tensors under `target`'s names, paired in registration order (after `order`
-    rearranges the source's keys).  Fails loudly on any difference in count or shape."""
-    src_keys = order(list(source))
-    if sorted(src_keys) != sorted(source):
-        raise AssertionError("the key reordering lost or duplicated entries")
-    if len(src_keys) != len(target):
-        raise AssertionError(f"{len(src_keys)} torchvision tensors vs {len(target)} generated")
-    mapped = {}
-    for s, t in zip(src_keys, target, strict=True):
-        if source[s].shape != target[t].shape:
-            raise AssertionError(
-                f"shape mismatch: torchvision {s} {tuple(source[s].shape)} vs "
-                f"generated {t} {tuple(target[t].shape)}"
-            )
-        mapped[t] = source[s]
-    return mapped
-
-
 def build(name: str) -> tuple[dict[str, nn.Module], dict[str, float]]:
     """The three models of `name` with the same weights, and their output differences."""
     models = import_torchvision()
-    file, params, ctor, order = NETWORKS[name]
+    file, params, ctor = NETWORKS[name]
     torch.manual_seed(0)
     reference = getattr(models, ctor)(weights=None).eval()
     randomize_batchnorms(reference)
     net = specgen.compile(ROOT / "examples" / file, params)
     generated = net.to_torch().eval()
-    generated.load_state_dict(
-        map_state(reference.state_dict(), generated.state_dict(), order), strict=True
-    )
+    generated.load_state_dict(reference.state_dict(), strict=True)
     deploy = net.deploy().to_torch().eval()
     deploy.load_state_dict(fold_torch(net.ir, generated.state_dict()), strict=True)
     x = torch.randn(2, *net.input_shape.as_list(), generator=torch.Generator().manual_seed(1))
@@ -249,7 +206,7 @@ def main() -> None:
             file=sys.stderr,
             flush=True,
         )
-        file, params, _, _ = NETWORKS[name]
+        file, params, _ = NETWORKS[name]
         in_shape = specgen.compile(ROOT / "examples" / file, params).input_shape.as_list()
         for batch in args.batches:
             results.append((name, batch, time_configs(models, in_shape, batch, args.rounds)))

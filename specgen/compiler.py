@@ -160,6 +160,20 @@ class Network:
         fold_keras(self.ir, model, deploy)
         return deploy
 
+    def at_defaults(self) -> Network:
+        """This network's family at the spec's default parameters (itself when it is that
+        member): what the family code's docstring describes."""
+        found = getattr(self, "_defaults", None)
+        if found is None:
+            try:
+                found = compile(self.source.text, filename=self.source.filename)
+            except SpecError:  # defaults the spec itself refuses: this member stands in
+                found = self
+            if found.ir.deploy != self.ir.deploy:
+                found = found.deploy()
+            self._defaults = found
+        return found
+
     def emit(self, target: str, **options: Any) -> str:
         """Source code for `target` ("torch", "keras"): see `specgen.targets`."""
         from .targets import get_emitter

@@ -149,7 +149,8 @@ def test_channels_last_keeps_the_layout(name):
     nchw = net.to_torch().eval()
     model = net.to_torch(channels_last=True).eval()
     model.load_state_dict(nchw.state_dict())
-    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    first = "conv1.0" if name == "shufflenet_v2.conv" else "conv1"  # torchvision's name
+    assert model.get_submodule(first).weight.is_contiguous(memory_format=torch.channels_last)
     lost = []
 
     def hook(module, args, out):

@@ -82,8 +82,8 @@ def test_mobilenet_v2_shortcuts_follow_torchvision():
 
     def residuals(width: float) -> int:
         net = specgen.compile(MOBILENET_V2, {"width": width})
-        return sum(1 for row in net.cost.blocks if row.name.count(".") == 0 and row.params
-                   and any(n.startswith(row.name + ".expand_project") for n in net.shapes)
+        return sum(1 for row in net.cost.blocks if row.name.count(".") == 1 and row.params
+                   and any(n.startswith(row.name + ".conv") for n in net.shapes)
                    and _has_residual(net, row.name))  # fmt: skip
 
     assert residuals(1.0) == 10
@@ -98,7 +98,7 @@ def _has_residual(net, block: str) -> bool:
 def test_regnet_stages_come_from_the_design_rule():
     """RegNetX-400MF: torchvision derives widths [32, 64, 160, 400] and depths [1, 2, 7, 12]."""
     net = specgen.compile(REGNET)
-    blocks = [name for name in net.shapes if name.count(".") == 0 and name.startswith("res")]
+    blocks = [name for name in net.shapes if name.count(".") == 2 and name.startswith("trunk")]
     assert len(blocks) == 22
     widths = [net.shapes[name].c for name in blocks]
     assert [widths.count(w) for w in (32, 64, 160, 400)] == [1, 2, 7, 12]

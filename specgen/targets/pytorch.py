@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import black
+
 from .. import ir
 from ..names import NameTable
 from ..passes.fold import own_pairs
@@ -34,8 +36,10 @@ from .common import (
     shape_text,
     size,
 )
+from .family import Untranslatable, family_source, python_value
 from .loading import load_module
 from .pytorch_layers import FUSED_ACTS, module_ctor, pad_sides, padded
+from .tree import ModuleTree
 
 # module-level names of torch.py.j2, and the fixed locals of its methods
 TEMPLATE_NAMES = frozenset(
@@ -200,67 +204,6 @@ class _Generator:
             self.helpers["onednn"] = True
 
 
-class ModuleTree:
-    """The modules of one class as its `__init__` registers them, by path: the containers a
-    dotted path (`layer1.0`, from `as "layer{s + 1}.*"`) goes through are `nn.Sequential`s
-    made on first use, so that the state_dict keys are the paths.  Gives the Python
-    expression that reaches each path: `self.layer1[0]` where the index is the position,
-    `getattr(…, "block1-0")` where the key is no identifier."""
-
-    def __init__(self) -> None:
-        self.children: dict[str, list[str]] = {"": []}  # container path -> keys, in order
-
-    def register(self, path: str, ctor: str) -> list[str]:
-        """The lines that register `ctor` at `path`, with the containers not made yet."""
-        parts = path.split(".")
-        lines = []
-        for k, key in enumerate(parts):
-            parent, here = ".".join(parts[:k]), ".".join(parts[: k + 1])
-            last = k == len(parts) - 1
-            if not last and here in self.children:
-                continue
-            value = ctor if last else "nn.Sequential()"
-            if not parent and key.isidentifier():
-                lines.append(f"self.{key} = {value}")
-            elif not parent:
-                lines.append(f'self.add_module("{key}", {value})')
-            elif key == str(len(self.children[parent])):
-                lines.append(f"{self.ref(parent)}.append({value})")
-            else:
-                lines.append(f'{self.ref(parent)}.add_module("{key}", {value})')
-            self.children[parent].append(key)
-            if not last:
-                self.children[here] = []
-        return lines
-
-    def ref(self, path: str) -> str:
-        """The expression that reaches the module at `path` from `self`."""
-        expr, parent = "self", ""
-        for key in path.split("."):
-            expr = self._step(expr, parent, key)
-            parent = f"{parent}.{key}" if parent else key
-        return expr
-
-    def target(self, path: str) -> str | None:
-        """`ref(path)` where Python can assign to it, else None."""
-        parent, key = path.rpartition(".")[::2]
-        if key.isidentifier() or self._step("", parent, key).startswith("["):
-            return self.ref(path)
-        return None
-
-    def parent(self, path: str) -> tuple[str, str]:
-        """(the expression of the module holding `path`, its key there)."""
-        parent, _, key = path.rpartition(".")
-        return (self.ref(parent) if parent else "self"), key
-
-    def _step(self, expr: str, parent: str, key: str) -> str:
-        if key.isidentifier():
-            return f"{expr}.{key}"
-        if parent and key.isdigit() and self.children[parent].index(key) == int(key):
-            return f"{expr}[{key}]"
-        return f'getattr({expr}, "{key}")'
-
-
 class _ForwardWriter(BodyWriter):
     """`__init__` lines (the modules) and `forward` lines (the data flow) of one class."""
 
@@ -331,12 +274,31 @@ def _doc_shapes(node: ir.Node | ir.Seq) -> str:
 
 
 class TorchEmitter:
+    """The PyTorch target.  The family code (`targets.family`: one class per block
+    definition, the network's parameters as keyword arguments) serves wherever it can write
+    the spec; the per-point code (one class per block instantiation, every number written
+    out) serves the deploy form, whose folded BatchNorms and fused activations belong to one
+    member, and the specs the family code cannot write yet (`family.Untranslatable`)."""
+
     name = "torch"
 
-    def emit(self, net: Any, *, format: bool = True) -> str:  # noqa: A002 - mirrors black
+    def emit(self, net: Any, *, format: bool = True, family: bool = True) -> str:  # noqa: A002
         """The module's source, black-formatted; `format=False` writes every statement on
-        one line (for in-memory builds)."""
+        one line (for in-memory builds); `family=False` asks for the per-point code."""
+        found = self.family(net) if family else None
+        if found is not None:
+            return black.format_str(found[0], mode=black.Mode()) if format else found[0]
         return self._emit(net, format)[0]
+
+    @staticmethod
+    def family(net: Any) -> tuple[str, str] | None:
+        """(the family module's source, its network class) where it serves `net`."""
+        if net.ir.deploy:
+            return None
+        try:
+            return family_source(net)
+        except Untranslatable:
+            return None
 
     def _emit(self, net: Any, wrap: bool) -> tuple[str, str]:
         """(source, name of the network class)."""
@@ -346,12 +308,19 @@ class TorchEmitter:
         assert network is gen.classes[-1]
         return code, network.name
 
-    def build(self, net: Any) -> Any:
+    def build(self, net: Any, *, family: bool = True) -> Any:
         """An `nn.Module` instance of the network, compiled from the generated source, which
         is registered as if it had been imported (see `loading.load_module`): so
         `inspect.getsource`, `torch.jit.script`, tracebacks and in-process pickling see the
-        classes as they would those of a `-o` file.
+        classes as they would those of a `-o` file.  The family code is made once per spec
+        and this member is its network class called with the member's parameters.
         """
+        found = self.family(net) if family else None
+        if found is not None:
+            code, entry = found
+            namespace = load_module(code, net.name)
+            params = {k: python_value(v) for k, v in net.ir.params}
+            return namespace[entry](**params)
         code, entry = self._emit(net, wrap=False)
         namespace = load_module(code, net.name)
         # the local `namespace` keeps the module alive until the model does

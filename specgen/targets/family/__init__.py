@@ -1,0 +1,360 @@
+"""The family form of the PyTorch target: the spec's whole family as parameterised code.
+
+One class per block definition, its constructor taking the input channels, the block's
+parameters and the network globals it reads; a network class whose keyword arguments are the
+spec's parameters (defaults included), which checks their domains and the spec's asserts
+(ValueError with the spec's message) and computes its `let`s in Python.  Each member of the
+family is `Net(**params)`; its state_dict keys, shapes and order, parameter count, MACs and
+outputs are those of the per-point code of the same member (tests/test_family.py).
+
+What the family code cannot write yet (a composite inside a loop, `gdc`, `padding=same`,
+`sepconv`, an `fc` on a map whose size it does not follow, names that depend on a branch
+taken) raises `Untranslatable`; `emit_family` then returns None and the per-point code
+serves (docs/targets.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...elaborate.analysis import analyze
+from ...language import domains
+from ...language import syntax as S
+from ...names import NameTable
+from ..common import camel, grouped, num, render, shape_text
+from .bodies import IN, BodyWriter, Flow, is_sequential
+from .pyexpr import PyExpr, Untranslatable
+
+__all__ = ["Untranslatable", "emit_family", "family_source", "python_value"]
+
+# module-level names of torch_family.py.j2 (and its helpers), and the methods' fixed names
+TEMPLATE_NAMES = frozenset(
+    {"torch", "nn", "math", "OrderedDict", "divide", "make_divisible", "unique", "count", "place"}
+    | {"next_index", "FlatLinear", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv"}
+    | {"SqueezeExcitation", "self", "x", "channels", IN}
+)
+
+
+@dataclass
+class FamilyClass:
+    name: str
+    base: str
+    signature: str
+    doc: str
+    init: list[str] = field(default_factory=list)
+    forward: list[str] = field(default_factory=list)
+    param_names: dict[str, str] = field(default_factory=dict)
+    globals_: tuple[str, ...] = ()
+    out_rank: int = 4
+
+
+class FamilyGenerator:
+    """The classes of one family module, from the program behind `net`."""
+
+    def __init__(self, net: Any):
+        self.net = net
+        self.program: S.Program = net.ir.program
+        self.analysis = analyze(self.program)
+        self.helpers: set[str] = set()
+        self.reserved = TEMPLATE_NAMES
+        self.table = NameTable(TEMPLATE_NAMES)
+        self.blocks: dict[str, FamilyClass] = {}
+        self.classes: list[FamilyClass] = []
+        self.network_name = self.table.take(camel(self.program.name, "Net"))
+        self.global_names: dict[str, str] = {}
+
+    def global_name(self, spec_name: str) -> str | None:
+        return None  # every body binds what it reads (parameters, globals passed in)
+
+    # ---- blocks ------------------------------------------------------------------------------
+    def order(self) -> list[S.BlockDef]:
+        """The blocks the network calls, callees before callers."""
+        defs = {b.name: b for b in self.program.blocks}
+        done: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in done or name not in defs:
+                return
+            for callee in _calls(defs[name].body, set(defs)):
+                visit(callee)
+            done.append(name)
+
+        for name in _calls(self.program.body, set(defs)):
+            visit(name)
+        return [defs[n] for n in done]
+
+    def block(self, bdef: S.BlockDef) -> FamilyClass:
+        table = NameTable(TEMPLATE_NAMES)
+        params: dict[str, str] = {}
+        signature = ["self", f"{IN}: int"]
+        late: list[S.Param] = []  # defaults computed from the globals, in the constructor
+        for p in bdef.params:
+            params[p.name] = table.take(p.name)
+            if p.default is None:
+                signature.append(params[p.name])
+            elif self._is_literal(p.default):
+                signature.append(f"{params[p.name]}={self._literal(p.default)}")
+            else:
+                signature.append(f"{params[p.name]}=None")
+                late.append(p)
+        own = {p.name for p in bdef.params} | _bound(bdef.body)
+        globals_ = tuple(g for g in self.analysis.reads.get(bdef.name, ()) if g not in own)
+        for callee in _calls(bdef.body, set(self.blocks)):
+            shadowed = set(self.blocks[callee].globals_) & own
+            if shadowed:
+                raise Untranslatable(
+                    f"`{bdef.name}` hides the global `{min(shadowed)}` that `{callee}` reads"
+                )
+        if globals_:
+            signature.append("*")
+        for g in globals_:
+            params[g] = table.take(g)
+            signature.append(params[g])
+        sequential = is_sequential(bdef.body)
+        writer = BodyWriter(self, not sequential, params)
+        writer.names = table
+        table.used.add("channels")
+        for p in late:
+            writer.init.add(f"if {params[p.name]} is None:")
+            writer.init.add(f"    {params[p.name]} = {writer.py(p.default)}")
+        flow = writer.body(bdef.body, Flow())
+        self.helpers |= writer.py.used
+        cls = FamilyClass(
+            self.table.take(camel(bdef.name, "Block")),
+            "nn.Sequential" if sequential else "nn.Module",
+            ", ".join(signature),
+            self._doc(bdef.span.line, f"{bdef.name}({', '.join(p.name for p in bdef.params)})"),
+            _lines(writer.init) + [f"self.out_channels = {writer.channels}"],
+            [] if sequential else _lines(writer.fwd) + [f"return {flow.var}"],
+            {p.name: params[p.name] for p in bdef.params},
+            globals_,
+            flow.rank,
+        )
+        self.blocks[bdef.name] = cls
+        return cls
+
+    # ---- the network -------------------------------------------------------------------------
+    def network(self) -> FamilyClass:
+        p = self.program
+        table = NameTable(TEMPLATE_NAMES)
+        params = {q.name: table.take(q.name) for q in p.params}
+        signature = ["self"] + [
+            f"{params[q.name]}={self._literal(q.default)}" for q in p.params if q.default
+        ]
+        sequential = is_sequential(p.body)
+        writer = BodyWriter(self, not sequential, params)
+        writer.names = table
+        table.used.add("channels")
+        for line in self._domain_checks(params):
+            writer.init.add(line)
+        for stmt in p.lets:
+            writer.statement(stmt, Flow(), False)
+        writer.init.add(f"{IN} = {writer.py(p.input[0])}")
+        flow = writer.body(p.body, Flow())
+        self.helpers |= writer.py.used
+        cls = FamilyClass(
+            self.network_name,
+            "nn.Sequential" if sequential else "nn.Module",
+            ", ".join(signature),
+            self._doc(p.name_span.line, None),
+            _lines(writer.init),
+            [] if sequential else _lines(writer.fwd) + [f"return {flow.var}"],
+        )
+        return cls
+
+    def _domain_checks(self, params: dict[str, str]) -> list[str]:
+        dims, _errors = domains.domains(self.program)
+        lines = []
+        for d in dims:
+            test = _domain_test(params[d.name], d.domain)
+            if test is None:
+                continue
+            message = (
+                f"parameter `{d.name}` = {{{params[d.name]}!r}} is outside its domain {d.domain}"
+            )
+            lines += [f"if {test}:", f'    raise ValueError(f"{message}")']
+        return lines
+
+    def _is_literal(self, e: S.Expr) -> bool:
+        try:
+            self._literal(e)
+        except Untranslatable:
+            return False
+        return True
+
+    def _literal(self, e: S.Expr) -> str:
+        """A parameter's default: an expression of literals only."""
+
+        def refuse(name: str) -> str:
+            raise Untranslatable(f"a default that reads `{name}`")
+
+        return PyExpr(refuse)(e)
+
+    def _doc(self, line: int, title: str | None) -> str:
+        """The spec's comment lines just above `line` as a docstring (`title` first)."""
+        lines = self.net.source.text.splitlines()
+        comments: list[str] = []
+        i = line - 2
+        while i >= 0 and lines[i].lstrip().startswith("#"):
+            comments.insert(0, lines[i].lstrip()[1:].rstrip())
+            i -= 1
+        comments = [c[1:] if c.startswith(" ") else c for c in comments]
+        if title is not None:
+            comments = [f"{title}: {comments[0]}" if comments else f"{title}.", *comments[1:]]
+        if not comments:
+            comments = [f"The `{self.program.name}` network."]
+        return _docstring(comments)
+
+    # ---- the module --------------------------------------------------------------------------
+    def module(self) -> str:
+        for bdef in self.order():
+            self.classes.append(self.block(bdef))
+        network = self.network()
+        self.classes.append(network)
+        net = self.net
+        if "igc" in self.helpers:
+            self.helpers.add("shuffle")
+        helpers = {h: h in self.helpers for h in _HELPERS}
+        helpers["math"] = "math" in self.helpers
+        doc = {
+            "title": f"The `{self.program.name}` family as PyTorch modules: {network.name}(...)",
+            "version": _version(),
+            "source": _source(net),
+            "network": network.name,
+            "input": shape_text(net.input_shape),
+            "output": shape_text(net.output_shape),
+            "flat": net.output_shape.flat,
+            "params": grouped(net.cost.params),
+            "macs": grouped(net.cost.macs),
+        }
+        return render("torch_family.py.j2", doc=doc, helpers=helpers, classes=self.classes)
+
+
+_HELPERS = ("divide", "make_divisible", "unique", "count", "place", "flat_linear", "shuffle")
+_HELPERS += ("igc", "se", "ordered_dict")
+
+
+_CACHE: dict[int, tuple[S.Program, tuple[str, str] | str]] = {}
+_CACHE_SIZE = 64
+
+
+def family_source(net: Any) -> tuple[str, str]:
+    """(the family module's source, unformatted; the network class's name); raises
+    Untranslatable.  Every member of a family has the same code: it is made once per
+    program (the compiler keeps one program object per spec text)."""
+    program = net.ir.program
+    found = _CACHE.get(id(program))
+    if found is None or found[0] is not program:
+        try:
+            gen = FamilyGenerator(net)
+            result: tuple[str, str] | str = (gen.module(), gen.network_name)
+        except Untranslatable as e:
+            result = str(e)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        found = _CACHE[id(program)] = (program, result)
+    if isinstance(found[1], str):
+        raise Untranslatable(found[1])
+    return found[1]
+
+
+def python_value(value: Any) -> Any:
+    """A parameter's value as the family code takes it: the language's lists (tuples) as
+    lists."""
+    if isinstance(value, tuple):
+        return [python_value(v) for v in value]
+    return value
+
+
+def emit_family(net: Any) -> str | None:
+    """The family module, black-formatted, or None where the spec needs the per-point code."""
+    import black
+
+    try:
+        code, _ = family_source(net)
+    except Untranslatable:
+        return None
+    return black.format_str(code, mode=black.Mode())
+
+
+def _domain_test(name: str, domain: Any) -> str | None:
+    """The Python test that `name` lies outside `domain`."""
+    kind = type(domain).__name__
+    if kind == "Choice":
+        return f"{name} not in ({', '.join(_value(v) for v in domain.values)},)"
+    if kind == "IntRange":
+        return f"{name} not in range({domain.start}, {domain.stop}, {domain.step})"
+    if kind == "Uniform":
+        return f"not {num(domain.low)} <= {name} <= {num(domain.high)}"
+    return None  # a list of domains: its items are checked where they are used
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, int | float):
+        return num(v)
+    if isinstance(v, tuple):
+        return f"[{', '.join(_value(x) for x in v)}]"
+    raise Untranslatable(f"no Python form for {v!r}")
+
+
+def _calls(stmts: tuple[S.Stmt, ...], blocks: set[str]) -> list[str]:
+    out: list[str] = []
+    for s in stmts:
+        t = type(s)
+        if t is S.Simple and s.head.name in blocks:
+            out.append(s.head.name)
+        elif t is S.Compound:
+            out += _calls(s.body, blocks)
+        elif t is S.If:
+            for _, b in s.branches:
+                out += _calls(b, blocks)
+        elif t is S.For:
+            out += _calls(s.body, blocks)
+    return out
+
+
+def _lines(code: Any) -> list[str]:
+    return ["    " * level + text for level, text in code.lines]
+
+
+def _docstring(lines: list[str] | str) -> str:
+    """Lines as the inside of a class's docstring (indented, the closing quotes on a line of
+    their own when there are several)."""
+    if isinstance(lines, str):
+        lines = [lines]
+    lines = [line.replace("\\", "\\\\").replace('"""', "'''") for line in lines]
+    if len(lines) == 1:
+        return lines[0]
+    return "\n".join([lines[0], *("    " + x if x else "" for x in lines[1:]), "    "])
+
+
+def _version() -> str:
+    from ...version import __version__
+
+    return __version__
+
+
+def _source(net: Any) -> str:
+    from ..common import doc_info
+
+    return doc_info(net).source
+
+
+def _bound(stmts: tuple[S.Stmt, ...]) -> set[str]:
+    """The names a body binds: its `let`s and loop variables."""
+    out: set[str] = set()
+    for s in stmts:
+        t = type(s)
+        if t is S.Let:
+            out.add(s.name)
+        elif t is S.For:
+            out |= set(s.targets) | _bound(s.body)
+        elif t is S.If:
+            for _, b in s.branches:
+                out |= _bound(b)
+        elif t is S.Compound:
+            out |= _bound(s.body)
+    return out

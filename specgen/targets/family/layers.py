@@ -1,0 +1,236 @@
+"""Each layer line's module constructor in the family code: the spec's arguments as Python
+expressions (not numbers), so that one line serves every member of the family.
+
+The rules are those of the layer kinds' `build` (specgen/layers) and of the per-point
+constructors (`pytorch_layers`): the default padding keeps H×W at stride 1, the bias is off
+before a BatchNorm, `dwconv` has groups = input channels, a pool's stride defaults to its
+kernel.  Arguments the family code cannot write (TensorFlow's `same`, an asymmetric padding,
+`gdc`, whose kernel is the input's size) raise Untranslatable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...language import syntax as S
+from ...layers import AUTO
+from ..common import num
+from ..pytorch_layers import _ACTS, _SE_CLASSES
+from .pyexpr import PyExpr, Untranslatable
+
+
+@dataclass
+class Made:
+    """One module of a line: its base name (`conv`, `bn`), constructor, and the channels and
+    rank after it."""
+
+    base: str
+    ctor: str
+    channels: str
+    rank: int
+    helper: str | None = None  # the template helper it needs (`shuffle`, `igc`, `se`)
+    block: Any = None  # a block call: the block's class
+    flatten: bool = False  # an `fc` on a map, in an nn.Sequential: its input is flattened
+
+
+class LineArgs:
+    """A layer's arguments as Python text: written ones translated, the others its defaults."""
+
+    def __init__(self, plan: Any, py: PyExpr):
+        self.plan, self.py = plan, py
+        self.written = {spec.name: expr for spec, expr in plan.assign}
+
+    def text(self, name: str) -> str | None:
+        """The argument as Python, or None when it takes the kind's AUTO default."""
+        if name in self.written:
+            e = self.written[name]
+            if type(e) is S.Dims and len(set(e.values)) == 1:  # `3x3`: PyTorch takes 3
+                return num(e.values[0])
+            return self.py(e)
+        value = self.plan.base.get(name)
+        if value is AUTO or value is None:
+            return None
+        return literal(value)
+
+    def static(self, name: str) -> Any:
+        """The argument's value where it is a literal or a default (else Untranslatable)."""
+        if name in self.written:
+            e = self.written[name]
+            if type(e) is S.Num:
+                return e.value
+            if type(e) is S.Name and e.name in ("true", "false"):
+                return e.name == "true"
+            if type(e) is S.Dims:
+                return e.values
+            raise Untranslatable(f"`{name}` must be written as a literal here")
+        return self.plan.base.get(name)
+
+
+def literal(value: Any) -> str:
+    """A default value as Python: numbers, pairs (as one number when square), strings."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int | float):
+        return num(value)
+    if isinstance(value, tuple):
+        if len(value) == 2 and value[0] == value[1]:
+            return num(value[0])
+        return f"({', '.join(num(v) for v in value)})"
+    raise Untranslatable(f"no Python form for the default {value!r}")
+
+
+def conv(op: str, a: LineArgs, channels: str, bias: str) -> Made:
+    """conv / pwconv / dwconv: nn.Conv2d."""
+    if op == "gdc":
+        raise Untranslatable("`gdc` takes the input's size as its kernel")
+    kernel = "1" if op == "pwconv" else a.text("kernel")
+    if op == "dwconv":
+        multiplier = a.text("multiplier")
+        out = channels if multiplier in (None, "1") else f"{channels} * {multiplier}"
+        groups = channels
+    else:
+        out = a.text("out") or channels
+        groups = a.text("group")
+    args = [channels, out, f"kernel_size={kernel}"]
+    stride = a.text("stride")
+    if stride not in (None, "1"):
+        args.append(f"stride={stride}")
+    dilation = a.text("dilation") if op != "pwconv" else None
+    padding = _padding(a, kernel, dilation) if op != "pwconv" else None
+    if padding not in (None, "0"):
+        args.append(f"padding={padding}")
+    if dilation not in (None, "1"):
+        args.append(f"dilation={dilation}")
+    if groups not in (None, "1"):
+        args.append(f"groups={groups}")
+    if bias != "True":
+        args.append(f"bias={bias}")
+    return Made(op, f"nn.Conv2d({', '.join(args)})", out, 4)
+
+
+def _padding(a: LineArgs, kernel: str, dilation: str | None) -> str | None:
+    """The written padding, or the one that keeps H×W at stride 1 for odd kernels:
+    dilation · (k - 1) // 2 (`shapes.auto_padding`)."""
+    written = a.written.get("padding")
+    if written is not None:
+        if type(written) is S.Name and written.name == "same":
+            raise Untranslatable("`padding=same` depends on the input's size")
+        if type(written) is S.ListExpr and len(written.items) == 4:
+            raise Untranslatable("a padding of four sizes is padded in forward")
+        return a.text("padding")
+    d = None if dilation in (None, "1") else dilation
+    if kernel.isdigit():
+        k = int(kernel)
+        if d is None or k == 1:
+            return num((k - 1) // 2)
+        return f"{d} * {num(k - 1)} // 2"
+    if kernel.startswith("(") and kernel.endswith(")") and d is None:
+        sizes = [int(v) for v in kernel[1:-1].split(", ")]
+        return f"({', '.join(num((k - 1) // 2) for k in sizes)})"
+    # a kernel that varies (`dwconv k`): an int at every member the examples have
+    k = kernel if kernel.isidentifier() else f"({kernel})"
+    return f"({k} - 1) // 2" if d is None else f"{d} * ({k} - 1) // 2"
+
+
+def igc(a: LineArgs, channels: str, bias: str) -> Made:
+    kernel = a.text("kernel")
+    m, l_ = a.text("M"), a.text("L")
+    args = [f"M={m}", f"L={l_}", f"kernel_size={kernel}"]
+    stride = a.text("stride")
+    if stride not in (None, "1"):
+        args.append(f"stride={stride}")
+    dilation = a.text("dilation")
+    padding = _padding(a, kernel, dilation)
+    if padding not in (None, "0"):
+        args.append(f"padding={padding}")
+    if dilation not in (None, "1"):
+        args.append(f"dilation={dilation}")
+    if bias == "True":
+        args.append("bias=True")
+    elif bias != "False":
+        args.append(f"bias={bias}")
+    return Made("igc", f"InterleavedGroupConv({', '.join(args)})", f"{m} * {l_}", 4, "igc")
+
+
+def batchnorm(a: LineArgs, channels: str, rank: int) -> Made:
+    args = [channels]
+    eps, momentum = a.text("eps"), a.text("momentum")
+    if eps not in (None, "1e-05"):
+        args.append(f"eps={eps}")
+    if momentum not in (None, "0.1"):
+        args.append(f"momentum={momentum}")
+    cls = "nn.BatchNorm1d" if rank == 2 else "nn.BatchNorm2d"
+    return Made("bn", f"{cls}({', '.join(args)})", channels, rank)
+
+
+def activation(op: str, a: LineArgs, channels: str, rank: int, inplace: bool) -> Made:
+    ctor = _ACTS[op].format(
+        inplace="inplace=True" if inplace else "",
+        inplace_kw=", inplace=True" if inplace else "",
+        slope=f"negative_slope={a.text('slope')}" if op == "leakyrelu" else "",
+        channels=channels,
+    )
+    return Made(op, ctor, channels, rank)
+
+
+def pool(op: str, a: LineArgs, channels: str) -> Made:
+    cls = "nn.MaxPool2d" if op == "maxpool" else "nn.AvgPool2d"
+    kernel = a.text("kernel")
+    stride = a.text("stride") or kernel
+    args = [f"kernel_size={kernel}", f"stride={stride}"]
+    padding = _padding(a, kernel, None)
+    if padding != "0":
+        args.append(f"padding={padding}")
+    ceil = a.text("ceil_mode")
+    if ceil not in (None, "False"):
+        args.append(f"ceil_mode={ceil}")
+    return Made(op, f"{cls}({', '.join(args)})", channels, 4)
+
+
+def se(a: LineArgs, channels: str) -> Made:
+    args = [channels, a.text("squeeze")]
+    act, gate = a.static("act"), a.static("gate")
+    if act != "relu":
+        args.append(f"activation={_SE_CLASSES[act]}")
+    if gate != "sigmoid":
+        args.append(f"scale_activation={_SE_CLASSES[gate]}")
+    return Made("se", f"SqueezeExcitation({', '.join(args)})", channels, 4, "se")
+
+
+def linear(a: LineArgs, channels: str) -> Made:
+    out = a.text("out")
+    bias = a.text("bias")
+    tail = "" if bias in (None, "True") else f", bias={bias}"
+    return Made("fc", f"nn.Linear({channels}, {out}{tail})", out, 2)
+
+
+def layer(op: str, a: LineArgs, channels: str, rank: int, bias: str, inplace: bool) -> Made:
+    """The module of one layer of a line, given the channels and rank of its input."""
+    if op in ("conv", "pwconv", "dwconv", "gdc"):
+        return conv(op, a, channels, bias)
+    if op == "igc":
+        return igc(a, channels, bias)
+    if op == "shuffle":
+        return Made(op, f"ChannelShuffle({a.text('group')})", channels, 4, "shuffle")
+    if op == "bn":
+        return batchnorm(a, channels, rank)
+    if op in _ACTS:
+        return activation(op, a, channels, rank, inplace)
+    if op in ("maxpool", "avgpool"):
+        return pool(op, a, channels)
+    if op == "adaptiveavgpool":
+        return Made(op, f"nn.AdaptiveAvgPool2d({a.text('size')})", channels, 4)
+    if op == "gap":
+        return Made(op, "nn.AdaptiveAvgPool2d(1)", channels, 4)
+    if op == "gmp":
+        return Made(op, "nn.AdaptiveMaxPool2d(1)", channels, 4)
+    if op == "se":
+        return se(a, channels)
+    if op == "fc":
+        return linear(a, channels)
+    if op == "dropout":
+        return Made(op, f"nn.Dropout(p={a.text('p')})", channels, rank)
+    if op == "identity":
+        return Made(op, "nn.Identity()", channels, rank)
+    raise Untranslatable(f"no family form for `{op}`")

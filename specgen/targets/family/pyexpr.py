@@ -1,0 +1,137 @@
+"""Spec expressions as Python source, for the family code: the same values in Python's own
+syntax, with the few rules where the language differs from Python kept by small helpers
+(`divide` for the exact `/` of two ints, `make_divisible`, `unique`, `count`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...language import syntax as S
+from ...targets.common import num
+
+# Python's precedence, lowest first (the levels this translation writes)
+_COND, _OR, _AND, _NOT, _CMP, _ADD, _MUL, _UNARY, _POW, _ATOM = range(10)
+_BINARY = {"+": _ADD, "-": _ADD, "*": _MUL, "//": _MUL, "%": _MUL, "/": _MUL, "**": _POW}
+# spec functions that are Python builtins, as they are
+_BUILTINS = {"min", "max", "int", "float", "round", "abs", "len", "sum", "sorted", "all", "any"}
+_MATH = {"sqrt": "math.sqrt", "exp": "math.exp", "log": "math.log"}
+_MATH |= {"floor": "math.floor", "ceil": "math.ceil"}
+# list-valued functions that Python gives as iterators: a list where a value is needed
+_LISTS = {"zip", "enumerate", "reversed", "range"}
+HELPERS = {"divide", "make_divisible", "unique", "count"}
+
+
+class Untranslatable(Exception):
+    """A construct the family code cannot write (the reason is the message)."""
+
+
+class PyExpr:
+    """Translates expressions; `local` maps a spec name to its Python name; `used` collects
+    the helpers and modules the text needs (`math`, `divide`, ...)."""
+
+    def __init__(self, local: Callable[[str], str]):
+        self._local = local
+        self.used: set[str] = set()
+        self.scopes: list[dict[str, str]] = []  # comprehension variables, innermost last
+
+    def local(self, name: str) -> str:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return self._local(name)
+
+    def __call__(self, e: S.Expr, iterated: bool = False) -> str:
+        """`e` as Python; `iterated`: it is a `for` iterable (an iterator will do)."""
+        text, _ = self.expr(e, iterated)
+        return text
+
+    def expr(self, e: S.Expr, iterated: bool = False) -> tuple[str, int]:
+        t = type(e)
+        if t is S.Num:
+            return num(e.value), _ATOM if e.value >= 0 else _UNARY
+        if t is S.Name:
+            if e.name == "true" or e.name == "false":
+                return ("True" if e.name == "true" else "False"), _ATOM
+            return self.local(e.name), _ATOM
+        if t is S.Dims:
+            return f"({', '.join(num(v) for v in e.values)})", _ATOM
+        if t is S.BinOp:
+            level = _BINARY[e.op]
+            if e.op == "/" and (_is_float(e.left) or _is_float(e.right)):
+                level = _MUL  # a float operand: Python's own division
+            elif e.op == "/":
+                self.used.add("divide")
+                return f"divide({self(e.left)}, {self(e.right)})", _ATOM
+            # ** is right-associative: the left operand binds tighter
+            left = self.wrap(e.left, level + 1 if e.op == "**" else level)
+            right = self.wrap(e.right, level if e.op == "**" else level + 1)
+            return f"{left} {e.op} {right}", level
+        if t is S.Neg:
+            return f"-{self.wrap(e.operand, _UNARY)}", _UNARY
+        if t is S.Not:
+            return f"not {self.wrap(e.operand, _NOT)}", _NOT
+        if t is S.BoolOp:
+            level = _OR if e.op == "or" else _AND
+            return f"{self.wrap(e.left, level)} {e.op} {self.wrap(e.right, level + 1)}", level
+        if t is S.Compare:
+            parts = [self.wrap(e.operands[0], _CMP + 1)]
+            for op, operand in zip(e.ops, e.operands[1:], strict=True):
+                parts += [op, self.wrap(operand, _CMP + 1)]
+            return " ".join(parts), _CMP
+        if t is S.Cond:
+            test = self.wrap(e.test, _OR)
+            return f"{self.wrap(e.then, _OR)} if {test} else {self.wrap(e.orelse, _COND)}", _COND
+        if t is S.Index:
+            return f"{self.wrap(e.target, _ATOM)}[{self(e.index)}]", _ATOM
+        if t is S.ListExpr:
+            return f"[{', '.join(self(i) for i in e.items)}]", _ATOM
+        if t is S.MapExpr:
+            return "{" + ", ".join(f"{self(k)}: {self(v)}" for k, v in e.pairs) + "}", _ATOM
+        if t is S.ListComp:
+            clauses = []
+            depth = len(self.scopes)
+            try:
+                for c in e.clauses:
+                    iterable = self.wrap(c.iterable, _OR, True)
+                    self.scopes.append({n: _comprehension_name(n) for n in c.targets})
+                    targets = ", ".join(self.local(n) for n in c.targets)
+                    clauses.append(f"for {targets} in {iterable}")
+                    clauses += [f"if {self.wrap(cond, _OR)}" for cond in c.conds]
+                element = self(e.element)
+            finally:
+                del self.scopes[depth:]
+            return f"[{element} {' '.join(clauses)}]", _ATOM
+        if t is S.Call:
+            return self.call(e, iterated), _ATOM
+        raise Untranslatable(f"no Python form for {t.__name__}")
+
+    def wrap(self, e: S.Expr, level: int, iterated: bool = False) -> str:
+        """`e`, in parentheses where its precedence is below `level`."""
+        text, own = self.expr(e, iterated)
+        return text if own >= level else f"({text})"
+
+    def call(self, e: S.Call, iterated: bool) -> str:
+        name, args = e.func, ", ".join(self(a) for a in e.args)
+        if name in _BUILTINS:
+            return f"{name}({args})"
+        if name in _MATH:
+            self.used.add("math")
+            return f"{_MATH[name]}({args})"
+        if name in _LISTS:
+            text = f"{name}({args})"  # zip: as long as the shortest, as the language's
+            return text if iterated else f"list({text})"
+        if name in HELPERS:
+            self.used.add(name)
+            return f"{name}({args})"
+        raise Untranslatable(f"no Python form for the function `{name}`")
+
+
+def _comprehension_name(name: str) -> str:
+    """A comprehension variable keeps its name unless Python reserves it."""
+    from ...names import RESERVED
+
+    return name if name not in RESERVED else name + "_"
+
+
+def _is_float(e: S.Expr) -> bool:
+    return type(e) is S.Num and isinstance(e.value, float)
