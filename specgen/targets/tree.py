@@ -11,8 +11,9 @@ class ModuleTree:
     expression that reaches each path: `self.layer1[0]` where the index is the position,
     `getattr(…, "block1-0")` where the key is no identifier."""
 
-    def __init__(self) -> None:
+    def __init__(self, sequential: bool = False) -> None:
         self.children: dict[str, list[str]] = {"": []}  # container path -> keys, in order
+        self.sequential = sequential  # the class itself is an nn.Sequential: `self[0]`
 
     def register(self, path: str, ctor: str) -> list[str]:
         """The lines that register `ctor` at `path`, with the containers not made yet."""
@@ -26,6 +27,8 @@ class ModuleTree:
             value = ctor if last else "nn.Sequential()"
             if not parent and key.isidentifier():
                 lines.append(f"self.{key} = {value}")
+            elif not parent and self.sequential and key == str(len(self.children[parent])):
+                lines.append(f"self.append({value})")
             elif not parent:
                 lines.append(f'self.add_module("{key}", {value})')
             elif key == str(len(self.children[parent])):
@@ -60,6 +63,7 @@ class ModuleTree:
     def _step(self, expr: str, parent: str, key: str) -> str:
         if key.isidentifier():
             return f"{expr}.{key}"
-        if parent and key.isdigit() and self.children[parent].index(key) == int(key):
+        indexable = parent or self.sequential
+        if indexable and key.isdigit() and self.children[parent].index(key) == int(key):
             return f"{expr}[{key}]"
         return f'getattr({expr}, "{key}")'

@@ -23,15 +23,35 @@ from ...language import domains
 from ...language import syntax as S
 from ...names import NameTable
 from ..common import camel, grouped, num, render, shape_text
-from .bodies import IN, BodyWriter, Flow, is_sequential
-from .pyexpr import PyExpr, Untranslatable
+from .bodies import (
+    IN,
+    BodyWriter,
+    Flow,
+    appends_only,
+    collapse,
+    conditional_calls,
+    container_uses,
+    is_sequential,
+    prune_sizes,
+)
+from .pyexpr import NeedsSize, PyExpr, Untranslatable
 
 __all__ = ["Untranslatable", "emit_family", "family_source", "python_value"]
 
 # module-level names of torch_family.py.j2 (and its helpers), and the methods' fixed names
 TEMPLATE_NAMES = frozenset(
     {"torch", "nn", "math", "OrderedDict", "divide", "make_divisible", "unique", "count", "place"}
-    | {"next_index", "FlatLinear", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv"}
+    | {
+        "next_index",
+        "conv_size",
+        "pair",
+        "size",
+        "in_size",
+        "FlatLinear",
+        "channel_shuffle",
+        "ChannelShuffle",
+        "InterleavedGroupConv",
+    }
     | {"SqueezeExcitation", "self", "x", "channels", IN}
 )
 
@@ -50,10 +70,12 @@ class FamilyClass:
 
 
 class FamilyGenerator:
-    """The classes of one family module, from the program behind `net`."""
+    """The classes of one family module, from the program behind `net`; `sizes`: the
+    constructors follow the H×W of the maps too (where a layer's module depends on it)."""
 
-    def __init__(self, net: Any):
+    def __init__(self, net: Any, sizes: bool = False):
         self.net = net
+        self.sizes = sizes
         self.program: S.Program = net.ir.program
         self.analysis = analyze(self.program)
         self.helpers: set[str] = set()
@@ -63,6 +85,12 @@ class FamilyGenerator:
         self.classes: list[FamilyClass] = []
         self.network_name = self.table.take(camel(self.program.name, "Net"))
         self.global_names: dict[str, str] = {}
+
+    def text(self, span: Any) -> str:
+        """The spec's text at `span` (one line)."""
+        line = self.net.source.text.splitlines()[span.line - 1]
+        end = span.end_column - 1 if span.end_line == span.line else len(line)
+        return line[span.column - 1 : end]
 
     def global_name(self, spec_name: str) -> str | None:
         return None  # every body binds what it reads (parameters, globals passed in)
@@ -87,7 +115,7 @@ class FamilyGenerator:
     def block(self, bdef: S.BlockDef) -> FamilyClass:
         table = NameTable(TEMPLATE_NAMES)
         params: dict[str, str] = {}
-        signature = ["self", f"{IN}: int"]
+        signature = ["self", f"{IN}: int"] + (["in_size: tuple[int, int]"] if self.sizes else [])
         late: list[S.Param] = []  # defaults computed from the globals, in the constructor
         for p in bdef.params:
             params[p.name] = table.take(p.name)
@@ -114,7 +142,12 @@ class FamilyGenerator:
         sequential = is_sequential(bdef.body)
         writer = BodyWriter(self, not sequential, params)
         writer.names = table
-        table.used.add("channels")
+        table.used.update(("channels", "out_channels"))
+        writer.container_uses = container_uses(bdef.body)
+        writer.appends_only = sequential and appends_only(bdef.body)
+        if self.sizes:
+            writer.size = "size"
+            writer.init.add("size = in_size")
         for p in late:
             writer.init.add(f"if {params[p.name]} is None:")
             writer.init.add(f"    {params[p.name]} = {writer.py(p.default)}")
@@ -125,8 +158,10 @@ class FamilyGenerator:
             "nn.Sequential" if sequential else "nn.Module",
             ", ".join(signature),
             self._doc(bdef.span.line, f"{bdef.name}({', '.join(p.name for p in bdef.params)})"),
-            _lines(writer.init) + [f"self.out_channels = {writer.channels}"],
-            [] if sequential else _lines(writer.fwd) + [f"return {flow.var}"],
+            _lines(writer.init, keep_size=True)
+            + [f"self.out_channels = {writer.channels}"]
+            + (["self.out_size = size"] if self.sizes else []),
+            [] if sequential else _forward(writer.fwd, flow.var),
             {p.name: params[p.name] for p in bdef.params},
             globals_,
             flow.rank,
@@ -139,18 +174,30 @@ class FamilyGenerator:
         p = self.program
         table = NameTable(TEMPLATE_NAMES)
         params = {q.name: table.take(q.name) for q in p.params}
+        # the keyword arguments are the spec's names (the family's API); one the code needs
+        # for itself (`channels`) is copied to a local of another name first
+        if any(q.name in ("self", "__class__") for q in p.params):
+            raise Untranslatable("a parameter named `self`")
         signature = ["self"] + [
-            f"{params[q.name]}={self._literal(q.default)}" for q in p.params if q.default
+            q.name + (f"={self._literal(q.default)}" if q.default else "") for q in p.params
         ]
         sequential = is_sequential(p.body)
         writer = BodyWriter(self, not sequential, params)
         writer.names = table
-        table.used.add("channels")
+        for q in p.params:
+            if params[q.name] != q.name:
+                writer.init.add(f"{params[q.name]} = {q.name}")
+        table.used.update(("channels", "out_channels"))
+        writer.container_uses = container_uses(p.body)
+        writer.appends_only = sequential and appends_only(p.body)
         for line in self._domain_checks(params):
             writer.init.add(line)
         for stmt in p.lets:
             writer.statement(stmt, Flow(), False)
         writer.init.add(f"{IN} = {writer.py(p.input[0])}")
+        if self.sizes:
+            writer.size = "size"
+            writer.init.add(f"size = ({writer.py(p.input[1])}, {writer.py(p.input[2])})")
         flow = writer.body(p.body, Flow())
         self.helpers |= writer.py.used
         cls = FamilyClass(
@@ -159,7 +206,7 @@ class FamilyGenerator:
             ", ".join(signature),
             self._doc(p.name_span.line, None),
             _lines(writer.init),
-            [] if sequential else _lines(writer.fwd) + [f"return {flow.var}"],
+            [] if sequential else _forward(writer.fwd, flow.var),
         )
         return cls
 
@@ -232,7 +279,7 @@ class FamilyGenerator:
 
 
 _HELPERS = ("divide", "make_divisible", "unique", "count", "place", "flat_linear", "shuffle")
-_HELPERS += ("igc", "se", "ordered_dict")
+_HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding")
 
 
 _CACHE: dict[int, tuple[S.Program, tuple[str, str] | str]] = {}
@@ -247,8 +294,12 @@ def family_source(net: Any) -> tuple[str, str]:
     found = _CACHE.get(id(program))
     if found is None or found[0] is not program:
         try:
-            gen = FamilyGenerator(net)
-            result: tuple[str, str] | str = (gen.module(), gen.network_name)
+            try:
+                gen = FamilyGenerator(net)
+                result: tuple[str, str] | str = (gen.module(), gen.network_name)
+            except NeedsSize:
+                gen = FamilyGenerator(net, sizes=True)
+                result = (gen.module(), gen.network_name)
         except Untranslatable as e:
             result = str(e)
         if len(_CACHE) >= _CACHE_SIZE:
@@ -316,8 +367,19 @@ def _calls(stmts: tuple[S.Stmt, ...], blocks: set[str]) -> list[str]:
     return out
 
 
-def _lines(code: Any) -> list[str]:
-    return ["    " * level + text for level, text in code.lines]
+def _forward(code: Any, result: str) -> list[str]:
+    """The forward's lines, its last assignment returned directly."""
+    lines = conditional_calls(code.lines)
+    if lines and lines[-1][0] == 0 and lines[-1][1].startswith(f"{result} = "):
+        lines[-1] = (0, "return " + lines[-1][1][len(result) + 3 :])
+    else:
+        lines.append((0, f"return {result}"))
+    return ["    " * level + text for level, text in lines]
+
+
+def _lines(code: Any, keep_size: bool = False) -> list[str]:
+    lines = prune_sizes(collapse(code.lines), keep_size)
+    return ["    " * level + text for level, text in lines]
 
 
 def _docstring(lines: list[str] | str) -> str:

@@ -12,6 +12,7 @@ raises Untranslatable with the reason.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,7 +22,7 @@ from ...names import RESERVED, NameTable
 from ..tree import ModuleTree
 from .layers import LineArgs, Made, layer
 from .naming import StaticNamer
-from .pyexpr import PyExpr, Untranslatable
+from .pyexpr import NeedsSize, PyExpr, Untranslatable
 
 IN = "in_channels"  # what the spec's `in` is called in a constructor
 ACTIVATIONS = frozenset(
@@ -84,16 +85,21 @@ class BodyWriter:
         self.fwd_names = NameTable(gen.reserved | {"x"})
         self.local: dict[str, str] = dict(params)
         self.names.used.update(params.values())
-        self.names.used.add("channels")
+        self.names.used.update(("channels", "out_channels"))
         self.py = PyExpr(self.name_of)
         self.namer = StaticNamer()
-        self.tree = ModuleTree()
+        self.tree = ModuleTree(sequential=not forward)
         self.channels = IN
         self.loop_marks: list[int] = []  # where each enclosing loop starts in init.lines
         self.counters: dict[str, str] = {}  # base -> the local that counts it at run time
         self.attributes: set[str] = set()
         self.block_var: str | None = None  # the local a block is built in
         self.in_text = IN  # the spec's `in`: the input channels of the innermost body
+        self.container_uses: dict[str, int] = {}  # static container path -> lines naming it
+        self.appends_only = False  # an nn.Sequential whose every line is `as "*..."`
+        self.size: str | None = None  # "size" where the constructor follows the H×W
+        self.padded: dict[str, str] = {}  # a max pool's path -> its `same` padding attribute
+        self.branch_size: str | None = None  # a composite's input H×W, for its branches
 
     # ---- names -----------------------------------------------------------------------------
     def name_of(self, spec_name: str) -> str:
@@ -153,6 +159,9 @@ class BodyWriter:
         if not any(_makes_modules(b) for _, b in stmt.branches):
             self._branches(stmt, lambda i, cond: cond)
             return flow
+        merged = self.choice_of_activation(stmt, flow)
+        if merged is not None:
+            return merged
         self.settle()
         start, tree = self.namer.copy(), copy.deepcopy(self.tree)
         outcomes, flows, trees = [], [], []
@@ -194,6 +203,43 @@ class BodyWriter:
         self.namer.join(outcomes)
         self.tree = trees[0] if all(t.children == trees[0].children for t in trees) else tree
         return _join(flows)
+
+    def choice_of_activation(self, stmt: S.If, flow: Flow) -> Flow | None:
+        """`if c: LINE` / `else: LINE'`, the two lines the same but for their activations
+        (`... bn hswish as "*.*"` / `... bn relu as "*.*"`): one line whose activation is
+        `nn.Hardswish(...) if c else nn.ReLU(...)`."""
+        if len(stmt.branches) != 2 or stmt.branches[1][0] is not None:
+            return None
+        lines = [b[0] if len(b) == 1 else None for _, b in stmt.branches]
+        if not all(type(x) is S.Simple and x.repeat is None for x in lines):
+            return None
+        a, b = lines
+        if type(a.alias) is not S.Path or self.gen.text(a.alias.span) != self.gen.text(
+            b.alias.span
+        ):
+            return None
+        if a.head.name != b.head.name or len(a.head.args) != len(b.head.args):
+            return None
+        for x, y in zip(a.head.args, b.head.args, strict=True):
+            same = self.gen.text(x.span) == self.gen.text(y.span)
+            acts = all(_activation(v) for v in (x, y))
+            if not (same or acts):
+                return None
+        if a.head.name not in OPS:
+            return None
+        mark = len(self.init.lines)
+        first = self.layer_line(a.head, False, flow)
+        del_from = len(self.init.lines)
+        second = self.layer_line(b.head, False, flow)
+        del self.init.lines[del_from:]
+        if len(first) != len(second) or len(self.init.lines) < mark:
+            return None
+        test = self._bool(stmt.branches[0][0])
+        for m, other in zip(first, second, strict=True):
+            if m.ctor != other.ctor:
+                m.ctor = f"{m.ctor} if {test} else {other.ctor}"
+        made, names = self.place(a, first)
+        return self.apply(made, names, flow)
 
     def _branches(self, stmt: S.If, cond, branch=None) -> None:
         """The `if`/`elif`/`else` lines; `branch(i, stmts)` writes each body (else the
@@ -279,7 +325,7 @@ class BodyWriter:
             made = self.layer_line(head, next_is_bn, flow)
         else:
             raise Untranslatable(f"`{head.name}` is neither a layer nor a block")
-        names = self.place(stmt, made)
+        made, names = self.place(stmt, made)
         return self.apply(made, names, flow)
 
     def block_call(self, head: S.Head) -> Made:
@@ -290,6 +336,8 @@ class BodyWriter:
                 args.append(f"{cls.param_names[a.name]}={self.py(a.value)}")
             else:
                 args.append(self.py(a))
+        if self.size is not None:
+            args.insert(1, self.size)
         args += [f"{g}={self.name_of(g)}" for g in cls.globals_]
         return Made(head.name, f"{cls.name}({', '.join(args)})", "", cls.out_rank, block=cls)
 
@@ -304,6 +352,15 @@ class BodyWriter:
             follows = plan.trailing[0][0].spec.name == "bn" if plan.trailing else next_is_bn
             bias = "False" if follows else "True"
         made = [self.module(op, a, self.channels, flow, bias, flow.owned)]
+        if not _simple(made[0].channels):  # the output width once, in a local
+            if self.channels == "out_channels":
+                self.settle()
+                made = [self.module(op, a, self.channels, flow, bias, flow.owned)]
+            self.init.add(f"out_channels = {made[0].channels}")
+            made[0] = self.module(
+                op, _Override(a, {"out": "out_channels"}), self.channels, flow, bias, flow.owned
+            )
+            made[0].channels = "out_channels"
         for sub, _span in plan.trailing:
             prev = made[-1]
             owned = BY_OP[prev.base].fresh or prev.base in ACTIVATIONS
@@ -341,25 +398,28 @@ class BodyWriter:
     def module(
         self, op: str, a: LineArgs, channels: str, flow: Flow, bias: str, owned: bool
     ) -> Made:
-        m = layer(op, a, channels, flow.rank, bias, owned and op in ACTIVATIONS)
+        if op in ("fc", "flatten") and flow.rank == 4 and not flow.unit:
+            if self.size is None:
+                raise NeedsSize(f"`{op}` on a map reads its H×W")
+            channels = f"{channels} * {self.size}[0] * {self.size}[1]"
+        m = layer(op, a, channels, flow.rank, bias, owned and op in ACTIVATIONS, self.size)
         if op == "fc" and flow.rank == 4:
-            if not flow.unit:
-                raise Untranslatable("an `fc` on a map whose size the family code does not follow")
             m.flatten = not self.forward  # an nn.Sequential flattens it (see `flattened`)
         if m.helper:
             self.gen.helpers.add(m.helper)
         return m
 
     # ---- names and registration --------------------------------------------------------------
-    def place(self, stmt: S.Simple, made: list[Made]) -> list[str | None]:
-        """Register the line's modules; their static paths (None: made at run time)."""
+    def place(self, stmt: S.Simple, made: list[Made]) -> tuple[list[Made], list[str | None]]:
+        """Register the line's modules: (the modules registered, their static paths, None
+        where a path is made at run time)."""
         alias = stmt.alias
         self.flattened(stmt, made)
         if alias is None:
-            return [self.auto(m) for m in made]
+            return made, [self.auto(m) for m in made]
         if type(alias) is str:
             self.namer.claim(alias)
-            return [self.register(alias, made[0])] + [self.auto(m) for m in made[1:]]
+            return made, [self.register(alias, made[0])] + [self.auto(m) for m in made[1:]]
         return self.path(alias, made)
 
     def flattened(self, stmt: S.Simple, made: list[Made]) -> None:
@@ -396,7 +456,7 @@ class BodyWriter:
             return None
         return self.register(self.namer.auto(m.base), m)
 
-    def path(self, path: S.Path, made: list[Made]) -> list[str | None]:
+    def path(self, path: S.Path, made: list[Made]) -> tuple[list[Made], list[str | None]]:
         texts: list[str] = []
         static: list[str | None] = []
         for part in path.parts:
@@ -407,6 +467,14 @@ class BodyWriter:
             pieces = [p if type(p) is str else "{" + self.py(p) + "}" for p in part]
             texts.append("".join(pieces))
             static.append(texts[-1] if all(type(p) is str for p in part) else "?")
+        if path.appends and len(static) >= 2 and self._own_container(path, static):
+            # a new container holding this line's layers: one nn.Sequential of them
+            inner = ", ".join(self._ctor(m) for m in made)
+            group = Made(
+                made[-1].base, f"nn.Sequential({inner})", made[-1].channels, made[-1].rank
+            )
+            texts, static, made = texts[:-1], static[:-1], [group]
+            path = S.Path(path.parts[:-1], path.span, path.text)
         targets = made if path.appends else made[:1]
         names: list[str | None] = []
         if not self.loop_marks and "?" not in static:
@@ -421,11 +489,15 @@ class BodyWriter:
         if len(names) < len(targets):  # at run time: `place` resolves `*` as the elaborator
             if names:
                 raise Untranslatable("a path partly known before the line runs")
-            self.gen.helpers.add("place")
             text = ".".join(texts)
             quoted = f'f"{text}"' if "{" in text else f'"{text}"'
             ctors = [self._ctor(m) for m in targets]
-            self.init.add(f"place(self, {quoted}, {', '.join(ctors)})")
+            if text == "*" and self.appends_only:  # the next index is the next position
+                for ctor in ctors:
+                    self.init.add(f"self.append({ctor})")
+            else:
+                self.gen.helpers.add("place")
+                self.init.add(f"place(self, {quoted}, {', '.join(ctors)})")
             for m in targets:
                 self._channels_after(m)
                 names.append(None)
@@ -435,7 +507,18 @@ class BodyWriter:
                     self.namer.next[key] = None
             if root:
                 self.namer.used.add(root)
-        return names + [self.auto(m) for m in made[len(targets) :]]
+        return made, names + [self.auto(m) for m in made[len(targets) :]]
+
+    def _own_container(self, path: S.Path, static: list[str | None]) -> bool:
+        """Whether the line's layers are all its container holds: a new one (`*` before the
+        last part), or one named only on this line, outside loops, not made yet."""
+        if static[-2] is None:
+            return True
+        prefix = static[:-1]
+        if self.loop_marks or any(p is None or p == "?" for p in prefix):
+            return False
+        text = ".".join(prefix)
+        return self.container_uses.get(text, 0) == 1 and text not in self.namer.holders
 
     def _hold(self, parts: list[str | None]) -> list[str] | None:
         resolved: list[str] = []
@@ -451,9 +534,20 @@ class BodyWriter:
 
     def register(self, path: str, m: Made) -> str:
         """`self.conv1 = ...`, containers made on the way: a static path."""
-        ctor = self._ctor(m)
+        if m.window is not None and m.window[2] == "same":
+            if not self.forward or self.size is None or "." in path:
+                if self.size is None:
+                    raise NeedsSize("`padding=same` depends on the input's size")
+                raise Untranslatable("`padding=same` where the forward cannot pad")
+            attr = self.attribute(f"{path}_padding")
+            self.gen.helpers.add("same_padding")
+            self.init.add(f"self.{attr} = same_padding(size, {m.window[0]}, {m.window[1]})")
+            self.padded[path] = attr
+        ctor = m.ctor if m.block is not None else self._ctor(m)
         for line in self.tree.register(path, ctor):
             self.init.add(line)
+        if m.block is not None:
+            m.channels = f"{self.tree.ref(path)}.out_channels"
         self._channels_after(m)
         return path
 
@@ -475,7 +569,28 @@ class BodyWriter:
         m.channels = f"{var}.out_channels"
         return var
 
+    def _size_after(self, m: Made) -> None:
+        """`size = ...` after a layer that changes the H×W (where the code follows it)."""
+        if self.size is None:
+            return
+        if m.block is not None:
+            self.init.add(f"size = {m.channels[: -len('out_channels')]}out_size")
+        elif m.window is not None and m.window[2] == "same":
+            self.gen.helpers.add("same_padding")
+            self.init.add(f"size = same_size(size, {m.window[1]})")
+        elif m.window is not None and m.window[:4] != ("1", "1", "0", "1"):
+            k, s, p, d, ceil = m.window
+            args = [self.size, k, s, p] + ([d] if d != "1" or ceil != "False" else [])
+            args += [f"ceil_mode={ceil}"] if ceil != "False" else []
+            self.gen.helpers.add("conv_size")
+            self.init.add(f"size = conv_size({', '.join(args)})")
+        elif m.size is not None:
+            if m.size.startswith("pair("):
+                self.gen.helpers.add("pair")
+            self.init.add(f"size = {m.size}")
+
     def _channels_after(self, m: Made) -> None:
+        self._size_after(m)
         if m.block is None and _simple(m.channels):
             self.channels = m.channels
         else:
@@ -484,22 +599,39 @@ class BodyWriter:
 
     # ---- forward -----------------------------------------------------------------------------
     def apply(self, made: list[Made], names: list[str | None], flow: Flow) -> Flow:
+        """The line's modules applied in turn: one statement, its calls nested
+        (`out = self.relu1(self.bn1(self.conv1(x)))`), as the spec writes one line."""
+        expr = flow.var
         for m, name in zip(made, names, strict=True):
             fresh = True if m.block is not None else (BY_OP[m.base].fresh or m.base in ACTIVATIONS)
             unit = m.base in ("gap", "gmp") or (flow.unit and m.base not in _SPATIAL)
             if self.forward:
                 if name is None:
                     raise Untranslatable("a layer named at run time in a body with composites")
-                arg = flow.var
                 if m.base == "fc" and flow.rank == 4:
-                    arg = f"torch.flatten({arg}, 1)"
-                self.fwd.add(f"{flow.out} = {self.tree.ref(name)}({arg})")
+                    expr = f"torch.flatten({expr}, 1)"
+                if name in self.padded:  # -inf: what a max pool's own padding means
+                    expr = f"nn.functional.pad({expr}, self.{self.padded[name]}, value=-math.inf)"
+                    self.gen.helpers.add("math")
+                expr = f"{self.tree.ref(name)}({expr})"
             flow = Flow(flow.out, flow.out, m.rank, fresh, unit)
+        if self.forward:
+            self.fwd.add(f"{flow.out} = {expr}")
         return flow
 
     # ---- composites --------------------------------------------------------------------------
     def composite(self, stmt: S.Compound, flow: Flow) -> Flow:
         kind = stmt.head.name
+        outer = self.branch_size
+        if self.size is not None:
+            self.branch_size = self.names.fresh("branch_size")
+            self.init.add(f"{self.branch_size} = size")
+        try:
+            return self._composite(stmt, flow, kind)
+        finally:
+            self.branch_size = outer
+
+    def _composite(self, stmt: S.Compound, flow: Flow, kind: str) -> Flow:
         if kind == "residual":
             return self.residual(stmt, flow)
         if kind in ("concat", "add", "split"):
@@ -513,6 +645,8 @@ class BodyWriter:
             held = self.names.fresh(f"{base}_channels")
             self.init.add(f"{held} = {channels}")
             channels = held
+        if self.branch_size is not None and self.size is not None:
+            self.init.add(f"size = {self.branch_size}")
         self.channels, outer = channels, self.in_text
         self.in_text = channels  # a composite's branch is a body: `in` is its input
         mark = len(self.fwd.lines)
@@ -622,7 +756,8 @@ def _makes_modules(stmts: tuple[S.Stmt, ...]) -> bool:
 
 
 def _flag_name(stmt: S.If) -> str:
-    """`use_residual`, `use_downsample`: after what the first branch makes first."""
+    """`use_residual`, `use_downsample`, `use_se`: after what the first branch makes first
+    (the last written part of its path)."""
     for s in stmt.branches[0][1]:
         if type(s) is S.Compound:
             return f"use_{s.head.name}"
@@ -630,9 +765,10 @@ def _flag_name(stmt: S.If) -> str:
             alias = s.alias
             if type(alias) is str:
                 return f"use_{alias}"
-            first = alias.parts[0] if type(alias) is S.Path else None
-            if first and all(type(p) is str for p in first):
-                return f"use_{''.join(first)}"
+            if type(alias) is S.Path:
+                written = [p for p in alias.parts if p and all(type(x) is str for x in p)]
+                if written and not "".join(written[-1]).isdigit():
+                    return f"use_{''.join(written[-1])}"
             return f"use_{s.head.name}"
     return "case"
 
@@ -662,3 +798,133 @@ class _Override:
 
     def static(self, name: str):
         return self.args.static(name)
+
+
+def collapse(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """`X = nn.Sequential()` followed only by `X.append(...)` lines, with `X` used nowhere
+    after: `X = nn.Sequential(a, b, ...)`, as one would write it (the same keys)."""
+    out: list[tuple[int, str]] = []
+    i = 0
+    while i < len(lines):
+        level, text = lines[i]
+        target = None
+        if text.endswith(" = nn.Sequential()"):
+            target, make = text[: -len(" = nn.Sequential()")], "{} = nn.Sequential({})"
+        elif text == "self.append(nn.Sequential())" and i + 1 < len(lines):
+            nxt = lines[i + 1][1]
+            if nxt.startswith("self[") and "].append(" in nxt:
+                target, make = nxt[: nxt.index("].append(") + 1], "self.append(nn.Sequential({1}))"
+        if target is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        j, items = i + 1, []
+        prefix = f"{target}.append("
+        while j < len(lines) and lines[j][0] == level and lines[j][1].startswith(prefix):
+            items.append(lines[j][1][len(prefix) : -1])
+            j += 1
+        rest = " ".join(t for _, t in lines[j:])
+        if not items or f"{target}." in rest or f"{target}[" in rest or f"{target})" in rest:
+            out.append(lines[i])
+            i += 1
+            continue
+        out.append((level, make.format(target, ", ".join(items))))
+        i = j
+    return out
+
+
+def container_uses(stmts: tuple[S.Stmt, ...], out: dict[str, int] | None = None) -> dict[str, int]:
+    """How many lines of a body name each static container path (`f.a` in `as "f.a.*"`)."""
+    out = {} if out is None else out
+    for s in stmts:
+        t = type(s)
+        if t is S.Simple and type(s.alias) is S.Path:
+            parts = s.alias.parts[:-1]
+            texts = []
+            for part in parts:
+                if part is None or not all(type(p) is str for p in part):
+                    break
+                texts.append("".join(part))
+                key = ".".join(texts)
+                out[key] = out.get(key, 0) + 1
+        elif t is S.Compound or t is S.For:
+            container_uses(s.body, out)
+        elif t is S.If:
+            for _, b in s.branches:
+                container_uses(b, out)
+    return out
+
+
+def conditional_calls(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """`v = s` / `if f:` / `    v = call(v)`, with no `else`: `v = call(s) if f else s`."""
+    out: list[tuple[int, str]] = []
+    i = 0
+    while i < len(lines):
+        if i + 2 < len(lines):
+            (l0, a), (l1, b), (l2, c) = lines[i], lines[i + 1], lines[i + 2]
+            after = lines[i + 3] if i + 3 < len(lines) else (l0, "")
+            if l0 == l1 and l2 == l1 + 1 and b.startswith("if ") and " = " in a:
+                var, source = a.split(" = ", 1)
+                if (
+                    c.startswith(f"{var} = ")
+                    and c.count(f"({var})") == 1
+                    and not (
+                        after[0] > l0 or after[1] in ("else:",) or after[1].startswith("elif")
+                    )
+                    and source.isidentifier()
+                ):
+                    call = c[len(var) + 3 :].replace(f"({var})", f"({source})")
+                    out.append((l0, f"{var} = {call} if {b[3:-1]} else {source}"))
+                    i += 3
+                    continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
+def _activation(arg: Any) -> bool:
+    """Whether a trailing argument is an activation layer (`relu`, `hswish`, `leakyrelu(0.2)`)."""
+    name = arg.name if type(arg) is S.Name else arg.func if type(arg) is S.Call else None
+    return name in ACTIVATIONS
+
+
+def appends_only(stmts: tuple[S.Stmt, ...]) -> bool:
+    """Whether every layer line and block call of a sequential body is named `as "*..."`: its
+    own children are then 0, 1, 2, ... in order, and `*` is `len(self)`."""
+    for s in stmts:
+        t = type(s)
+        if t is S.Simple and not (type(s.alias) is S.Path and s.alias.parts[0] is None):
+            return False
+        if t is S.For and not appends_only(s.body):
+            return False
+        if t is S.If and not all(appends_only(b) for _, b in s.branches):
+            return False
+        if t is S.Compound:
+            return False
+    return True
+
+
+_SIZE_READ = re.compile(r"\bsize\b")
+
+
+def prune_sizes(lines: list[tuple[int, str]], keep_last: bool) -> list[tuple[int, str]]:
+    """Drop the `size = ...` lines whose value nothing reads (`keep_last`: the last one is
+    read after these lines, as `self.out_size`)."""
+    out = []
+    for i, (level, text) in enumerate(lines):
+        if text.startswith("size = "):
+            read = False
+            for later_level, later in lines[i + 1 :]:
+                if later.startswith("size = ") and later_level <= level:
+                    if _SIZE_READ.search(later[len("size = ") :]):
+                        read = True
+                    break
+                if _SIZE_READ.search(later):
+                    read = True
+                    break
+            else:
+                read = read or keep_last
+            if not read:
+                continue
+        out.append((level, text))
+    return out

@@ -17,7 +17,7 @@ from ...language import syntax as S
 from ...layers import AUTO
 from ..common import num
 from ..pytorch_layers import _ACTS, _SE_CLASSES
-from .pyexpr import PyExpr, Untranslatable
+from .pyexpr import NeedsSize, PyExpr, Untranslatable
 
 
 @dataclass
@@ -32,6 +32,10 @@ class Made:
     helper: str | None = None  # the template helper it needs (`shuffle`, `igc`, `se`)
     block: Any = None  # a block call: the block's class
     flatten: bool = False  # an `fc` on a map, in an nn.Sequential: its input is flattened
+    # a sliding window's (kernel, stride, padding, dilation, ceil_mode), as Python text: what
+    # the output's H×W follows from; "(1, 1)" etc. for a layer that sets it
+    window: tuple[str, str, str, str, str] | None = None
+    size: str | None = None
 
 
 class LineArgs:
@@ -80,10 +84,14 @@ def literal(value: Any) -> str:
     raise Untranslatable(f"no Python form for the default {value!r}")
 
 
-def conv(op: str, a: LineArgs, channels: str, bias: str) -> Made:
-    """conv / pwconv / dwconv: nn.Conv2d."""
+def conv(op: str, a: LineArgs, channels: str, bias: str, size: str | None) -> Made:
+    """conv / pwconv / dwconv / gdc: nn.Conv2d."""
     if op == "gdc":
-        raise Untranslatable("`gdc` takes the input's size as its kernel")
+        if size is None:
+            raise NeedsSize("`gdc` takes the input's size as its kernel")
+        tail = "" if bias == "True" else f", bias={bias}"
+        ctor = f"nn.Conv2d({channels}, {channels}, kernel_size={size}, groups={channels}{tail})"
+        return Made(op, ctor, channels, 4, size="(1, 1)")
     kernel = "1" if op == "pwconv" else a.text("kernel")
     if op == "dwconv":
         multiplier = a.text("multiplier")
@@ -106,7 +114,8 @@ def conv(op: str, a: LineArgs, channels: str, bias: str) -> Made:
         args.append(f"groups={groups}")
     if bias != "True":
         args.append(f"bias={bias}")
-    return Made(op, f"nn.Conv2d({', '.join(args)})", out, 4)
+    window = (kernel, stride or "1", padding or "0", dilation or "1", "False")
+    return Made(op, f"nn.Conv2d({', '.join(args)})", out, 4, window=window)
 
 
 def _padding(a: LineArgs, kernel: str, dilation: str | None) -> str | None:
@@ -150,7 +159,9 @@ def igc(a: LineArgs, channels: str, bias: str) -> Made:
         args.append("bias=True")
     elif bias != "False":
         args.append(f"bias={bias}")
-    return Made("igc", f"InterleavedGroupConv({', '.join(args)})", f"{m} * {l_}", 4, "igc")
+    window = (kernel, stride or "1", padding or "0", dilation or "1", "False")
+    ctor = f"InterleavedGroupConv({', '.join(args)})"
+    return Made("igc", ctor, f"{m} * {l_}", 4, "igc", window=window)
 
 
 def batchnorm(a: LineArgs, channels: str, rank: int) -> Made:
@@ -179,13 +190,21 @@ def pool(op: str, a: LineArgs, channels: str) -> Made:
     kernel = a.text("kernel")
     stride = a.text("stride") or kernel
     args = [f"kernel_size={kernel}", f"stride={stride}"]
+    written = a.written.get("padding")
+    if type(written) is S.Name and written.name == "same":
+        if op != "maxpool":
+            raise Untranslatable("`padding=same` on an average pool")
+        # TensorFlow's padding, which depends on the input's size: padded in forward
+        ctor = f"{cls}({', '.join(args)})"
+        return Made(op, ctor, channels, 4, window=(kernel, stride, "same", "1", "False"))
     padding = _padding(a, kernel, None)
     if padding != "0":
         args.append(f"padding={padding}")
     ceil = a.text("ceil_mode")
     if ceil not in (None, "False"):
         args.append(f"ceil_mode={ceil}")
-    return Made(op, f"{cls}({', '.join(args)})", channels, 4)
+    window = (kernel, stride, padding, "1", ceil or "False")
+    return Made(op, f"{cls}({', '.join(args)})", channels, 4, window=window)
 
 
 def se(a: LineArgs, channels: str) -> Made:
@@ -199,16 +218,28 @@ def se(a: LineArgs, channels: str) -> Made:
 
 
 def linear(a: LineArgs, channels: str) -> Made:
+    """nn.Linear; on a map, its input is flattened: `channels` is then C·H·W."""
     out = a.text("out")
     bias = a.text("bias")
     tail = "" if bias in (None, "True") else f", bias={bias}"
     return Made("fc", f"nn.Linear({channels}, {out}{tail})", out, 2)
 
 
-def layer(op: str, a: LineArgs, channels: str, rank: int, bias: str, inplace: bool) -> Made:
-    """The module of one layer of a line, given the channels and rank of its input."""
+def layer(
+    op: str,
+    a: LineArgs,
+    channels: str,
+    rank: int,
+    bias: str,
+    inplace: bool,
+    size: str | None = None,
+) -> Made:
+    """The module of one layer of a line, given the channels, rank and (where followed) the
+    H×W of its input."""
     if op in ("conv", "pwconv", "dwconv", "gdc"):
-        return conv(op, a, channels, bias)
+        return conv(op, a, channels, bias, size)
+    if op == "flatten":
+        return Made(op, "nn.Flatten()", channels, 2)
     if op == "igc":
         return igc(a, channels, bias)
     if op == "shuffle":
@@ -220,11 +251,13 @@ def layer(op: str, a: LineArgs, channels: str, rank: int, bias: str, inplace: bo
     if op in ("maxpool", "avgpool"):
         return pool(op, a, channels)
     if op == "adaptiveavgpool":
-        return Made(op, f"nn.AdaptiveAvgPool2d({a.text('size')})", channels, 4)
+        out = a.text("size")
+        square = f"({out}, {out})" if out.isdigit() else f"pair({out})"
+        return Made(op, f"nn.AdaptiveAvgPool2d({out})", channels, 4, size=square)
     if op == "gap":
-        return Made(op, "nn.AdaptiveAvgPool2d(1)", channels, 4)
+        return Made(op, "nn.AdaptiveAvgPool2d(1)", channels, 4, size="(1, 1)")
     if op == "gmp":
-        return Made(op, "nn.AdaptiveMaxPool2d(1)", channels, 4)
+        return Made(op, "nn.AdaptiveMaxPool2d(1)", channels, 4, size="(1, 1)")
     if op == "se":
         return se(a, channels)
     if op == "fc":

@@ -25,6 +25,11 @@ class Untranslatable(Exception):
     """A construct the family code cannot write (the reason is the message)."""
 
 
+class NeedsSize(Untranslatable):
+    """A layer whose module depends on its input's H×W (`gdc`, `flatten`): the family code
+    follows the size through the constructors (`in_size`, `size = conv_size(...)`)."""
+
+
 class PyExpr:
     """Translates expressions; `local` maps a spec name to its Python name; `used` collects
     the helpers and modules the text needs (`math`, `divide`, ...)."""
@@ -111,7 +116,10 @@ class PyExpr:
         return text if own >= level else f"({text})"
 
     def call(self, e: S.Call, iterated: bool) -> str:
-        name, args = e.func, ", ".join(self(a) for a in e.args)
+        name = e.func
+        # these take any iterable: a range or a zip needs no list() around it
+        lazy = name in ("zip", "enumerate", "sorted", "sum", "min", "max", "all", "any", "list")
+        args = ", ".join(self(a, iterated=lazy) for a in e.args)
         if name in _BUILTINS:
             return f"{name}({args})"
         if name in _MATH:
