@@ -52,7 +52,7 @@ TEMPLATE_NAMES = frozenset(
         "ChannelShuffle",
         "InterleavedGroupConv",
     }
-    | {"SqueezeExcitation", "self", "x", "channels", IN}
+    | {"SqueezeExcitation", "self", "x", "channels", IN, "fold_batchnorm", "fold_sequence"}
 )
 
 
@@ -67,6 +67,9 @@ class FamilyClass:
     param_names: dict[str, str] = field(default_factory=dict)
     globals_: tuple[str, ...] = ()
     out_rank: int = 4
+    constants: list[str] = field(default_factory=list)
+    folds: list[str] = field(default_factory=list)  # `fold_batchnorms`' lines
+    fuse: bool = False  # the network class: `fuse()`
 
 
 class FamilyGenerator:
@@ -165,6 +168,8 @@ class FamilyGenerator:
             {p.name: params[p.name] for p in bdef.params},
             globals_,
             flow.rank,
+            writer.constants,
+            self._folds(writer, sequential),
         )
         self.blocks[bdef.name] = cls
         return cls
@@ -207,8 +212,19 @@ class FamilyGenerator:
             self._doc(p.name_span.line, None),
             _lines(writer.init),
             [] if sequential else _forward(writer.fwd, flow.var),
+            constants=writer.constants,
+            folds=self._folds(writer, sequential),
+            fuse=True,
         )
         return cls
+
+    def _folds(self, writer: BodyWriter, sequential: bool) -> list[str]:
+        """`fold_batchnorms`: a sequence folds each BatchNorm after a conv or linear child;
+        a class with a forward of its own folds the pairs it applies one after another."""
+        if sequential:
+            self.helpers |= {"fold", "fold_sequence"}
+            return ["fold_sequence(self)"]
+        return ["    " * level + text for level, text in writer.folds.lines]
 
     def _domain_checks(self, params: dict[str, str]) -> list[str]:
         dims, _errors = domains.domains(self.program)
@@ -262,6 +278,8 @@ class FamilyGenerator:
         net = self.net
         if "igc" in self.helpers:
             self.helpers.add("shuffle")
+        if "fold_sequence" in self.helpers:
+            self.helpers.add("fold")
         helpers = {h: h in self.helpers for h in _HELPERS}
         helpers["math"] = "math" in self.helpers
         doc = {
@@ -279,7 +297,8 @@ class FamilyGenerator:
 
 
 _HELPERS = ("divide", "make_divisible", "unique", "count", "place", "flat_linear", "shuffle")
-_HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding")
+_HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding", "fold")
+_HELPERS += ("fold_sequence",)
 
 
 _CACHE: dict[int, tuple[S.Program, tuple[str, str] | str]] = {}

@@ -55,6 +55,7 @@ class Flow:
     rank: int = 4
     owned: bool = False
     unit: bool = False
+    last: str | None = None  # the conv or linear layer that made it (a BatchNorm folds into)
 
 
 def is_sequential(stmts: tuple[S.Stmt, ...]) -> bool:
@@ -81,6 +82,7 @@ class BodyWriter:
         self.forward = forward
         self.init = Code()
         self.fwd = Code()
+        self.folds = Code()  # `fold_batchnorms`: the pairs `forward` applies one after another
         self.names = NameTable(gen.reserved)
         self.fwd_names = NameTable(gen.reserved | {"x"})
         self.local: dict[str, str] = dict(params)
@@ -93,6 +95,7 @@ class BodyWriter:
         self.loop_marks: list[int] = []  # where each enclosing loop starts in init.lines
         self.counters: dict[str, str] = {}  # base -> the local that counts it at run time
         self.attributes: set[str] = set()
+        self.constants: list[str] = []  # attributes TorchScript takes as constants
         self.block_var: str | None = None  # the local a block is built in
         self.in_text = IN  # the spec's `in`: the input channels of the innermost body
         self.container_uses: dict[str, int] = {}  # static container path -> lines naming it
@@ -169,6 +172,7 @@ class BodyWriter:
         flag = None
         if self.forward:  # the forward takes the branch the constructor took: it is kept
             flag = self.attribute(_flag_name(stmt))
+            self.constants.append(flag)  # TorchScript then compiles the branch taken only
             if flow.var != flow.out:  # every branch then works on `out`
                 self.fwd.add(f"{flow.out} = {flow.var}")
                 flow = replace(flow, var=flow.out)
@@ -245,6 +249,7 @@ class BodyWriter:
         """The `if`/`elif`/`else` lines; `branch(i, stmts)` writes each body (else the
         constructor's own lines only)."""
         chained = branch is not None and self.forward
+        chain_start = len(self.folds.lines)
         for i, (test, stmts) in enumerate(stmt.branches):
             written = self._bool(test) if test is not None else ""
             line = cond(i, written)
@@ -258,6 +263,9 @@ class BodyWriter:
             if chained:
                 self.fwd.add(head)
                 self.fwd.level += 1
+                fold_mark = len(self.folds.lines)
+                self.folds.add(head)
+                self.folds.level += 1
             self.init.level += 1
             before, mark = len(self.init.lines), len(self.fwd.lines)
             if branch is None:
@@ -271,6 +279,17 @@ class BodyWriter:
                 if len(self.fwd.lines) == mark:
                     self.fwd.add("pass")
                 self.fwd.level -= 1
+                self.folds.level -= 1
+                if len(self.folds.lines) == fold_mark + 1:
+                    self.folds.lines.append((self.folds.level + 1, "pass"))
+        if chained:
+            self._drop_empty_folds(chain_start)
+
+    def _drop_empty_folds(self, start: int) -> None:
+        """An `if` chain of `fold_batchnorms` with nothing to fold in any branch goes."""
+        chain = self.folds.lines[start:]
+        if all(t == "pass" or t.startswith(("if ", "elif ")) or t == "else:" for _, t in chain):
+            del self.folds.lines[start:]
 
     def _constructor_only(self, stmts: tuple[S.Stmt, ...]) -> None:
         for s in stmts:
@@ -540,6 +559,7 @@ class BodyWriter:
                     raise NeedsSize("`padding=same` depends on the input's size")
                 raise Untranslatable("`padding=same` where the forward cannot pad")
             attr = self.attribute(f"{path}_padding")
+            self.constants.append(attr)
             self.gen.helpers.add("same_padding")
             self.init.add(f"self.{attr} = same_padding(size, {m.window[0]}, {m.window[1]})")
             self.padded[path] = attr
@@ -602,12 +622,14 @@ class BodyWriter:
         """The line's modules applied in turn: one statement, its calls nested
         (`out = self.relu1(self.bn1(self.conv1(x)))`), as the spec writes one line."""
         expr = flow.var
+        last = flow.last
         for m, name in zip(made, names, strict=True):
             fresh = True if m.block is not None else (BY_OP[m.base].fresh or m.base in ACTIVATIONS)
             unit = m.base in ("gap", "gmp") or (flow.unit and m.base not in _SPATIAL)
             if self.forward:
                 if name is None:
                     raise Untranslatable("a layer named at run time in a body with composites")
+                last = self.fold_pair(last, m, name)
                 if m.base == "fc" and flow.rank == 4:
                     expr = f"torch.flatten({expr}, 1)"
                 if name in self.padded:  # -inf: what a max pool's own padding means
@@ -617,7 +639,31 @@ class BodyWriter:
             flow = Flow(flow.out, flow.out, m.rank, fresh, unit)
         if self.forward:
             self.fwd.add(f"{flow.out} = {expr}")
+        flow.last = last
         return flow
+
+    def fold_pair(self, last: str | None, m: Made, name: str) -> str | None:
+        """Note the BatchNorm `m` folds into `last` (the layer applied just before it); the
+        layer `m` is, for the next one."""
+        if m.base == "bn" and last is not None:
+            a, b = last, name
+            target_a, target_b = self.tree.target(a), self.tree.target(b)
+            refs = f"{self.tree.ref(a)}, {self.tree.ref(b)}"
+            if target_a is not None and target_b is not None:
+                self.folds.add(f"{target_a}, {target_b} = fold_batchnorm({refs})")
+            elif target_b is not None:
+                self.folds.add(f"{target_b} = fold_batchnorm({refs})[1]")
+            else:
+                parent, key = self.tree.parent(b)
+                self.folds.add(f'setattr({parent}, "{key}", fold_batchnorm({refs})[1])')
+            self.gen.helpers.add("fold")
+            return None
+        if m.block is None and m.ctor.startswith("nn.Sequential("):  # run as a whole
+            self.folds.add(f"fold_sequence({self.tree.ref(name)})")
+            self.gen.helpers.add("fold_sequence")
+        if m.base in ("conv", "pwconv", "dwconv", "gdc", "fc") and m.block is None:
+            return name if not m.ctor.startswith("nn.Sequential(") else None
+        return None
 
     # ---- composites --------------------------------------------------------------------------
     def composite(self, stmt: S.Compound, flow: Flow) -> Flow:
