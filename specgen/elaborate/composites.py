@@ -107,13 +107,13 @@ class Composites(State):
             if isinstance(s, S.Compound) and s.head.name == "branch":
                 for arg in s.head.args:
                     self.error("branch takes no arguments", arg.span, code="unknown-argument")
-                branches.append((namer("branch"), self.body(s.body, env, part, s.span, namer)))
+                branches.append((namer.composite("branch"), self.body(s.body, env, part, s.span, namer)))
                 continue
             seq = self.body((s,), env, part, s.span, namer)
             if len(seq.children) == 1:
                 branches.append(seq.children[0])
             else:
-                branches.append((namer("branch"), seq))
+                branches.append((namer.composite("branch"), seq))
         if not branches:
             self.error(f"{kind} needs at least one branch", head.name_span, code="empty")
             return None

@@ -35,13 +35,14 @@ class Namer(NameTable):
     of a block `bfloat` gives `bfloat16_`, never the `nn.Module.bfloat16` method.
     """
 
-    __slots__ = ("holders", "next", "leaves", "keras")
+    __slots__ = ("holders", "next", "leaves", "keras", "composites")
 
     def __init__(self) -> None:
         super().__init__()
         # `as "PATH"` only: paths that hold others, the next index of each, the paths that
         # name layers, and Keras' form of each (`.` -> `-`), which must stay distinct
         self.holders: set[str] | None = None
+        self.composites: set[str] | None = None  # names of composites: no module of their own
 
     def __call__(self, base: str) -> str:
         # NameTable.fresh's fast path, inline (a table with no parent and nothing reserved
@@ -53,6 +54,15 @@ class Namer(NameTable):
             self.used.add(name)
             return name
         return self.fresh(base, numbered=True)
+
+    def composite(self, base: str) -> str:
+        """The report's name of a composite (`residual1`, `branch2`): numbered as layers are,
+        but no module, so a path may still use it as a container."""
+        name = self(base)
+        if self.composites is None:
+            self.composites = set()
+        self.composites.add(name)
+        return name
 
     def claim(self, name: str) -> bool:
         """Take `name` as it is (`as NAME`); False when it is already in use here."""
@@ -69,7 +79,10 @@ class Namer(NameTable):
         out: list[str] = []
         for part in parts:
             path, part = self._step(out, part)
-            if path in self.leaves or (not out and path in self.used and path not in self.holders):
+            soft = self.composites is not None and path in self.composites
+            if path in self.leaves or (
+                not out and path in self.used and path not in self.holders and not soft
+            ):
                 raise Clash(f"`{path}` names a layer and cannot hold others")
             self.holders.add(path)
             if not out:

@@ -130,7 +130,7 @@ class Statements(State):
             elif t is S.Compound:
                 node = self.compound(stmt, env, out.current, namer)
                 if node is not None:
-                    children.append((namer(stmt.head.name), node))
+                    children.append((namer.composite(stmt.head.name), node))
                     out.made(1, frames)
                     out.current = node.out_shape
 

@@ -23,18 +23,10 @@ from ...language import domains
 from ...language import syntax as S
 from ...names import NameTable
 from ..common import camel, grouped, num, render, shape_text
-from .bodies import (
-    IN,
-    BodyWriter,
-    Flow,
-    appends_only,
-    collapse,
-    conditional_calls,
-    container_uses,
-    is_sequential,
-    prune_sizes,
-)
+from .bodies import IN, BodyWriter, Flow
 from .pyexpr import NeedsSize, PyExpr, Untranslatable
+from .syntax import appends_only, container_uses, is_sequential
+from .tidy import collapse, conditional_calls, prune_sizes
 
 __all__ = ["Untranslatable", "emit_family", "family_source", "python_value"]
 

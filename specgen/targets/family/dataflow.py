@@ -1,0 +1,161 @@
+"""How the family code's writer writes `forward`: each line's modules as one nested call, the
+composites' data flow (`residual`, `concat`, `split`, `add`), and the BatchNorms that
+`fold_batchnorms` folds into the layer applied just before them."""
+
+from __future__ import annotations
+
+from ...language import syntax as S
+from ...layers import BY_OP
+from .code import ACTIVATIONS, SPATIAL, Flow
+from .layers import Made
+from .pyexpr import Untranslatable
+from .syntax import reads_in
+
+
+class Dataflow:
+    """`forward` and its composites, for BodyWriter."""
+
+    def apply(self, made: list[Made], names: list[str | None], flow: Flow) -> Flow:
+        """The line's modules applied in turn: one statement, its calls nested
+        (`out = self.relu1(self.bn1(self.conv1(x)))`), as the spec writes one line."""
+        expr = flow.var
+        last = flow.last
+        for m, name in zip(made, names, strict=True):
+            fresh = True if m.block is not None else (BY_OP[m.base].fresh or m.base in ACTIVATIONS)
+            unit = m.base in ("gap", "gmp") or (flow.unit and m.base not in SPATIAL)
+            if self.forward:
+                if name is None:
+                    raise Untranslatable("a layer named at run time in a body with composites")
+                last = self.fold_pair(last, m, name)
+                if m.base == "fc" and flow.rank == 4:
+                    expr = f"torch.flatten({expr}, 1)"
+                if name in self.padded:  # -inf: what a max pool's own padding means
+                    expr = f"nn.functional.pad({expr}, self.{self.padded[name]}, value=-math.inf)"
+                    self.gen.helpers.add("math")
+                expr = f"{self.tree.ref(name)}({expr})"
+            flow = Flow(flow.out, flow.out, m.rank, fresh, unit)
+        if self.forward:
+            self.fwd.add(f"{flow.out} = {expr}")
+        flow.last = last
+        return flow
+
+    def fold_pair(self, last: str | None, m: Made, name: str) -> str | None:
+        """Note the BatchNorm `m` folds into `last` (the layer applied just before it); the
+        layer `m` is, for the next one."""
+        if m.base == "bn" and last is not None:
+            a, b = last, name
+            target_a, target_b = self.tree.target(a), self.tree.target(b)
+            refs = f"{self.tree.ref(a)}, {self.tree.ref(b)}"
+            if target_a is not None and target_b is not None:
+                self.folds.add(f"{target_a}, {target_b} = fold_batchnorm({refs})")
+            elif target_b is not None:
+                self.folds.add(f"{target_b} = fold_batchnorm({refs})[1]")
+            else:
+                parent, key = self.tree.parent(b)
+                self.folds.add(f'setattr({parent}, "{key}", fold_batchnorm({refs})[1])')
+            self.gen.helpers.add("fold")
+            return None
+        if m.block is None and m.ctor.startswith("nn.Sequential("):  # run as a whole
+            self.folds.add(f"fold_sequence({self.tree.ref(name)})")
+            self.gen.helpers.add("fold_sequence")
+        if m.base in ("conv", "pwconv", "dwconv", "gdc", "fc") and m.block is None:
+            return name if not m.ctor.startswith("nn.Sequential(") else None
+        return None
+
+    def composite(self, stmt: S.Compound, flow: Flow) -> Flow:
+        kind = stmt.head.name
+        outer = self.branch_size
+        if self.size is not None:
+            self.branch_size = self.names.fresh("branch_size")
+            self.init.add(f"{self.branch_size} = size")
+        try:
+            return self._composite(stmt, flow, kind)
+        finally:
+            self.branch_size = outer
+
+    def _composite(self, stmt: S.Compound, flow: Flow, kind: str) -> Flow:
+        if kind == "residual":
+            return self.residual(stmt, flow)
+        if kind in ("concat", "add", "split"):
+            return self.merge(stmt, flow)
+        raise Untranslatable(f"`{kind}:` here")
+
+    def branch(self, stmts, source: str, base: str, channels: str) -> tuple[str, str]:
+        """`stmts` applied to `source`: (the variable holding the result, its channels)."""
+        stable = (channels.isidentifier() and channels != "channels") or channels.isdigit()
+        if reads_in(stmts) and not stable:
+            held = self.names.fresh(f"{base}_channels")
+            self.init.add(f"{held} = {channels}")
+            channels = held
+        if self.branch_size is not None and self.size is not None:
+            self.init.add(f"size = {self.branch_size}")
+        self.channels, outer = channels, self.in_text
+        self.in_text = channels  # a composite's branch is a body: `in` is its input
+        mark = len(self.fwd.lines)
+        var = self.fwd_names.fresh(base)
+        out = self.body(stmts, Flow(source, var, 4, False, False))
+        self.in_text = outer
+        if len(self.fwd.lines) == mark:  # nothing applied: the branch is its input
+            self.fwd_names.used.discard(var)
+            return source, self.channels
+        if out.rank == 2:
+            self.fwd.add(f"{out.var} = {out.var}[:, :, None, None]")
+        return out.var, self.channels
+
+    def residual(self, stmt: S.Compound, flow: Flow) -> Flow:
+        shortcuts = [s for s in stmt.body if type(s) is S.Compound and s.head.name == "shortcut"]
+        main = tuple(s for s in stmt.body if s not in shortcuts)
+        start, source = self.channels, flow.var
+        first = bool(shortcuts) and stmt.body.index(shortcuts[0]) < stmt.body.index(main[0])
+        identity = source
+        if shortcuts and first:
+            identity, _ = self.branch(shortcuts[0].body, source, "identity", start)
+        out, channels = self.branch(main, source, "out", start)
+        if shortcuts and not first:
+            identity, _ = self.branch(shortcuts[0].body, source, "identity", start)
+        self.channels = channels
+        self.fwd.add(f"{flow.out} = {out} + {identity}")
+        return Flow(flow.out, flow.out, 4, True, False)
+
+    def merge(self, stmt: S.Compound, flow: Flow) -> Flow:
+        kind = stmt.head.name
+        branches = [s for s in stmt.body if type(s) is not S.Let]
+        start = self.channels
+        sources = [flow.var] * len(branches)
+        sizes: list[str] = [start] * len(branches)
+        if kind == "split":
+            given = [
+                a.value for a in stmt.head.args if isinstance(a, S.KwArg) and a.name == "sizes"
+            ]
+            parts = [self.fwd_names.fresh("part", True) for _ in branches]
+            if given:
+                split = self.names.fresh("sizes")
+                self.init.add(f"{split} = {self.py(given[0])}")
+                self.fwd.add(f"{', '.join(parts)} = torch.split({flow.var}, self.{split}, dim=1)")
+                self.init.add(f"self.{self.attribute(split)} = {split}")
+                sizes = [f"{split}[{i}]" for i in range(len(branches))]
+            else:
+                n = len(branches)
+                self.fwd.add(f"{', '.join(parts)} = {flow.var}.chunk({n}, dim=1)")
+                held = self.names.fresh("part_channels")
+                self.init.add(f"{held} = {start} // {n}")
+                sizes = [held] * n
+            sources = parts
+        elif not (start.isidentifier() and start != "channels") and not start.isdigit():
+            held = self.names.fresh("branch_channels")
+            self.init.add(f"{held} = {start}")
+            sizes = [held] * len(branches)
+        outs, channels = [], []
+        for s, source, c in zip(branches, sources, sizes, strict=True):
+            stmts = s.body if type(s) is S.Compound and s.head.name == "branch" else (s,)
+            var, ch = self.branch(stmts, source, "branch", c)
+            outs.append(var)
+            channels.append(ch)
+        if kind == "add":
+            self.fwd.add(f"{flow.out} = {' + '.join(outs)}")
+            self.channels = channels[0]
+        else:
+            self.fwd.add(f"{flow.out} = torch.cat([{', '.join(outs)}], dim=1)")
+            self.init.add(f"channels = {' + '.join(channels)}")
+            self.channels = "channels"
+        return Flow(flow.out, flow.out, 4, True, False)
