@@ -44,7 +44,7 @@ def test_cost_and_build_read_standard_input():
     assert r.returncode == 0, r.stderr
     assert '"params": 1865728' in r.stdout
     r = _run(["build", "-", "--target", "torch"], stdin=text)
-    assert r.returncode == 0 and "class ShufflenetV1(nn.Module):" in r.stdout
+    assert r.returncode == 0 and "class ShufflenetV1(nn.Sequential):" in r.stdout
 
 
 def test_standard_input_once(cli):

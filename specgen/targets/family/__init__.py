@@ -80,6 +80,12 @@ class FamilyGenerator:
         self.classes: list[FamilyClass] = []
         self.network_name = self.table.take(camel(self.program.name, "Net"))
         self.global_names: dict[str, str] = {}
+        # the parameters and lets that are floats at the defaults (`width=1.0`): a width
+        # computed from one is converted with `whole()`
+        scope = (
+            getattr(net.at_defaults(), "ir", net.ir).scope if hasattr(net, "at_defaults") else ()
+        )
+        self.float_globals = {k for k, v in scope if isinstance(v, float)}
 
     def text(self, span: Any) -> str:
         """The spec's text at `span` (one line)."""
@@ -290,7 +296,7 @@ class FamilyGenerator:
 
 _HELPERS = ("divide", "make_divisible", "unique", "count", "place", "flat_linear", "shuffle")
 _HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding", "fold")
-_HELPERS += ("fold_sequence",)
+_HELPERS += ("fold_sequence", "auto_padding", "whole")
 
 
 _CACHE: dict[int, tuple[S.Program, tuple[str, str] | str]] = {}
@@ -323,9 +329,11 @@ def family_source(net: Any) -> tuple[str, str]:
 
 def python_value(value: Any) -> Any:
     """A parameter's value as the family code takes it: the language's lists (tuples) as
-    lists."""
+    lists, its tables as dicts."""
     if isinstance(value, tuple):
         return [python_value(v) for v in value]
+    if type(value).__name__ == "Table":  # the language's tables: dicts
+        return {python_value(k): python_value(v) for k, v in value.items}
     return value
 
 

@@ -24,7 +24,7 @@ from .dataflow import Dataflow
 from .layers import LineArgs, Made, layer
 from .naming import StaticNamer
 from .placing import Placing
-from .pyexpr import NeedsSize, PyExpr, Untranslatable
+from .pyexpr import NeedsSize, PyExpr, Untranslatable, may_be_float
 from .syntax import next_is_bn
 
 __all__ = ["IN", "BodyWriter", "Flow"]
@@ -47,6 +47,8 @@ class BodyWriter(Branches, Placing, Dataflow):
         self.names.used.update(params.values())
         self.names.used.update(("channels", "out_channels"))
         self.py = PyExpr(self.name_of)
+        self.float_names: set[str] = set()  # `let`s that may hold a float
+        self.py.floaty = lambda name: name in self.float_names or name in gen.float_globals
         self.namer = StaticNamer()
         self.tree = ModuleTree(sequential=not forward)
         self.channels = IN
@@ -96,6 +98,8 @@ class BodyWriter(Branches, Placing, Dataflow):
         t = type(stmt)
         if t is S.Let:
             self.init.add(f"{self.bind(stmt.name)} = {self.py(stmt.value)}")
+            if may_be_float(stmt.value, self.py.floaty):
+                self.float_names.add(stmt.name)
         elif t is S.Assert:
             self.init.add(f"if not ({self.py(stmt.test)}):")
             self.init.add(
@@ -193,12 +197,13 @@ class BodyWriter(Branches, Placing, Dataflow):
         pw = Override(a, {"kernel": "1", "stride": None, "padding": None, "dilation": None})
         items: list[str] = []
         counts: dict[str, int] = {}
-        channels = self.channels
+        channels, window = self.channels, None
         for name, op, args, b in (
             ("dw", "dwconv", dw, str(bias)),
             ("pw", "conv", pw, str(bias and not next_is_bn)),
         ):
             m = layer(op, args, channels, 4, b, False)
+            window = window if name == "pw" else m.window  # the depthwise conv's
             items.append(f'("{name}", {m.ctor})')
             channels, prev = m.channels, m
             for sub, sub_args in trailing:
@@ -207,7 +212,8 @@ class BodyWriter(Branches, Placing, Dataflow):
                 prev = layer(sub, sub_args, channels, 4, "True", owned and sub in ACTIVATIONS)
                 items.append(f'("{sub}{counts[sub]}", {prev.ctor})')
         self.gen.helpers.add("ordered_dict")
-        return Made("sepconv", f"nn.Sequential(OrderedDict([{', '.join(items)}]))", channels, 4)
+        ctor = f"nn.Sequential(OrderedDict([{', '.join(items)}]))"
+        return Made("sepconv", ctor, channels, 4, window=window)
 
     def module(
         self, op: str, a: LineArgs, channels: str, flow: Flow, bias: str, owned: bool

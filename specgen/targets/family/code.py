@@ -66,6 +66,7 @@ class Override:
 
     def __init__(self, args: LineArgs, changes: dict[str, str | None]):
         self.args, self.changes = args, changes
+        self.helpers = args.helpers
         self.written = {k: v for k, v in args.written.items() if k not in changes}
         self.py = args.py
 

@@ -17,7 +17,7 @@ from ...language import syntax as S
 from ...layers import AUTO
 from ..common import num
 from ..pytorch_layers import _ACTS, _SE_CLASSES
-from .pyexpr import NeedsSize, PyExpr, Untranslatable
+from .pyexpr import NeedsSize, PyExpr, Untranslatable, may_be_float
 
 
 @dataclass
@@ -43,6 +43,9 @@ class LineArgs:
 
     def __init__(self, plan: Any, py: PyExpr):
         self.plan, self.py = plan, py
+        self.helpers = py.used  # the file's helpers a constructor needs
+        self.kinds = {spec.name: spec.kind for spec in plan.spec.args}
+        self.floaty: Any = getattr(py, "floaty", lambda name: False)
         self.written = {spec.name: expr for spec, expr in plan.assign}
 
     def text(self, name: str) -> str | None:
@@ -51,7 +54,12 @@ class LineArgs:
             e = self.written[name]
             if type(e) is S.Dims and len(set(e.values)) == 1:  # `3x3`: PyTorch takes 3
                 return num(e.values[0])
-            return self.py(e)
+            text = self.py(e)
+            kind = self.kinds.get(name)
+            if kind in ("int", "pair", "padding") and may_be_float(e, self.floaty):
+                self.helpers.add("whole")
+                return f"whole({text})"
+            return text
         value = self.plan.base.get(name)
         if value is AUTO or value is None:
             return None
@@ -133,13 +141,15 @@ def _padding(a: LineArgs, kernel: str, dilation: str | None) -> str | None:
         k = int(kernel)
         if d is None or k == 1:
             return num((k - 1) // 2)
-        return f"{d} * {num(k - 1)} // 2"
+        if d.isidentifier() or d.isdigit():
+            return f"{d} * {num(k - 1)} // 2"
     if kernel.startswith("(") and kernel.endswith(")") and d is None:
         sizes = [int(v) for v in kernel[1:-1].split(", ")]
         return f"({', '.join(num((k - 1) // 2) for k in sizes)})"
-    # a kernel that varies (`dwconv k`): an int at every member the examples have
-    k = kernel if kernel.isidentifier() else f"({kernel})"
-    return f"({k} - 1) // 2" if d is None else f"{d} * ({k} - 1) // 2"
+    if kernel.isidentifier() and d is None:  # `dwconv k`, k an int
+        return f"({kernel} - 1) // 2"
+    a.helpers.add("auto_padding")  # pairs, or a dilation: the helper works per axis
+    return f"auto_padding({kernel}, {dilation or 1})"
 
 
 def igc(a: LineArgs, channels: str, bias: str) -> Made:

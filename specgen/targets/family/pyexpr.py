@@ -38,6 +38,7 @@ class PyExpr:
         self._local = local
         self.used: set[str] = set()
         self.scopes: list[dict[str, str]] = []  # comprehension variables, innermost last
+        self.floaty: Callable[[str], bool] = lambda name: False  # may a name be a float?
 
     def local(self, name: str) -> str:
         for scope in reversed(self.scopes):
@@ -143,3 +144,37 @@ def _comprehension_name(name: str) -> str:
 
 def _is_float(e: S.Expr) -> bool:
     return type(e) is S.Num and isinstance(e.value, float)
+
+
+_FLOAT_CALLS = {"float", "sqrt", "exp", "log"}
+_INT_CALLS = {"int", "len", "make_divisible", "floor", "ceil", "count"}
+
+
+def may_be_float(e: S.Expr, floaty: Callable[[str], bool]) -> bool:
+    """Whether `e` can be a float where an int is wanted (`in * 1.0`, `c * width` with a
+    float `width`): the family code then converts it with `whole()`, which refuses 16.5 as
+    the compiler does.  `floaty(name)` tells a name's."""
+    t = type(e)
+    if t is S.Num:
+        return isinstance(e.value, float)
+    if t is S.Name:
+        return floaty(e.name)
+    if t is S.BinOp:
+        if e.op == "**":
+            return True
+        return may_be_float(e.left, floaty) or may_be_float(e.right, floaty)
+    if t is S.Neg:
+        return may_be_float(e.operand, floaty)
+    if t is S.Cond:
+        return may_be_float(e.then, floaty) or may_be_float(e.orelse, floaty)
+    if t is S.Call:
+        if e.func in _FLOAT_CALLS:
+            return True
+        if e.func in _INT_CALLS or (e.func == "round" and len(e.args) == 1):
+            return False
+        return any(may_be_float(a, floaty) for a in e.args)
+    if t is S.Index or t is S.ListComp:
+        return False  # an item of a list or table: taken as the int a width is
+    if t is S.ListExpr:
+        return any(may_be_float(a, floaty) for a in e.items)
+    return False
