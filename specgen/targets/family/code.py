@@ -77,3 +77,6 @@ class Override:
 
     def static(self, name: str):
         return self.args.static(name)
+
+    def same(self) -> bool:
+        return self.args.same()

@@ -65,6 +65,10 @@ class LineArgs:
             return None
         return literal(value)
 
+    def same(self) -> bool:
+        """Whether the line says `padding=same` (TensorFlow's, which the input's size sets)."""
+        return self.plan.base.get("padding") == "same"
+
     def static(self, name: str) -> Any:
         """The argument's value where it is a literal or a default (else Untranslatable)."""
         if name in self.written:
@@ -129,10 +133,10 @@ def conv(op: str, a: LineArgs, channels: str, bias: str, size: str | None) -> Ma
 def _padding(a: LineArgs, kernel: str, dilation: str | None) -> str | None:
     """The written padding, or the one that keeps H×W at stride 1 for odd kernels:
     dilation · (k - 1) // 2 (`shapes.auto_padding`)."""
+    if a.same():
+        raise Untranslatable("`padding=same` on a convolution")
     written = a.written.get("padding")
     if written is not None:
-        if type(written) is S.Name and written.name == "same":
-            raise Untranslatable("`padding=same` depends on the input's size")
         if type(written) is S.ListExpr and len(written.items) == 4:
             raise Untranslatable("a padding of four sizes is padded in forward")
         return a.text("padding")
@@ -200,8 +204,7 @@ def pool(op: str, a: LineArgs, channels: str) -> Made:
     kernel = a.text("kernel")
     stride = a.text("stride") or kernel
     args = [f"kernel_size={kernel}", f"stride={stride}"]
-    written = a.written.get("padding")
-    if type(written) is S.Name and written.name == "same":
+    if a.same():
         if op != "maxpool":
             raise Untranslatable("`padding=same` on an average pool")
         # TensorFlow's padding, which depends on the input's size: padded in forward
