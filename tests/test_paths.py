@@ -165,7 +165,7 @@ def test_keys_that_are_no_identifiers_or_out_of_order_still_load_and_fold():
         + "    fc classes\n"
     )
     net = specgen.compile(spec)
-    source = net.emit("torch")
+    source = net.emit("torch", family=False)  # the per-point code (the deploy form's)
     assert 'getattr(self.trunk, "block1-0")' in source and 'add_module("3"' in source
     model = net.to_torch().eval()
     keys = [k for k in model.state_dict() if k.endswith("weight")]

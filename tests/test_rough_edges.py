@@ -220,7 +220,9 @@ def test_torch_jit_script_works_on_to_torch_models(name):
     torch = pytest.importorskip("torch")
     net = specgen.compile(EXAMPLES / name)
     model = net.to_torch().eval()
-    assert inspect.getsource(type(model)).startswith(f"class {type(model).__name__}(nn.Module):")
+    # a body with composites has a forward of its own; a plain sequence is an nn.Sequential
+    base = "nn.Module" if "forward" in vars(type(model)) else "nn.Sequential"
+    assert inspect.getsource(type(model)).startswith(f"class {type(model).__name__}({base}):")
     scripted = torch.jit.script(model)
     x = torch.randn(1, *net.input_shape.as_list(), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -233,14 +235,15 @@ def test_to_torch_source_is_registered_while_a_model_lives():
     pytest.importorskip("torch")
     import linecache
 
-    # a source no other test scripts: TorchScript keeps the classes it compiled, and with
-    # them their module
-    net = specgen.compile(EXAMPLES / "shuffle.conv", {"g": 16})
+    # a source no other test scripts (TorchScript keeps the classes it compiled, and with
+    # them their module; every member of a family shares its module): a network of its own
+    text = (EXAMPLES / "shuffle.conv").read_text().replace("network shuffle", "network lives")
+    net = specgen.compile(text, {"g": 16})
     a, b = net.to_torch(), net.to_torch()
     cls = type(a)
     assert type(b) is cls  # one module per source, as an import would give
     module = sys.modules[cls.__module__]
-    assert module.__file__.startswith("<specgen:shuffle-") and module.__file__.endswith(">")
+    assert module.__file__.startswith("<specgen:lives-") and module.__file__.endswith(">")
     assert "".join(linecache.getlines(module.__file__)) == net.emit("torch", format=False)
     # pickling finds the class by its module, as for a -o file
     copy = pickle.loads(pickle.dumps(a))
@@ -255,12 +258,20 @@ def test_to_torch_source_is_registered_while_a_model_lives():
 
 
 def test_same_network_name_with_other_values_gets_another_module():
+    """Members of one family share the family code's module; the per-point code of two
+    members (the deploy form) is two modules."""
     pytest.importorskip("torch")
+    from specgen.targets import get_emitter
+
     net3 = specgen.compile(EXAMPLES / "shufflenet_v1.conv", {"g": 3})
     net8 = specgen.compile(EXAMPLES / "shufflenet_v1.conv", {"g": 8})
     m3, m8 = net3.to_torch(), net8.to_torch()
-    assert type(m3).__module__ != type(m8).__module__
-    assert "g=3" in inspect.getsource(type(m3)) and "g=8" in inspect.getsource(type(m8))
+    assert type(m3) is type(m8) and "def __init__(self, g=3, classes=1000)" in (
+        inspect.getsource(type(m3))
+    )
+    p3, p8 = (get_emitter("torch").build(n, family=False) for n in (net3, net8))
+    assert type(p3).__module__ != type(p8).__module__
+    assert "g=3" in inspect.getsource(type(p3)) and "g=8" in inspect.getsource(type(p8))
 
 
 # ---- .keras files in a fresh process ---------------------------------------------------------

@@ -244,12 +244,13 @@ def test_hostile_names_are_renamed_or_rejected(tmp_path):
     ns: dict = {}
     exec(compile(code, "gen", "exec"), ns)
     assert ns["ChannelShuffle"].__doc__.startswith("Channel shuffle")  # the helper, untouched
-    assert ns["ChannelShuffle_"].__doc__.startswith("channel_shuffle(n=4)")  # the block, renamed
+    assert ns["ChannelShuffle_"].__doc__.startswith("channel_shuffle(n)")  # the block, renamed
     model = ns["Print"]().eval()
     y = model(torch.randn(1, 3, 8, 8))
     assert y.shape == (1, 2)
     names = {n for n, _ in model.named_children()}
-    assert names == {"channel_shuffle1", "shuffle1", "torch1", "nn1", "gap1", "fc1"}
+    # the compiler's names, and the family code's nn.Flatten before the fc
+    assert names == {"channel_shuffle1", "shuffle1", "torch1", "nn1", "gap1", "flatten", "fc1"}
 
 
 def test_build_cli_stdout_and_atomic_write(tmp_path, capsys):

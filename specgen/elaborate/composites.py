@@ -107,7 +107,9 @@ class Composites(State):
             if isinstance(s, S.Compound) and s.head.name == "branch":
                 for arg in s.head.args:
                     self.error("branch takes no arguments", arg.span, code="unknown-argument")
-                branches.append((namer.composite("branch"), self.body(s.body, env, part, s.span, namer)))
+                branches.append(
+                    (namer.composite("branch"), self.body(s.body, env, part, s.span, namer))
+                )
                 continue
             seq = self.body((s,), env, part, s.span, namer)
             if len(seq.children) == 1:

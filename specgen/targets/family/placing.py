@@ -54,7 +54,7 @@ class Placing:
             self.init.lines.insert(where, (level, f"{counter} = {count}"))
             self.loop_marks = [i + 1 for i in self.loop_marks]
         if counter is not None:
-            self.init.add(f"{counter} += 1")
+            self.init.add(f"{counter} = {counter} + 1")  # (`+= 1` reads as a loop index)
             self.register_at_run_time(f'f"{m.base}{{{counter}}}"', m, "add_module")
             return None
         return self.register(self.namer.auto(m.base), m)
