@@ -29,12 +29,11 @@ def fold_sequence(sequence: nn.Sequential) -> None:
     """Fold each BatchNorm that follows a Conv2d or Linear in `sequence`, which runs its
     children in order, and in the plain nn.Sequentials inside it (a block folds its own).
     """
-    children = list(sequence._modules.items())
-    for (_, layer), (key, bn) in zip(children, children[1:]):
-        if isinstance(layer, (nn.Conv2d, nn.Linear)) and isinstance(
-            bn, nn.modules.batchnorm._BatchNorm
-        ):
-            sequence._modules[key] = fold_batchnorm(layer, bn)[1]
+    layer = None
+    for key, module in list(sequence._modules.items()):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and layer is not None:
+            sequence._modules[key] = fold_batchnorm(layer, module)[1]
+        layer = module if isinstance(module, (nn.Conv2d, nn.Linear)) else None
     for child in sequence.children():
         if type(child) is nn.Sequential:
             fold_sequence(child)
