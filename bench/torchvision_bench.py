@@ -61,6 +61,7 @@ def import_torchvision() -> Any:
 
 # name: (example, params, torchvision constructor)
 NETWORKS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "ResNet-50": ("resnet.conv", {"depth": 50}, "resnet50"),
     "ResNeXt-50 32x4d": ("resnet.conv", {"groups": 32, "width_per_group": 4}, "resnext50_32x4d"),
     "MobileNet V2": ("mobilenet_v2.conv", {}, "mobilenet_v2"),
     "ShuffleNet V2 x1.0": ("shufflenet_v2.conv", {}, "shufflenet_v2_x1_0"),

@@ -11,9 +11,14 @@ from .layers import Made
 from .pyexpr import Untranslatable
 from .syntax import reads_in
 
+# layers whose backward needs their input only: their output may be added to in place
+_OUTPUT_UNSAVED = frozenset({"conv", "pwconv", "dwconv", "gdc", "fc", "bn", "add"})
+
 
 class Dataflow:
     """`forward` and its composites, for BodyWriter."""
+
+    last_applied: str | None = None  # the last layer `forward` applied (`bn`, `block`, ...)
 
     def apply(self, made: list[Made], names: list[str | None], flow: Flow) -> Flow:
         """The line's modules applied in turn: one statement, its calls nested
@@ -36,6 +41,8 @@ class Dataflow:
             flow = Flow(flow.out, flow.out, m.rank, fresh, unit)
         if self.forward:
             self.fwd.add(f"{flow.out} = {expr}")
+        if made:
+            self.last_applied = "block" if made[-1].block is not None else made[-1].base
         flow.last = last
         return flow
 
@@ -111,9 +118,17 @@ class Dataflow:
         if shortcuts and first:
             identity, _ = self.branch(shortcuts[0].body, source, "identity", start)
         out, channels = self.branch(main, source, "out", start)
+        last = self.last_applied
         if shortcuts and not first:
             identity, _ = self.branch(shortcuts[0].body, source, "identity", start)
         self.channels = channels
+        self.last_applied = "add"
+        if out != source and last in _OUTPUT_UNSAVED and self.fwd.level == 0:
+            # in place, as torchvision's `out += identity`: the tensor is the branch's own
+            # and the layer that made it needs only its input for the backward pass (not
+            # under an `if`, whose branches must end in the same variable)
+            self.fwd.add(f"{out} += {identity}")
+            return Flow(out, flow.out, 4, True, False)
         self.fwd.add(f"{flow.out} = {out} + {identity}")
         return Flow(flow.out, flow.out, 4, True, False)
 
