@@ -24,6 +24,7 @@ from ...language import syntax as S
 from ...names import NameTable
 from ..common import camel, grouped, num, render, shape_text
 from .bodies import IN, BodyWriter, Flow
+from .layers import literal
 from .pyexpr import NeedsSize, PyExpr, Untranslatable
 from .syntax import appends_only, container_uses, is_sequential
 from .tidy import collapse, conditional_calls, prune_sizes
@@ -361,13 +362,10 @@ def _domain_test(name: str, domain: Any) -> str | None:
 
 
 def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "True" if v else "False"
-    if isinstance(v, int | float):
-        return num(v)
+    """A domain's value as Python (a list as a list)."""
     if isinstance(v, tuple):
         return f"[{', '.join(_value(x) for x in v)}]"
-    raise Untranslatable(f"no Python form for {v!r}")
+    return literal(v)
 
 
 def _calls(stmts: tuple[S.Stmt, ...], blocks: set[str]) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import re
 
-from ...names import RESERVED, mangled
+from ...names import RESERVED, NameTable
 from .pyexpr import Untranslatable
 
 
@@ -64,25 +64,16 @@ class StaticNamer:
         time (`runtime_base`)."""
         if base in self.runtime or self.counts.get(base, 0) is None:
             return None
-        k = self.counts.get(base, 0) + 1
-        name = f"{base}{k}"
-        if name in self.uncertain:
-            raise Untranslatable(f"whether `{name}` is taken depends on a branch")
-        if name[0] != "_" and name not in self.used and name not in RESERVED:
-            self.counts[base] = k
-            self.used.add(name)
-            return name
-        k = self.counts.get(base, 0) + 1
-        name = f"{base}{k}"
-        while name not in RESERVED and self.taken(name):
-            k += 1
-            name = f"{base}{k}"
-        self.counts[base] = k
-        if mangled(name):
-            name += "__"
-        while self.taken(name):
-            name += "_"
-        self.used.add(name)
+        if f"{base}{self.counts.get(base, 0) + 1}" in self.uncertain:
+            raise Untranslatable(
+                f"whether `{base}{self.counts.get(base, 0) + 1}` is taken depends on a branch"
+            )
+        # the compiler's own numbering (Namer is a NameTable), over the counts known here
+        table = NameTable()
+        table.used = self.used
+        table.counts = {b: k for b, k in self.counts.items() if k is not None}
+        name = table.fresh(base, numbered=True)
+        self.counts[base] = table.counts[base]
         return name
 
     def runtime_base(self, base: str) -> int:
