@@ -23,9 +23,13 @@ class Dataflow:
     def apply(self, made: list[Made], names: list[str | None], flow: Flow) -> Flow:
         """The line's modules applied in turn: one statement, its calls nested
         (`out = self.relu1(self.bn1(self.conv1(x)))`), as the spec writes one line."""
+        if all(m.skip for m in made):  # nothing applied: the tensor stays where it is
+            return flow
         expr = flow.var
         last = flow.last
         for m, name in zip(made, names, strict=True):
+            if m.skip:
+                continue
             fresh = True if m.block is not None else (BY_OP[m.base].fresh or m.base in ACTIVATIONS)
             unit = m.base in ("gap", "gmp") or (flow.unit and m.base not in SPATIAL)
             if self.forward:

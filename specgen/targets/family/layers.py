@@ -32,6 +32,7 @@ class Made:
     helper: str | None = None  # the template helper it needs (`shuffle`, `igc`, `se`)
     block: Any = None  # a block call: the block's class
     flatten: bool = False  # an `fc` on a map, in an nn.Sequential: its input is flattened
+    skip: bool = False  # no module: a layer that does no work (`identity`)
     # a sliding window's (kernel, stride, padding, dilation, ceil_mode), as Python text: what
     # the output's H×W follows from; "(1, 1)" etc. for a layer that sets it
     window: tuple[str, str, str, str, str] | None = None

@@ -18,6 +18,11 @@ class Placing:
         where a path is made at run time)."""
         alias = stmt.alias
         self.flattened(stmt, made)
+        if alias is None and [m.base for m in made] == ["identity"] and not self.loop_marks:
+            # a layer that does no work gets no module (its name is still counted)
+            self.namer.auto("identity")
+            made[0].skip = True
+            return made, [None]
         if alias is None:
             return made, [self.auto(m) for m in made]
         if type(alias) is str:
