@@ -212,3 +212,21 @@ def test_the_deploy_form_keeps_the_per_point_code():
     net = specgen.compile(EXAMPLES / "resnet.conv", {"depth": 18}).deploy()
     source = net.emit("torch")
     assert "DeployConv2d" in source and "def __init__(self) -> None:" in source
+
+
+def test_spec_comments_reach_docstrings_safely():
+    """Comments become docstrings: quotes (one last, three in a row) and backslashes stay
+    text, and the module still compiles and runs."""
+    spec = (
+        '# says "hi" and """ and \\n\n'
+        "network n(c=8)\ninput 3x8x8\n\n"
+        '# ends with a quote "\n'
+        "block b:\n    conv 3x3 out=in bn relu\n\n"
+        "layers:\n    b\n    gap\n    fc 2\n"
+    )
+    net = specgen.compile(spec)
+    source = net.emit("torch")
+    ast.parse(source)
+    cls = type(net.to_torch())
+    assert cls.__doc__.startswith('says "hi"') and "\\n" in cls.__doc__
+    assert "ends with a quote" in net.to_torch().b1.__doc__

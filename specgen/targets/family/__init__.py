@@ -80,7 +80,6 @@ class FamilyGenerator:
         self.blocks: dict[str, FamilyClass] = {}
         self.classes: list[FamilyClass] = []
         self.network_name = self.table.take(camel(self.program.name, "Net"))
-        self.global_names: dict[str, str] = {}
         # the parameters and lets that are floats at the defaults (`width=1.0`): a width
         # computed from one is converted with `whole()`
         scope = (
@@ -94,10 +93,6 @@ class FamilyGenerator:
         end = span.end_column - 1 if span.end_line == span.line else len(line)
         return line[span.column - 1 : end]
 
-    def global_name(self, spec_name: str) -> str | None:
-        return None  # every body binds what it reads (parameters, globals passed in)
-
-    # ---- blocks ------------------------------------------------------------------------------
     def order(self) -> list[S.BlockDef]:
         """The blocks the network calls, callees before callers."""
         defs = {b.name: b for b in self.program.blocks}
@@ -405,8 +400,8 @@ def _docstring(lines: list[str] | str) -> str:
     if isinstance(lines, str):
         lines = [lines]
     lines = [line.replace("\\", "\\\\").replace('"""', "'''") for line in lines]
-    if len(lines) == 1:
-        return lines[0]
+    if len(lines) == 1:  # a quote last would run into the closing ones (as black spaces it)
+        return lines[0] + " " if lines[0].endswith('"') else lines[0]
     return "\n".join([lines[0], *("    " + x if x else "" for x in lines[1:]), "    "])
 
 

@@ -68,7 +68,7 @@ class BodyWriter(Branches, Placing, Dataflow):
     def name_of(self, spec_name: str) -> str:
         if spec_name == "in":
             return self.in_text
-        found = self.local.get(spec_name) or self.gen.global_name(spec_name)
+        found = self.local.get(spec_name)  # parameters, globals passed in, lets, loop variables
         if found is None:
             raise Untranslatable(f"`{spec_name}` is not bound here")
         return found

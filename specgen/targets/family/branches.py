@@ -36,7 +36,7 @@ class Branches:
                 self.fwd.add(f"{flow.out} = {flow.var}")
                 flow = replace(flow, var=flow.out)
             if len(tests) <= 2 and (len(tests) == 1 or tests[1] is None):
-                self.init.add(f"self.{flag} = {self._bool(tests[0])}")
+                self.init.add(f"self.{flag} = {self.py(tests[0])}")
             else:
                 chain = " else ".join(
                     f"{i} if {self.py(t)}" for i, t in enumerate(tests) if t is not None
@@ -97,7 +97,7 @@ class Branches:
         del self.init.lines[del_from:]
         if len(first) != len(second) or len(self.init.lines) < mark:
             return None
-        test = self._bool(stmt.branches[0][0])
+        test = self.py(stmt.branches[0][0])
         for m, other in zip(first, second, strict=True):
             if m.ctor != other.ctor:
                 m.ctor = f"{m.ctor} if {test} else {other.ctor}"
@@ -110,7 +110,7 @@ class Branches:
         chained = branch is not None and self.forward
         chain_start = len(self.folds.lines)
         for i, (test, stmts) in enumerate(stmt.branches):
-            written = self._bool(test) if test is not None else ""
+            written = self.py(test) if test is not None else ""
             line = cond(i, written)
             if i == 0:
                 head = f"if {line}:"
@@ -153,9 +153,6 @@ class Branches:
     def _constructor_only(self, stmts: tuple[S.Stmt, ...]) -> None:
         for s in stmts:
             self.statement(s, Flow(), False)
-
-    def _bool(self, test: S.Expr) -> str:
-        return self.py(test)
 
     def loop(self, stmt: S.For, flow: Flow) -> Flow:
         makes = makes_modules(stmt.body)
