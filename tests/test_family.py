@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,104 @@ def test_spec_comments_reach_docstrings_safely():
     cls = type(net.to_torch())
     assert cls.__doc__.startswith('says "hi"') and "\\n" in cls.__doc__
     assert "ends with a quote" in net.to_torch().b1.__doc__
+
+
+def test_a_global_renamed_in_the_code_is_passed_under_its_new_name():
+    """`place` is a helper of the file: a block reading the global `place` takes it as
+    `place_`, and its callers pass it so."""
+    spec = (
+        "network n(place=2)\ninput 8x8x8\nblock b(c):\n    conv 3x3 out=c group=place bn\n"
+        "layers:\n    b(16)\n    gap\n"
+    )
+    net = specgen.compile(spec)
+    assert "B(in_channels, 16, place_=place_)" in net.emit("torch")
+    assert sum(p.numel() for p in net.to_torch().parameters()) == net.cost.params
+
+
+# ---- the code as a person would write it ------------------------------------------------------
+
+
+def _class_source(source: str, name: str) -> str:
+    tree = ast.parse(source)
+    node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+    return ast.get_source_segment(source, node)
+
+
+def test_modules_made_alike_in_every_branch_are_made_once():
+    """`if stride == 1 and in == out: residual: X / else: X`: the modules once, the choice in
+    `forward` only (torchvision's `use_res_connect`)."""
+    v2 = specgen.compile(EXAMPLES / "mobilenet_v2.conv").emit("torch")
+    inverted = _class_source(v2, "Inverted")
+    assert inverted.count("ExpandProject(") == 1 and "if self.use_residual:" in inverted
+    face = specgen.compile(EXAMPLES / "mobilefacenet.conv").emit("torch")
+    bottleneck = _class_source(face, "Bottleneck")
+    assert bottleneck.count("self.conv1 = ") == 1 and "if self.use_residual:" in bottleneck
+
+
+def test_block_calls_read_their_widths_off_the_arguments():
+    """A block whose output has the width of an argument (`sep(out)`) or of its input needs no
+    `channels = self.sep1.out_channels`; a layer that keeps the H×W no `size = ...`."""
+    source = specgen.compile(EXAMPLES / "xception.conv").emit("torch")
+    for name in ("Down", "Middle"):
+        text = _class_source(source, name)
+        assert ".out_channels" not in text.replace("self.out_channels = ", "")
+        assert ".out_size" not in text.replace("self.out_size = ", "")
+    assert "self.sep2 = Sep(mid, size, out)" in _class_source(source, "Down")
+
+
+def test_sequential_blocks_inherit_fold_batchnorms():
+    source = specgen.compile(EXAMPLES / "efficientnet.conv").emit("torch")
+    assert "class Body(SequentialBlock):" in source
+    assert "def fold_batchnorms" not in _class_source(source, "Body")
+    # a network class stays an nn.Sequential (or nn.Module) of its own
+    assert "class EfficientnetB0(nn.Sequential):" in source
+
+
+def test_fuse_folds_batchnorms_at_container_paths():
+    spec = (
+        "network n\ninput 8x8x8\nblock b:\n    residual:\n"
+        '        conv 3x3 as "f.a"\n        bn as "f.b"\n        relu\n'
+        '        conv 3x3 as "g.0"\n        bn as "g.1"\n'
+        "layers:\n    b\n    gap\n    fc 2\n"
+    )
+    net = specgen.compile(spec)
+    assert 'fold_pairs(self, [("f.a", "f.b"), ("g.0", "g.1")])' in net.emit("torch")
+    model = net.to_torch().eval()
+    model.load_state_dict(_randomized(model, 0))
+    x = torch.randn(2, 8, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model(x)
+        fused = model.fuse()
+        got = fused(x)
+    assert isinstance(fused.b1.f.b, torch.nn.Identity) and isinstance(
+        fused.b1.g[1], torch.nn.Identity
+    )
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+# the examples whose family code still repeats a run of six lines (`duplicates`), and why
+REPEATS = {
+    # two configuration tables of the same row shape (`large_cfg`, `small_cfg`)
+    "mobilenet_v3",
+    # Basic and Bottleneck end in the same residual tail (bn, shortcut, `out += identity`, relu)
+    "resnet",
+    # `unit` and `down` make the same 1x1 / shuffle / depthwise / 1x1 layers under their own
+    # names (down1.conv1, unit1.conv1): a block of their own would add a level to the paths
+    "shufflenet_v1",
+    "shufflenet_search",
+}
+
+
+@pytest.mark.skipif(shutil.which("duplicates") is None, reason="needs the `duplicates` tool")
+def test_the_family_code_repeats_no_run_of_six_lines(tmp_path):
+    repeating = set()
+    for path in sorted(EXAMPLES.glob("*.conv")):
+        folder = tmp_path / path.stem
+        folder.mkdir()
+        (folder / "model.py").write_text(specgen.compile(path).emit("torch"))
+        out = subprocess.run(
+            ["duplicates", "--repo", str(folder)], capture_output=True, text=True, check=True
+        ).stdout
+        if not out.startswith("no duplicates"):
+            repeating.add(path.stem)
+    assert repeating == REPEATS

@@ -61,7 +61,9 @@ def _check(deploy, eager, x) -> None:
     eager.load_state_dict({k: v.float() for k, v in deploy.state_dict().items()})
     with torch.no_grad():
         got, expected = deploy(x), eager(x)
-    scale = expected.abs().max().item()
+    # round-off follows the terms summed, not the output: an output near 0 (the terms
+    # cancelling) is held to 1e-5 of unit scale; stale weights are off by far more
+    scale = max(expected.abs().max().item(), 1.0)
     assert (got.float() - expected).abs().max().item() <= 1e-5 * scale
 
 

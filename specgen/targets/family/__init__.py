@@ -15,6 +15,7 @@ serves (docs/targets.md).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from .bodies import IN, BodyWriter, Flow
 from .layers import literal
 from .pyexpr import NeedsSize, PyExpr, Untranslatable
 from .syntax import appends_only, container_uses, is_sequential
-from .tidy import collapse, conditional_calls, prune_sizes
+from .tidy import collapse, conditional_calls, merge_pairs, prune_channels, prune_sizes
 
 __all__ = ["Untranslatable", "emit_family", "family_source", "python_value"]
 
@@ -46,6 +47,7 @@ TEMPLATE_NAMES = frozenset(
         "InterleavedGroupConv",
     }
     | {"SqueezeExcitation", "self", "x", "channels", IN, "fold_batchnorm", "fold_sequence"}
+    | {"fold_pairs", "SequentialBlock"}
 )
 
 
@@ -63,6 +65,10 @@ class FamilyClass:
     constants: list[str] = field(default_factory=list)
     folds: list[str] = field(default_factory=list)  # `fold_batchnorms`' lines
     fuse: bool = False  # the network class: `fuse()`
+    out_param: str | None = None  # the parameter (or `in`) its output channels are, if any
+    defaults: dict[str, str] = field(default_factory=dict)  # parameters' literal defaults
+    keeps_size: bool = False  # its output's H×W is its input's
+    global_names: dict[str, str] = field(default_factory=dict)  # the globals' keywords
 
 
 class FamilyGenerator:
@@ -114,12 +120,14 @@ class FamilyGenerator:
         params: dict[str, str] = {}
         signature = ["self", f"{IN}: int"] + (["in_size: tuple[int, int]"] if self.sizes else [])
         late: list[S.Param] = []  # defaults computed from the globals, in the constructor
+        defaults: dict[str, str] = {}
         for p in bdef.params:
             params[p.name] = table.take(p.name)
             if p.default is None:
                 signature.append(params[p.name])
             elif self._is_literal(p.default):
-                signature.append(f"{params[p.name]}={self._literal(p.default)}")
+                defaults[p.name] = self._literal(p.default)
+                signature.append(f"{params[p.name]}={defaults[p.name]}")
             else:
                 signature.append(f"{params[p.name]}=None")
                 late.append(p)
@@ -150,12 +158,16 @@ class FamilyGenerator:
             writer.init.add(f"    {params[p.name]} = {writer.py(p.default)}")
         flow = writer.body(bdef.body, Flow())
         self.helpers |= writer.py.used
+        init = _lines(writer.init, keep_size=True, channels=writer.channels)
+        if writer.channels == "channels" and init and init[-1].startswith("channels = "):
+            writer.channels = init.pop()[len("channels = ") :]  # the output's channels
+        own = {params[p.name]: p.name for p in bdef.params if p not in late}
         cls = FamilyClass(
             self.table.take(camel(bdef.name, "Block")),
-            "nn.Sequential" if sequential else "nn.Module",
+            "SequentialBlock" if sequential else "nn.Module",
             ", ".join(signature),
             self._doc(bdef.span.line, f"{bdef.name}({', '.join(p.name for p in bdef.params)})"),
-            _lines(writer.init, keep_size=True)
+            init
             + [f"self.out_channels = {writer.channels}"]
             + (["self.out_size = size"] if self.sizes else []),
             [] if sequential else _forward(writer.fwd, flow.var),
@@ -163,8 +175,14 @@ class FamilyGenerator:
             globals_,
             flow.rank,
             writer.constants,
-            self._folds(writer, sequential),
+            [] if sequential else self._folds(writer, sequential),
+            out_param=IN if writer.channels == IN else own.get(writer.channels),
+            defaults=defaults,
+            keeps_size=not any(_sets_size(line) for line in init),
+            global_names={g: params[g] for g in globals_},
         )
+        if sequential:  # SequentialBlock folds its BatchNorms
+            self.helpers |= {"fold", "fold_sequence", "sequential_block"}
         self.blocks[bdef.name] = cls
         return cls
 
@@ -218,7 +236,7 @@ class FamilyGenerator:
         if sequential:
             self.helpers |= {"fold", "fold_sequence"}
             return ["fold_sequence(self)"]
-        return ["    " * level + text for level, text in writer.folds.lines]
+        return ["    " * level + text for level, text in merge_pairs(writer.folds.lines)]
 
     def _domain_checks(self, params: dict[str, str]) -> list[str]:
         dims, _errors = domains.domains(self.program)
@@ -269,7 +287,7 @@ class FamilyGenerator:
             self.classes.append(self.block(bdef))
         network = self.network()
         self.classes.append(network)
-        net = self.net
+        net = getattr(self.net, "at_defaults", lambda: self.net)()  # the defaults' member
         if "igc" in self.helpers:
             self.helpers.add("shuffle")
         if "fold_sequence" in self.helpers:
@@ -292,7 +310,7 @@ class FamilyGenerator:
 
 _HELPERS = ("divide", "make_divisible", "unique", "count", "place", "flat_linear", "shuffle")
 _HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding", "fold")
-_HELPERS += ("fold_sequence", "auto_padding", "whole")
+_HELPERS += ("fold_sequence", "fold_pairs", "sequential_block", "auto_padding", "whole")
 
 
 _CACHE: dict[int, tuple[S.Program, tuple[str, str] | str]] = {}
@@ -389,8 +407,10 @@ def _forward(code: Any, result: str) -> list[str]:
     return ["    " * level + text for level, text in lines]
 
 
-def _lines(code: Any, keep_size: bool = False) -> list[str]:
+def _lines(code: Any, keep_size: bool = False, channels: str = "") -> list[str]:
+    """The constructor's lines, tidied; `channels`: what `self.out_channels` is then set to."""
     lines = prune_sizes(collapse(code.lines), keep_size)
+    lines = prune_channels(lines, re.search(r"\bchannels\b", channels) is not None)
     return ["    " * level + text for level, text in lines]
 
 
@@ -432,3 +452,12 @@ def _bound(stmts: tuple[S.Stmt, ...]) -> set[str]:
         elif t is S.Compound:
             out |= _bound(s.body)
     return out
+
+
+def _sets_size(line: str) -> bool:
+    """Whether a constructor's line gives `size` a value other than the input's."""
+    text = line.strip()
+    if not text.startswith("size = "):
+        return False
+    value = text[len("size = ") :]
+    return value != "in_size" and not value.startswith("branch_size")

@@ -149,15 +149,29 @@ class BodyWriter(Branches, Placing, Dataflow):
     def block_call(self, head: S.Head) -> Made:
         cls = self.gen.blocks[head.name]
         args = [self.channels]
-        for a in head.args:
+        given = {IN: self.channels}  # the block's parameters as the call gives them
+        order = list(cls.param_names)
+        kinds = [isinstance(a, S.KwArg) for a in head.args]
+        if any(k and not later for k, later in zip(kinds, kinds[1:], strict=False)):
+            # the language lets it set a name given before; Python refuses the call
+            raise Untranslatable("a positional argument after a keyword argument")
+        for i, a in enumerate(head.args):
             if isinstance(a, S.KwArg):
-                args.append(f"{cls.param_names[a.name]}={self.py(a.value)}")
+                given[a.name] = self.py(a.value)
+                args.append(f"{cls.param_names[a.name]}={given[a.name]}")
             else:
                 args.append(self.py(a))
+                if i < len(order):
+                    given[order[i]] = args[-1]
         if self.size is not None:
             args.insert(1, self.size)
-        args += [f"{g}={self.name_of(g)}" for g in cls.globals_]
-        return Made(head.name, f"{cls.name}({', '.join(args)})", "", cls.out_rank, block=cls)
+        args += [f"{cls.global_names[g]}={self.name_of(g)}" for g in cls.globals_]
+        # its output's channels where the call says them (an argument that is a name or a
+        # number), else read off the block made
+        out = given.get(cls.out_param, cls.defaults.get(cls.out_param, ""))
+        out = out if out.isidentifier() or out.isdigit() else ""
+        ctor = f"{cls.name}({', '.join(args)})"
+        return Made(head.name, ctor, out, cls.out_rank, block=cls)
 
     def layer_line(self, head: S.Head, next_is_bn: bool, flow: Flow) -> list[Made]:
         plan = self.gen.analysis.plans[id(head)]

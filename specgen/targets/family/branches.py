@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from ...language import syntax as S
 from ...layers import OPS
-from .code import Flow, join
+from .code import Flow, join, stable
 from .pyexpr import Untranslatable
 from .syntax import flag_name, is_activation, makes_modules
 
@@ -24,9 +24,13 @@ class Branches:
         merged = self.choice_of_activation(stmt, flow)
         if merged is not None:
             return merged
-        self.settle()
+        before = self.channels
+        settled = stmt.branches[-1][0] is not None or not stable(before)
+        if settled:
+            self.settle()  # (with an `else`, each branch settles its own)
+        channels = before if stable(before) else self.channels  # what the branches start from
         start, tree = self.namer.copy(), copy.deepcopy(self.tree)
-        outcomes, flows, trees = [], [], []
+        outcomes, flows, trees, unchanged = [], [], [], []
         tests = [test for test, _ in stmt.branches]
         flag = None
         if self.forward:  # the forward takes the branch the constructor took: it is kept
@@ -50,8 +54,13 @@ class Branches:
             return f"self.{flag}" if two else f"self.{flag} == {i}"
 
         def branch(i: int, stmts: tuple[S.Stmt, ...]) -> None:
-            self.namer, self.tree = start.copy(), copy.deepcopy(tree)
+            self.namer, self.tree, self.channels = start.copy(), copy.deepcopy(tree), channels
+            mark = len(self.init.lines)
             out = self.body(stmts, replace(flow))
+            kept = not any(t.startswith("channels = ") for _, t in self.init.lines[mark:])
+            unchanged.append(self.channels == before and kept)
+            if settled and unchanged[-1]:
+                self.channels = "channels"  # which holds them already
             self.settle()
             outcomes.append(self.namer)
             flows.append(out)
@@ -65,6 +74,8 @@ class Branches:
         self.namer = start.copy()
         self.namer.join(outcomes)
         self.tree = trees[0] if all(t.children == trees[0].children for t in trees) else tree
+        if stable(before) and all(unchanged):  # the same channels whichever branch is taken
+            self.channels = before
         return join(flows)
 
     def choice_of_activation(self, stmt: S.If, flow: Flow) -> Flow | None:
@@ -109,6 +120,9 @@ class Branches:
         constructor's own lines only)."""
         chained = branch is not None and self.forward
         chain_start = len(self.folds.lines)
+        init_start = len(self.init.lines)
+        bodies: list[tuple[int, int]] = []  # each branch's constructor lines
+        fold_bodies: list[tuple[int, int]] = []
         for i, (test, stmts) in enumerate(stmt.branches):
             written = self.py(test) if test is not None else ""
             line = cond(i, written)
@@ -133,6 +147,7 @@ class Branches:
                 branch(i, stmts)
             if len(self.init.lines) == before:
                 self.init.add("pass")
+            bodies.append((before, len(self.init.lines)))
             self.init.level -= 1
             if chained:
                 if len(self.fwd.lines) == mark:
@@ -141,6 +156,11 @@ class Branches:
                 self.folds.level -= 1
                 if len(self.folds.lines) == fold_mark + 1:
                     self.folds.lines.append((self.folds.level + 1, "pass"))
+                fold_bodies.append((fold_mark + 1, len(self.folds.lines)))
+        if chained and stmt.branches[-1][0] is None:
+            # the same modules whichever branch is taken (only `forward` differs): made once
+            _hoist(self.init.lines, init_start, bodies)
+            _hoist(self.folds.lines, chain_start, fold_bodies)
         if chained:
             self._drop_empty_folds(chain_start)
 
@@ -180,3 +200,12 @@ class Branches:
             if start.next.get(key, 0) != k:
                 self.namer.next[key] = None
         return flow
+
+
+def _hoist(lines: list[tuple[int, str]], start: int, bodies: list[tuple[int, int]]) -> None:
+    """An `if` chain (from `start`) whose branches' `bodies` (line ranges) are the same lines:
+    those lines once, without the `if`."""
+    first = lines[bodies[0][0] : bodies[0][1]]
+    if any(lines[a:b] != first for a, b in bodies[1:]):
+        return
+    lines[start:] = [(level - 1, text) for level, text in first if text != "pass"]

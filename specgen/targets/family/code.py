@@ -56,6 +56,11 @@ def simple(text: str) -> bool:
     return len(text) <= 24 and "(" not in text and text.count(" ") <= 2
 
 
+def stable(text: str) -> bool:
+    """Channels held in a name nothing reassigns (`in_channels`, a parameter) or a number."""
+    return (text.isidentifier() and text not in ("channels", "out_channels")) or text.isdigit()
+
+
 def python_string(text: str) -> str:
     """A message as a Python string literal (the spec's STRING holds no quote or backslash)."""
     return '"' + text + '"'

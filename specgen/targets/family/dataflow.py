@@ -4,9 +4,11 @@ composites' data flow (`residual`, `concat`, `split`, `add`), and the BatchNorms
 
 from __future__ import annotations
 
+import re
+
 from ...language import syntax as S
 from ...layers import BY_OP
-from .code import ACTIVATIONS, SPATIAL, Flow
+from .code import ACTIVATIONS, SPATIAL, Flow, stable
 from .layers import Made
 from .pyexpr import Untranslatable
 from .syntax import reads_in
@@ -54,17 +56,8 @@ class Dataflow:
         """Note the BatchNorm `m` folds into `last` (the layer applied just before it); the
         layer `m` is, for the next one."""
         if m.base == "bn" and last is not None:
-            a, b = last, name
-            target_a, target_b = self.tree.target(a), self.tree.target(b)
-            refs = f"{self.tree.ref(a)}, {self.tree.ref(b)}"
-            if target_a is not None and target_b is not None:
-                self.folds.add(f"{target_a}, {target_b} = fold_batchnorm({refs})")
-            elif target_b is not None:
-                self.folds.add(f"{target_b} = fold_batchnorm({refs})[1]")
-            else:
-                parent, key = self.tree.parent(b)
-                self.folds.add(f'setattr({parent}, "{key}", fold_batchnorm({refs})[1])')
-            self.gen.helpers.add("fold")
+            self.folds.add(f'fold_pairs(self, [("{last}", "{name}")])')
+            self.gen.helpers |= {"fold", "fold_pairs"}
             return None
         if m.block is None and m.ctor.startswith("nn.Sequential("):  # run as a whole
             self.folds.add(f"fold_sequence({self.tree.ref(name)})")
@@ -79,10 +72,25 @@ class Dataflow:
         if self.size is not None:
             self.branch_size = self.names.fresh("branch_size")
             self.init.add(f"{self.branch_size} = size")
+        held = self.init.lines[-1] if self.size is not None else None
         try:
             return self._composite(stmt, flow, kind)
         finally:
             self.branch_size = outer
+            if held is not None:  # no branch went back to the input's size: not kept
+                at = self.init.lines.index(held)
+                name = re.compile(rf"\b{held[1].split()[0]}\b")
+                if not any(name.search(t) for _, t in self.init.lines[at + 1 :]):
+                    del self.init.lines[at]
+
+    def _size_moved(self) -> bool:
+        """Whether `size` was set since the composite kept its input's in `branch_size`."""
+        for _, text in reversed(self.init.lines):
+            if text == f"{self.branch_size} = size":
+                return False
+            if text.startswith("size = "):
+                return True
+        return True
 
     def _composite(self, stmt: S.Compound, flow: Flow, kind: str) -> Flow:
         if kind == "residual":
@@ -93,12 +101,11 @@ class Dataflow:
 
     def branch(self, stmts, source: str, base: str, channels: str) -> tuple[str, str]:
         """`stmts` applied to `source`: (the variable holding the result, its channels)."""
-        stable = (channels.isidentifier() and channels != "channels") or channels.isdigit()
-        if reads_in(stmts) and not stable:
+        if reads_in(stmts) and not stable(channels):
             held = self.names.fresh(f"{base}_channels")
             self.init.add(f"{held} = {channels}")
             channels = held
-        if self.branch_size is not None and self.size is not None:
+        if self.branch_size is not None and self.size is not None and self._size_moved():
             self.init.add(f"size = {self.branch_size}")
         self.channels, outer = channels, self.in_text
         self.in_text = channels  # a composite's branch is a body: `in` is its input

@@ -156,7 +156,7 @@ class Placing:
         for line in self.tree.register(path, ctor):
             self.init.add(line)
         if m.block is not None:
-            m.channels = f"{self.tree.ref(path)}.out_channels"
+            self._block_made(m, self.tree.ref(path))
         self._channels_after(m)
         return path
 
@@ -175,19 +175,27 @@ class Placing:
             self.block_var = self.names.take("block")
         var = self.block_var
         self.init.add(f"{var} = {m.ctor}")
-        m.channels = f"{var}.out_channels"
+        self._block_made(m, var)
         return var
+
+    def _block_made(self, m: Made, ref: str) -> None:
+        """A block's module is `ref`: its channels (unless the call's arguments give them)
+        and H×W are read off it."""
+        if not m.channels:
+            m.channels = f"{ref}.out_channels"
+        m.size = f"{ref}.out_size"
 
     def _size_after(self, m: Made) -> None:
         """`size = ...` after a layer that changes the H×W (where the code follows it)."""
         if self.size is None:
             return
         if m.block is not None:
-            self.init.add(f"size = {m.channels[: -len('out_channels')]}out_size")
+            if not m.block.keeps_size:
+                self.init.add(f"size = {m.size}")
         elif m.window is not None and m.window[2] == "same":
             self.gen.helpers.add("same_padding")
             self.init.add(f"size = same_size(size, {m.window[1]})")
-        elif m.window is not None and m.window[:4] != ("1", "1", "0", "1"):
+        elif m.window is not None and not _keeps_size(m.window):
             k, s, p, d, ceil = m.window
             args = [self.size, k, s, p] + ([d] if d != "1" or ceil != "False" else [])
             args += [f"ceil_mode={ceil}"] if ceil != "False" else []
@@ -200,8 +208,17 @@ class Placing:
 
     def _channels_after(self, m: Made) -> None:
         self._size_after(m)
-        if m.block is None and simple(m.channels):
+        if simple(m.channels) and not m.channels.endswith(".out_channels"):
             self.channels = m.channels
         else:
             self.init.add(f"channels = {m.channels}")
             self.channels = "channels"
+
+
+def _keeps_size(window: tuple[str, str, str, str, str]) -> bool:
+    """Whether a window (kernel, stride, padding, dilation, ceil_mode) leaves the H×W as it is:
+    stride 1 and the padding d·(k - 1)/2 of an odd kernel."""
+    k, s, p, d, _ceil = window
+    if not (k.isdigit() and s == "1" and p.isdigit() and d.isdigit()):
+        return False
+    return 2 * int(p) == int(d) * (int(k) - 1)

@@ -67,6 +67,19 @@ def conditional_calls(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return out
 
 
+def merge_pairs(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """`fold_pairs(self, [a])` / `fold_pairs(self, [b])` one after another: one call
+    `fold_pairs(self, [a, b])`."""
+    head = "fold_pairs(self, ["
+    out: list[tuple[int, str]] = []
+    for level, text in lines:
+        if out and out[-1][0] == level and out[-1][1].startswith(head) and text.startswith(head):
+            out[-1] = (level, f"{out[-1][1][:-2]}, {text[len(head):]}")
+        else:
+            out.append((level, text))
+    return out
+
+
 _SIZE_READ = re.compile(r"\bsize\b")
 
 
@@ -91,3 +104,37 @@ def prune_sizes(lines: list[tuple[int, str]], keep_last: bool) -> list[tuple[int
                 continue
         out.append((level, text))
     return out
+
+
+_CHANNELS_READ = re.compile(r"\bchannels\b")
+
+
+def prune_channels(lines: list[tuple[int, str]], keep_last: bool) -> list[tuple[int, str]]:
+    """Drop the `channels = ...` lines whose value nothing reads (`keep_last`: the value
+    left at the end is read after these lines); a loop's are kept (its next turn reads them)."""
+    out = []
+    for i, (level, text) in enumerate(lines):
+        if text.startswith("channels = ") and not _in_loop(lines, i):
+            read = keep_last
+            for later_level, later in lines[i + 1 :]:
+                assigned = later.startswith("channels = ")
+                if _CHANNELS_READ.search(later[len("channels = ") :] if assigned else later):
+                    read = True
+                    break
+                if assigned and later_level <= level:
+                    read = False
+                    break
+            if not read:
+                continue
+        out.append((level, text))
+    return out
+
+
+def _in_loop(lines: list[tuple[int, str]], i: int) -> bool:
+    level = lines[i][0]
+    for back_level, text in reversed(lines[:i]):
+        if back_level < level:
+            if text.startswith(("for ", "while ")):
+                return True
+            level = back_level
+    return False

@@ -58,8 +58,7 @@ class Gdc(nn.Sequential):
         self.bn2 = nn.BatchNorm2d(128)
 
     def fold_batchnorms(self) -> None:
-        """Fold this class's own BatchNorms into the layer before them (its blocks fold
-        theirs)."""
+        """Fold its BatchNorms into the layers before them (its blocks fold theirs)."""
         fold_sequence(self)
 
     def fuse(self) -> nn.Module:

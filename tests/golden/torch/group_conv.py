@@ -56,8 +56,7 @@ class GroupConv(nn.Sequential):
         self.relu2 = nn.ReLU(inplace=True)
 
     def fold_batchnorms(self) -> None:
-        """Fold this class's own BatchNorms into the layer before them (its blocks fold
-        theirs)."""
+        """Fold its BatchNorms into the layers before them (its blocks fold theirs)."""
         fold_sequence(self)
 
     def fuse(self) -> nn.Module:
