@@ -24,6 +24,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+import black
+
 from .. import ir
 from ..errors import Frame
 from ..names import NameTable
@@ -38,6 +40,7 @@ from .common import (
     render,
     run_source,
 )
+from .family import python_value
 from .keras3_layers import LayerWriter, nhwc
 from .keras3_layers import keras_name as keras_name  # deploy, transfer, verify import it here
 
@@ -197,14 +200,36 @@ class _KerasDoc:
 
 
 class KerasEmitter:
+    """The Keras target.  The family code (`targets.keras_family`: one function per block
+    definition, the network's parameters as keyword arguments) serves wherever it can write
+    the spec; the per-point code (one function per block instantiation, every number written
+    out) serves the deploy form, `split_groups=True` (whose per-group slices it writes with
+    the sizes of one member), and the specs the family code cannot write yet."""
+
     name = "keras"
 
     def emit(
-        self, net: Any, *, format: bool = True, split_groups: bool = False
+        self, net: Any, *, format: bool = True, split_groups: bool = False, family: bool = True
     ) -> str:  # noqa: A002
         """The module's source, black-formatted (`format=False` writes every statement on one
-        line); `split_groups` writes group convs as per-group Conv2D."""
+        line); `split_groups` writes group convs as per-group Conv2D; `family=False` asks
+        for the per-point code."""
+        found = self.family(net) if family and not split_groups else None
+        if found is not None:
+            return black.format_str(found[0], mode=black.Mode()) if format else found[0]
         return self._emit(net, split_groups, format)[0]
+
+    @staticmethod
+    def family(net: Any) -> tuple[str, str] | None:
+        """(the family module's source, its network function) where it serves `net`."""
+        if net.ir.deploy:
+            return None
+        from .keras_family import Untranslatable, keras_family_source
+
+        try:
+            return keras_family_source(net)
+        except Untranslatable:
+            return None
 
     def _emit(self, net: Any, split_groups: bool, wrap: bool) -> tuple[str, str]:
         """(source, name of the network function)."""
@@ -224,17 +249,25 @@ class KerasEmitter:
         code = render("keras.py.j2", doc=doc, functions=gen.functions)
         return code, gen.network_name
 
-    def build(self, net: Any, *, split_groups: bool = False) -> Any:
-        """A `keras.Model` of the network, built from the generated source in memory."""
-        code, entry = self._emit(net, split_groups, wrap=False)
+    def build(self, net: Any, *, split_groups: bool = False, family: bool = True) -> Any:
+        """A `keras.Model` of the network, built from the generated source in memory: the
+        family code's network function called with this member's parameters, where it
+        serves."""
+        found = self.family(net) if family and not split_groups else None
+        if found is not None:
+            code, entry = found
+            kwargs = {k: python_value(v) for k, v in net.ir.params}
+        else:
+            code, entry = self._emit(net, split_groups, wrap=False)
+            kwargs = {}
         namespace = run_source(code, f"specgen_generated_keras.{net.name}", "<specgen keras>")
         # keras.Model maps its graph recursively, a couple of Python frames per layer: a
         # deep network would hit the default limit of 1000 (`relu x 1000`).  Python 3.11+
         # keeps Python-to-Python calls off the C stack, so a higher limit is safe.
         old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old, 1000 + 4 * code.count("\n")))
+        sys.setrecursionlimit(max(old, 1000 + 4 * code.count("\n") + 8 * len(net.cost.layers)))
         try:
-            return namespace[entry]()
+            return namespace[entry](**kwargs)
         finally:
             sys.setrecursionlimit(old)
 

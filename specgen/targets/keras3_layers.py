@@ -178,6 +178,13 @@ class LayerWriter(BodyWriter):
 
 
 def _conv(w: LayerWriter, path: str, node: ir.Conv, arg: str, out: str, rank: int) -> int:
+    if node.stride != (1, 1) and node.dilation != (1, 1):
+        w.refuse(
+            node,
+            "Keras' convolutions take a stride or a dilation above 1, not both: the Keras "
+            "target cannot write this conv",
+            "stride with dilation 1, or dilate at stride 1 and pool (PyTorch allows both)",
+        )
     same = node.same or same_padding(node)
     if not same:
         arg = w.pad(path, node.padding, arg, out)
@@ -231,6 +238,13 @@ def _split_group_conv(
 
 
 def _igc(w: LayerWriter, path: str, node: ir.IGC, arg: str, out: str, rank: int) -> int:
+    if node.stride != (1, 1) and node.dilation != (1, 1):
+        w.refuse(
+            node,
+            "Keras' convolutions take a stride or a dilation above 1, not both: the Keras "
+            "target cannot write this igc's primary conv",
+            "stride with dilation 1, or dilate at stride 1 and pool (PyTorch allows both)",
+        )
     arg = w.pad(path, node.padding, arg, out)
     g = node.M * node.L
     opts = _conv_options(node.kernel, node.stride, node.dilation)
