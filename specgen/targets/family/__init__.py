@@ -119,26 +119,7 @@ class FamilyGenerator:
         table = NameTable(TEMPLATE_NAMES)
         params: dict[str, str] = {}
         signature = ["self", f"{IN}: int"] + (["in_size: tuple[int, int]"] if self.sizes else [])
-        late: list[S.Param] = []  # defaults computed from the globals, in the constructor
-        defaults: dict[str, str] = {}
-        for p in bdef.params:
-            params[p.name] = table.take(p.name)
-            if p.default is None:
-                signature.append(params[p.name])
-            elif self._is_literal(p.default):
-                defaults[p.name] = self._literal(p.default)
-                signature.append(f"{params[p.name]}={defaults[p.name]}")
-            else:
-                signature.append(f"{params[p.name]}=None")
-                late.append(p)
-        own = {p.name for p in bdef.params} | _bound(bdef.body)
-        globals_ = tuple(g for g in self.analysis.reads.get(bdef.name, ()) if g not in own)
-        for callee in _calls(bdef.body, set(self.blocks)):
-            shadowed = set(self.blocks[callee].globals_) & own
-            if shadowed:
-                raise Untranslatable(
-                    f"`{bdef.name}` hides the global `{min(shadowed)}` that `{callee}` reads"
-                )
+        late, defaults, globals_ = self.block_parameters(bdef, table, params, signature)
         if globals_:
             signature.append("*")
         for g in globals_:
@@ -250,6 +231,35 @@ class FamilyGenerator:
             )
             lines += [f"if {test}:", f'    raise ValueError(f"{message}")']
         return lines
+
+    def block_parameters(
+        self, bdef: S.BlockDef, table: NameTable, params: dict[str, str], signature: list[str]
+    ) -> tuple[list[S.Param], dict[str, str], tuple[str, ...]]:
+        """A block definition's parameters, named in `table` (into `params`) and written
+        into `signature`; returns those whose defaults are computed in the body (from the
+        globals), the literal defaults, and the globals the block reads (its keyword-only
+        arguments).  A block that hides a global one of its callees reads is refused."""
+        late: list[S.Param] = []
+        defaults: dict[str, str] = {}
+        for p in bdef.params:
+            params[p.name] = table.take(p.name)
+            if p.default is None:
+                signature.append(params[p.name])
+            elif self._is_literal(p.default):
+                defaults[p.name] = self._literal(p.default)
+                signature.append(f"{params[p.name]}={defaults[p.name]}")
+            else:
+                signature.append(f"{params[p.name]}=None")
+                late.append(p)
+        own = {p.name for p in bdef.params} | _bound(bdef.body)
+        globals_ = tuple(g for g in self.analysis.reads.get(bdef.name, ()) if g not in own)
+        for callee in _calls(bdef.body, set(self.blocks)):
+            shadowed = set(self.blocks[callee].globals_) & own
+            if shadowed:
+                raise Untranslatable(
+                    f"`{bdef.name}` hides the global `{min(shadowed)}` that `{callee}` reads"
+                )
+        return late, defaults, globals_
 
     def _is_literal(self, e: S.Expr) -> bool:
         try:

@@ -4,6 +4,8 @@ paths as attributes and containers, automatic names counted at run time inside l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...language import syntax as S
 from .code import simple
 from .layers import Made
@@ -65,16 +67,7 @@ class Placing:
         return self.register(self.namer.auto(m.base), m)
 
     def path(self, path: S.Path, made: list[Made]) -> tuple[list[Made], list[str | None]]:
-        texts: list[str] = []
-        static: list[str | None] = []
-        for part in path.parts:
-            if part is None:
-                texts.append("*")
-                static.append(None)
-                continue
-            pieces = [p if type(p) is str else "{" + self.py(p) + "}" for p in part]
-            texts.append("".join(pieces))
-            static.append(texts[-1] if all(type(p) is str for p in part) else "?")
+        texts, static = path_parts(path, self.py)
         if path.appends and len(static) >= 2 and self._own_container(path, static):
             # a new container holding this line's layers: one nn.Sequential of them
             inner = ", ".join(self._ctor(m) for m in made)
@@ -222,3 +215,20 @@ def _keeps_size(window: tuple[str, str, str, str, str]) -> bool:
     if not (k.isdigit() and s == "1" and p.isdigit() and d.isdigit()):
         return False
     return 2 * int(p) == int(d) * (int(k) - 1)
+
+
+def path_parts(path: S.Path, py: Callable[[S.Expr], str]) -> tuple[list[str], list[str | None]]:
+    """A path written `as "a.{i}.*"` read two ways: each part as f-string text (`*` for an
+    index the elaborator appends), and as known before the code runs (the text; None for
+    `*`; "?" for a part with a `{hole}`)."""
+    texts: list[str] = []
+    static: list[str | None] = []
+    for part in path.parts:
+        if part is None:
+            texts.append("*")
+            static.append(None)
+            continue
+        pieces = [p if type(p) is str else "{" + py(p) + "}" for p in part]
+        texts.append("".join(pieces))
+        static.append(texts[-1] if all(type(p) is str for p in part) else "?")
+    return texts, static

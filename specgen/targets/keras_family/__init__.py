@@ -22,7 +22,7 @@ from typing import Any
 from ...language import syntax as S
 from ...names import NameTable
 from ..common import grouped, render
-from ..family import FamilyGenerator, _bound, _calls
+from ..family import FamilyGenerator
 from ..family.code import Flow
 from ..family.pyexpr import NeedsSize, Untranslatable
 from ..family.syntax import reads_in
@@ -101,21 +101,7 @@ class KerasFamilyGenerator(FamilyGenerator):
         table = NameTable(TEMPLATE_NAMES, parent=self.table)
         params: dict[str, str] = {}
         signature = ["x"]
-        late: list[S.Param] = []
-        for p in bdef.params:
-            params[p.name] = table.take(p.name)
-            if p.default is None:
-                signature.append(params[p.name])
-            elif self._is_literal(p.default):
-                signature.append(f"{params[p.name]}={self._literal(p.default)}")
-            else:
-                signature.append(f"{params[p.name]}=None")
-                late.append(p)
-        own = {p.name for p in bdef.params} | _bound(bdef.body)
-        globals_ = tuple(g for g in self.analysis.reads.get(bdef.name, ()) if g not in own)
-        for callee in _calls(bdef.body, set(self.blocks)):
-            if set(self.blocks[callee].globals_) & own:
-                raise Untranslatable(f"`{bdef.name}` hides a global that `{callee}` reads")
+        late, _, globals_ = self.block_parameters(bdef, table, params, signature)
         signature.append("*")
         for g in globals_:
             params[g] = table.take(g)

@@ -9,6 +9,7 @@ import re
 
 from ...language import syntax as S
 from ..family.naming import StaticNamer
+from ..family.placing import path_parts
 from ..family.pyexpr import Untranslatable
 from ..family.syntax import reads_in
 from .layers import Label
@@ -112,16 +113,7 @@ class Naming:
 
     def path(self, path: S.Path, count: int) -> list[str]:
         """The names of the first `count` layers of a line written `as "PATH"`."""
-        texts: list[str] = []
-        static: list[str | None] = []
-        for part in path.parts:
-            if part is None:
-                texts.append("*")
-                static.append(None)
-                continue
-            pieces = [p if type(p) is str else "{" + self.py(p) + "}" for p in part]
-            texts.append("".join(pieces))
-            static.append(texts[-1] if all(type(p) is str for p in part) else "?")
+        texts, static = path_parts(path, self.py)
         if not self.runtime_paths:
             if self.loop_marks or "?" in static:
                 raise RuntimePaths("a path in a loop or with a `{hole}`")
