@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import ir, limits
@@ -88,6 +88,8 @@ class Network:
         self.ir = net
         self.source = source
         self.constraints: tuple[constraints.ConstraintResult, ...] = ()  # set by compile
+        self.input_given: tuple[int, int, int] | None = None  # compile(input=...), if any
+        self.objectives: tuple[constraints.ObjectiveResult, ...] = ()  # the spec's, set by compile
 
     @property
     def feasible(self) -> bool:
@@ -129,7 +131,8 @@ class Network:
         from .passes.fold import fold
 
         folded = Network(fold(self.ir), self.source)
-        folded.constraints = self.constraints
+        folded.constraints, folded.input_given = self.constraints, self.input_given
+        folded.objectives = self.objectives
         return folded
 
     def fuse_torch(self, model: Any) -> Any:
@@ -166,7 +169,9 @@ class Network:
         found = getattr(self, "_defaults", None)
         if found is None:
             try:
-                found = compile(self.source.text, filename=self.source.filename)
+                found = compile(
+                    self.source.text, filename=self.source.filename, input=self.input_given
+                )
             except SpecError:  # defaults the spec itself refuses: this member stands in
                 found = self
             if found.ir.deploy != self.ir.deploy:
@@ -281,14 +286,38 @@ def _check_params(params: Any, source: Source) -> dict[str, Any]:
     return checked
 
 
+def input_size(value: Sequence[int] | str | None) -> tuple[int, int, int] | None:
+    """An input given as `(C, H, W)` or `"CxHxW"` (ints from 1 to the limit on a size), or
+    None; ValueError / TypeError say what is wrong."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = value.lower().replace(" ", "").split("x")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"an input is CxHxW, e.g. 3x32x32, not {value!r}")
+        sizes = [int(p) for p in parts]
+    else:
+        if not isinstance(value, Sequence) or len(value) != 3:
+            raise TypeError(f"input must be (C, H, W) or 'CxHxW', not {value!r}")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
+            raise TypeError(f"input sizes must be ints, not {value!r}")
+        sizes = [int(n) for n in value]
+    if not all(1 <= n <= limits.MAX_INT for n in sizes):
+        raise ValueError(f"input sizes must be from 1 to {limits.MAX_INT}, not {value!r}")
+    c, h, w = sizes
+    return c, h, w
+
+
 def compile(  # noqa: A001 - the natural name for the entry point
     spec: str | os.PathLike[str],
     params: Mapping[str, Any] | None = None,
     *,
     filename: str | None = None,
+    input: Sequence[int] | str | None = None,  # noqa: A002 - the spec's own word
 ) -> Network:
     """Compile a spec (a path, its text, or its UTF-8 bytes) with parameter values overriding
-    the defaults.
+    the defaults; `input` (`(3, 32, 32)` or `"3x32x32"`) replaces the spec's `input` line,
+    and a layer that cannot take it is a located mistake as any other.
 
     Raises `SpecError` with every mistake found in the spec or the values; `TypeError` only
     when the Python types themselves are wrong (`spec` not text, bytes or a path; `params` not
@@ -297,7 +326,13 @@ def compile(  # noqa: A001 - the natural name for the entry point
     """
     source = read_source(spec, filename)
     params = _check_params(params, source)
+    size = input_size(input)
     program, analysis, dims, domain_errors = _front(source.text, source.filename)
+    if size is not None:
+        # the sizes as literals where the input line was: the family code, `pin` and every
+        # message then see the network's input as given
+        span = program.input_span
+        program = dataclasses.replace(program, input=tuple(S.Num(n, span) for n in size))
     errors = list(analysis.errors) + domain_errors
     budget = Budget(limits.MAX_STEPS - analysis.steps)
     # The one conversion of the given values, to their declared defaults' types, and the one
@@ -330,6 +365,7 @@ def compile(  # noqa: A001 - the natural name for the entry point
     if errors:
         raise SpecError(errors, source)
     network = Network(net, source)
+    network.input_given = size
     # the totals are needed anyway (a search loop reads them): computed once, here, so that
     # a network whose weights no int64 can count is refused like any other mistake
     cost = network.cost
@@ -339,12 +375,13 @@ def compile(  # noqa: A001 - the natural name for the entry point
             f"({limits.MAX_ELEMENTS})"
         )
         raise SpecError([Diagnostic(message, program.layers_span, code="limit")], source)
-    if program.constraints:
+    if program.constraints or program.objectives:
         token = BUDGET.set(budget)  # the same budget: one per compile
         try:
             network.constraints, errors = constraints.evaluate_constraints(net, cost, source.text)
+            network.objectives, more = constraints.evaluate_objectives(net, cost, source.text)
         finally:
             BUDGET.reset(token)
-        if errors:
-            raise SpecError(errors, source)
+        if errors or more:
+            raise SpecError(errors + more, source)
     return network

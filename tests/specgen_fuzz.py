@@ -987,6 +987,11 @@ class _Gen:
                  "activations >= peak_activations", "macs < 1"]
             ) if not self.bad("names") else r.choice(["nope > 1", "params(1) > 0"])  # fmt: skip
             out.append(f"constraint {test}" + r.choice(["", ', "the budget"']))
+            if r.random() < 0.5:  # a search's default objective (issue 22)
+                term = r.choice(["params", "macs / 1e6", "layers", "peak_activations * 4"])
+                if self.bad("names"):
+                    term = r.choice(["nope", "[params]"])
+                out.append(f"objective {r.choice(['minimize', 'maximize'])} {term}")
         if self.chance(0.15):  # a list comprehension
             name = self.fresh("widths_")
             ws = sorted(r.sample(ROLE_VALUES["ch"], 3))

@@ -341,8 +341,8 @@ def domains(program: S.Program) -> tuple[tuple[Dimension, ...], list[Diagnostic]
             dims.append(dim)
         except _Bad as bad:
             errors.append(bad.diagnostic)
-    if program.constraints:
-        errors += cost_term_clashes(program, "constraints")
+    if program.constraints or program.objectives:
+        errors += cost_term_clashes(program, "constraints and objectives")
     return tuple(dims), errors
 
 

@@ -251,6 +251,15 @@ class Constraint:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """`objective maximize params`: what a search optimizes by default."""
+
+    direction: str  # "minimize" | "maximize"
+    expr: Expr
+    span: Span
+
+
 Stmt = Let | Simple | Compound | If | For | Assert
 
 
@@ -298,3 +307,4 @@ class Program:
     layers_span: Span
     imports: tuple[Import, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    objectives: tuple[Objective, ...] = ()

@@ -1,5 +1,6 @@
-"""`constraint` lines on a compiled network: the cost terms they read, whether each holds and
-by how much it misses (the slack Optuna's constrained samplers read).
+"""`constraint` and `objective` lines on a compiled network: the cost terms they read, whether
+each constraint holds and by how much it misses (the slack Optuna's constrained samplers
+read), and each objective's value.
 
 A pass after cost: it reads the IR and its `Cost`, never a framework.
 """
@@ -15,6 +16,7 @@ from ..errors import Diagnostic, Span
 from ..language import syntax as S
 from ..language.domains import EPS, is_number
 from ..language.expr import EvalError, evaluate, truth
+from ..values import format_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +103,39 @@ def _text(lines: list[str], span: Span) -> str:
     if span.line == span.end_line and 0 < span.line <= len(lines):
         return lines[span.line - 1][span.column - 1 : span.end_column - 1]
     return "constraint"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveResult:
+    """One `objective` line on one network: its text, direction and value here."""
+
+    text: str
+    direction: str
+    span: Span
+    value: Any
+
+
+def evaluate_objectives(
+    net: ir.Network, cost: Any, source_text: str
+) -> tuple[tuple[ObjectiveResult, ...], list[Diagnostic]]:
+    """Every `objective` of the spec on this network, or the mistakes in them (a name that
+    is not a cost term, parameter or let; a value that is not a number)."""
+    objectives = net.program.objectives
+    if not objectives:
+        return (), []
+    env = scope(net, cost)
+    lines = source_text.split("\n")
+    results, errors = [], []
+    for o in objectives:
+        try:
+            value = evaluate(o.expr, env)
+        except EvalError as e:
+            errors.append(Diagnostic(e.message, e.span, e.hint, code=e.code))
+            continue
+        if not is_number(value):
+            message = f"an objective must be a number, not {format_value(value)}"
+            errors.append(Diagnostic(message, o.expr.span, code="type"))
+            continue
+        text = _text(lines, o.expr.span) if o.span.file is None else "objective"
+        results.append(ObjectiveResult(text, o.direction, o.span, value))
+    return tuple(results), errors

@@ -60,7 +60,7 @@ FUNCTIONS = (
     "unique", "zip", "choice", "uniform", "loguniform",
 )  # fmt: skip
 
-# what a `constraint` line may read besides parameters and lets
+# what a `constraint` or `objective` line may read besides parameters and lets
 # (specgen.language.domains.COST_TERMS)
 COST_TERMS = ("params", "macs", "flops", "activations", "peak_activations", "layers")
 
@@ -80,6 +80,12 @@ class ConvLexer(RegexLexer):
         "root": [
             # `constraint` starts a top-level statement and is a keyword only there
             (r"^(constraint)" + _END, Keyword, "constraint"),
+            # `objective maximize params`: likewise, then a direction
+            (
+                r"^(objective)([\t ]+)(minimize|maximize)" + _END,
+                bygroups(Keyword, Whitespace, Keyword),
+                "constraint",
+            ),
             (
                 r"(network)([\t ]+)(" + _NAME + ")",
                 bygroups(Keyword.Declaration, Whitespace, Name.Class),
@@ -96,7 +102,8 @@ class ConvLexer(RegexLexer):
             (r"import" + _END, Keyword.Namespace),
             include("expression"),
         ],
-        # `constraint macs <= 150e6, "why"`: the cost terms are names only on this line
+        # `constraint macs <= 150e6, "why"` (or an objective): the cost terms are names only
+        # on this line
         "constraint": [
             (r"\r?\n", Whitespace, "#pop"),
             (words(COST_TERMS, suffix=_END), Name.Builtin.Pseudo),

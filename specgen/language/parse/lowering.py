@@ -251,6 +251,10 @@ class _Builder(Transformer):
         test, message = c
         return S.Constraint(test, None if message is None else str(message)[1:-1], test.span)
 
+    def objective_stmt(self, c):
+        direction, expr = c
+        return S.Objective(str(direction), expr, _span(direction, expr))
+
     def let_stmt(self, c):
         return S.Let(str(c[0]), c[1], _span(c[0], c[1]), _tok_span(c[0]))
 
@@ -308,6 +312,7 @@ class _Builder(Transformer):
             layers_span=_span(*body),
             imports=tuple(d for d in defs if isinstance(d, S.Import)),
             constraints=tuple(d for d in defs if isinstance(d, S.Constraint)),
+            objectives=tuple(d for d in defs if isinstance(d, S.Objective)),
         )
 
     def import_stmt(self, c):
@@ -316,7 +321,9 @@ class _Builder(Transformer):
     def library(self, c):
         for d in c:
             if not isinstance(d, S.BlockDef | S.Import):
-                what = {S.Let: "`let`", S.Assert: "`assert`"}.get(type(d), "`constraint`")
+                what = {S.Let: "`let`", S.Assert: "`assert`", S.Objective: "`objective`"}.get(
+                    type(d), "`constraint`"
+                )
                 raise _Limit(
                     f"an imported file holds blocks and imports only, not {what}",
                     d.name_span if isinstance(d, S.Let) else d.span,

@@ -39,6 +39,8 @@ def _check_one(args: argparse.Namespace, file: str) -> str:
     for c in net.constraints:
         state = "holds" if c.satisfied else "does NOT hold"
         text += f"\nconstraint `{c.text}`: {state} at this point"
+    for o in net.objectives:
+        text += f"\nobjective: {o.direction} `{o.text}` ({_number(o.value)} at this point)"
     return text
 
 
@@ -102,3 +104,7 @@ def _several(parts: list[tuple[str, str]], fmt: str) -> str:
         return buffer.getvalue()
     heading = "## {}\n\n" if fmt == "markdown" else "==> {} <==\n"
     return "\n".join(heading.format(printable(file)) + text for file, text in parts)
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) or float(value).is_integer() else f"{value:.6g}"

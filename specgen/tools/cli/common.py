@@ -62,14 +62,15 @@ def _compile(args: argparse.Namespace, file: str | None = None) -> Network:
     file = args.file if file is None else file
     if not file:  # Path("") would be the current folder
         raise _Usage("the file name is empty")
+    size = getattr(args, "input", None)
     if file == "-":
-        net = compile_(_read_stdin(), params, filename="<stdin>")
+        net = compile_(_read_stdin(), params, filename="<stdin>", input=size)
     else:
         # a Path: a FILE argument is always read, even one with a line break in its name
         # (compile() takes a str with one as the spec's text)
         from pathlib import Path
 
-        net = compile_(Path(file), params, filename=file)
+        net = compile_(Path(file), params, filename=file, input=size)
     warning = getattr(net, "memory_warning", None)
     if warning:  # before anything is allocated
         _complain(f"specgen: warning: {warning}")

@@ -67,6 +67,18 @@ def _depth(text: str) -> int:
     return value
 
 
+def _input(text: str) -> tuple[int, int, int]:
+    """argparse type of --input: CxHxW."""
+    from ...compiler import input_size
+
+    try:
+        size = input_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    assert size is not None
+    return size
+
+
 def _add_common(p: argparse.ArgumentParser, many: bool = False) -> None:
     if many:
         p.add_argument("file", nargs="+", help="the .conv specs (`-`: standard input)")
@@ -78,6 +90,12 @@ def _add_common(p: argparse.ArgumentParser, many: bool = False) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="override a network parameter (repeatable), e.g. --set g=8",
+    )
+    p.add_argument(
+        "--input",
+        type=_input,
+        metavar="CxHxW",
+        help="replace the spec's input, e.g. --input 3x32x32",
     )
 
 

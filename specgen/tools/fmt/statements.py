@@ -123,6 +123,9 @@ class _Formatter(_ExpressionLayout):
             if c[1] is not None:
                 doc += [", ", str(c[1])]
             self.header(doc, indent, _end(_present(c)[-1]))
+        elif d == "objective_stmt":
+            doc = ["objective ", str(c[0]), " ", self.expr(c[1])]
+            self.header(doc, indent, _end(c[1]))
         elif d == "import_stmt":
             self.header(["import ", str(c[0])], indent, _end(c[0]))
         elif d == "for_stmt":
