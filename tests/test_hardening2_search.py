@@ -82,7 +82,7 @@ def test_search_reads_standard_input(cli, monkeypatch, tmp_path):
     best = tmp_path / "best.conv"
     r = cli("search", "-", "--sampler", "grid", "--best-spec", str(best))
     assert r.code == 0, r.err
-    assert "2 candidates: 2 feasible" in r.out
+    assert "2 candidates (2 architectures, 0 repeats): 2 feasible" in r.out
     assert "c: choice(4, 8) = 4" in best.read_text()
     monkeypatch.setattr(sys, "stdin", io.StringIO(SMALL.replace("c: choice(4, 8) = 4", "c=4")))
     r = cli("search", "-")

@@ -293,7 +293,12 @@ def test_search_jsonl_matches_cost_and_flags(cli, tmp_path):
     assert r.code == 0, r.err
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 200
-    assert set(rows[0]) == {"point", "feasible", "cost", "error", "pareto"}
+    assert set(rows[0]) == {"point", "feasible", "cost", "error", "pareto", "architecture",
+                            "repeat_of"}  # fmt: skip
+    for row in rows:  # a repeat names the first row with its architecture, never on the front
+        if row["repeat_of"] is not None:
+            assert rows[row["repeat_of"]]["architecture"] == row["architecture"]
+            assert rows[row["repeat_of"]]["repeat_of"] is None and not row["pareto"]
     for row in rows:
         net = specgen.compile(SHUFFLE, row["point"])
         assert row["error"] is None
@@ -318,7 +323,10 @@ def test_search_table_ends_with_the_front_and_best_spec_builds(cli, tmp_path):
             "--best-spec", str(best))  # fmt: skip
     assert r.code == 0, r.err
     tail = r.out.rstrip().splitlines()
-    assert tail[-3].startswith("800 candidates: 79 feasible, 0 invalid; Pareto front over max")
+    assert tail[-3].startswith(
+        "800 candidates (800 architectures, 0 repeats): 79 feasible, 0 invalid; Pareto front "
+        "over max"
+    )
     assert tail[-1].split()[1:4] == ["2", "18", "yes"]
     text = best.read_text()
     assert "M: range(1, 9) = 2, L: range(1, 101) = 18" in text
@@ -415,9 +423,13 @@ def test_optimize_hands_the_objective_compiled_networks():
     for t in study.trials:
         if t.state == optuna.trial.TrialState.COMPLETE:
             net = specgen.compile(spec, t.user_attrs["point"])
-            assert t.value == net.cost.macs
             assert t.user_attrs["feasible"] == (net.cost.macs <= 3e6)
+            if t.user_attrs["feasible"]:
+                assert t.value == net.cost.macs
+            else:  # never handed to the objective: the worst value, marked skipped
+                assert t.value == float("inf") and t.user_attrs["skipped"] == "infeasible"
     assert study.best_trial.user_attrs["feasible"]
+    assert all(n.feasible for n in seen)
 
 
 @pytest.mark.parametrize("sampler", ["grid", "random", "tpe", "nsga2"])

@@ -37,7 +37,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.output is None:
         _stdout()
     objectives = [Objective.parse(t) for text in args.objective for t in _split(text) if t]
-    objectives = objectives or [Objective.parse("params"), Objective.parse("macs")]
     constraints = []
     if args.max_params is not None:
         constraints.append(f"params <= {args.max_params}")
@@ -45,10 +44,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
         constraints.append(f"macs <= {args.max_macs}")
     params = _parse_sets(args.set)
     space = (
-        Space(_read_stdin(), params, filename=name)
+        Space(_read_stdin(), params, filename=name, input=args.input)
         if stdin
-        else Space(Path(args.file), params, filename=args.file)
+        else Space(Path(args.file), params, filename=args.file, input=args.input)
     )
+    # the --objective options, else the spec's `objective` lines, else params and MACs
+    objectives = objectives or space.objectives or [Objective.parse(t) for t in ("params", "macs")]
     if not space.dimensions and any(q.domain for q in space.program.params):
         raise _Usage("--set fixes every searched parameter: nothing is left to search")
     if not space.dimensions:

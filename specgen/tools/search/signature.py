@@ -74,10 +74,13 @@ def signature_of(
         objectives = [f"{o.direction[:3]}:{o.text}" for o in objs]
     else:
         objectives = [_callable_name(objective)]
+    fixed = {k: format_value(_python(v)) for k, v in sorted(space.fixed.items())}
+    if space.input is not None:  # another input is another search
+        fixed["input"] = "x".join(map(str, space.input))
     return {
         "objectives": objectives,
         "space": {d.name: str(d.domain) for d in space.dimensions},
-        "fixed": {k: format_value(_python(v)) for k, v in sorted(space.fixed.items())},
+        "fixed": fixed,
         "constraints": [c.text if isinstance(c, _Constraint) else _callable_name(c)
                         for c in extra],  # fmt: skip
         "spec": _digest(space),

@@ -10,28 +10,39 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ... import limits
-from ...compiler import Network, _front, compile
+from ...compiler import Network, _front, compile, input_size
 from ...errors import Diagnostic, SpecError
 from ...language import domains as sp
 from ...language import points as space_points
 from ...language.source import read_source
 from ...passes import constraints as rules
+from ...passes.fingerprint import architecture_key
 from ...values import format_value, from_python, plain
-from .candidates import Candidate, _python, pareto_front
+from .candidates import Candidate, _python, mark_repeats, pareto_front
 from .objectives import Objective, _Constraint, _constraints, _violation
+from .results import SearchResult
 from .study import OptunaSearch
 
 
 class Space:
     """The search space a spec declares: its searched parameters (`dimensions`), the other
-    parameters' values (`fixed`), and its constraints."""
+    parameters' values (`fixed`), the input (`input`: the spec's, or the one given), its
+    constraints and its objectives."""
 
-    def __init__(self, spec: Any, params: Mapping[str, Any] | None = None, *, filename=None):
+    def __init__(
+        self,
+        spec: Any,
+        params: Mapping[str, Any] | None = None,
+        *,
+        filename: str | None = None,
+        input: Sequence[int] | str | None = None,  # noqa: A002 - the spec's word
+    ):
         self.source = read_source(spec, filename)
         program, _, dims, errors = _front(self.source.text, self.source.filename)
         if errors:
             raise SpecError(errors, self.source)
         self.program = program
+        self.input = input_size(input)
         self.fixed = dict(params or {})
         self.dimensions: tuple[sp.Dimension, ...] = tuple(
             d for d in dims if d.name not in self.fixed
@@ -48,6 +59,19 @@ class Space:
     @property
     def names(self) -> list[str]:
         return [d.name for d in self.dimensions]
+
+    @property
+    def objectives(self) -> list[Objective]:
+        """The spec's `objective` lines, as `--objective` would give them."""
+        lines = self.source.text.split("\n")
+        out = []
+        for o in self.program.objectives:
+            s = o.expr.span
+            text = (
+                lines[s.line - 1][s.column - 1 : s.end_column - 1] if s.line == s.end_line else ""
+            )
+            out.append(Objective(text or "objective", o.expr, o.direction))
+        return out
 
     def sample(self, n: int, seed: int | None = None) -> list[dict[str, Any]]:
         """`n` points drawn uniformly (distinct while the space has that many)."""
@@ -70,7 +94,10 @@ class Space:
         SpecError that says why there is none; never raises."""
         try:
             return compile(
-                self.source.text, {**self.fixed, **point}, filename=self.source.filename
+                self.source.text,
+                {**self.fixed, **point},
+                filename=self.source.filename,
+                input=self.input,
             )
         except SpecError as err:
             return err
@@ -99,11 +126,14 @@ class Space:
             values = tuple(o.value(scope) for o in objectives)
         except SpecError as err:  # e.g. a division by zero at this point only
             return Candidate(shown, error=err, violations=tuple(violations))
-        return Candidate(shown, result, None, feasible, values, violations=tuple(violations))
+        return Candidate(
+            shown, result, None, feasible, values, violations=tuple(violations),
+            architecture=architecture_key(result.ir),
+        )  # fmt: skip
 
     def run(
         self,
-        objectives: Sequence[str | Objective] = ("params", "macs"),
+        objectives: Sequence[str | Objective] | None = None,
         n_trials: int | None = None,
         *,
         sampler: str | Any = "random",
@@ -115,14 +145,19 @@ class Space:
         keep_networks: bool = True,
     ) -> list[Candidate]:
         """Evaluate `n_trials` candidates chosen by `sampler` and mark the Pareto front over
-        `objectives` (expressions; `max:` maximizes).  Without storage, "random" and "grid"
-        run without Optuna; other samplers, or any storage, run an Optuna study.
+        `objectives` (expressions; `max:` maximizes; by default the spec's `objective` lines,
+        else params and MACs).  Without storage, "random" and "grid" run without Optuna;
+        other samplers, or any storage, run an Optuna study.  A candidate whose architecture
+        an earlier one had is marked `repeat_of` it, and the front lists each architecture
+        once.
         `keep_networks=False` releases each candidate's network once it is evaluated (its
         totals stay): what `specgen search` does, whose memory then grows ten times slower."""
         if n_trials is not None and (
             not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0
         ):
             raise ValueError(f"n_trials must be a non-negative int or None, not {n_trials!r}")
+        if objectives is None:
+            objectives = self.objectives or ["params", "macs"]
         objs = [o if isinstance(o, Objective) else Objective.parse(o) for o in objectives]
         extra = _constraints(constraints)
         self._check_names("search objectives and constraints")
@@ -131,8 +166,10 @@ class Space:
             for o in objs:
                 o.value(scope)
         candidates: list[Candidate] = []
+        first: dict[str, Candidate] = {}
 
         def record(c: Candidate) -> None:
+            mark_repeats(c, first)
             candidates.append(c)
             if progress is not None:
                 progress(len(candidates), c)
@@ -169,7 +206,7 @@ class Space:
 
     def optimize(
         self,
-        objective: Callable[[Network], Any],
+        objective: Callable[..., Any],
         n_trials: int | None = None,
         *,
         directions: Sequence[str] | None = None,
@@ -179,19 +216,29 @@ class Space:
         storage: str | None = None,
         study_name: str | None = None,
         timeout: float | None = None,
-    ) -> Any:
-        """Run an Optuna study whose objective receives each candidate's compiled `Network`
-        (so it can call `net.to_torch()` and train a proxy).  Points that are not valid
-        networks are pruned trials; constraints (the spec's and `constraints`) reach
-        Optuna's constrained samplers, and every trial records its point, costs and
-        feasibility in `user_attrs`.  An objective's value that is not a finite number (or
-        one per direction) fails its trial, and the study goes on.  Returns the study."""
+        pruner: Any = None,
+        with_trial: bool | None = None,
+    ) -> SearchResult:
+        """Run an Optuna study whose objective trains (or scores) each candidate: it is
+        called as `objective(net)` with the compiled `Network`, or `objective(net, trial)`
+        when its signature takes a second argument (or `with_trial=True`), the trial being
+        a `SearchTrial`: Optuna's (`report`, `should_prune`, `set_user_attr`) plus `keep`.
+
+        The objective is never called on a candidate that breaks a constraint (the spec's
+        and `constraints`): that trial is recorded with its costs, marked infeasible for
+        Optuna's constrained samplers, with the worst value per direction (±inf).  Nor is it
+        called twice on one architecture: a repeat gets the stored result, in this process
+        and across workers sharing `storage`.  Points that are not valid networks are pruned
+        trials; `pruner` is Optuna's (median, Hyperband, ...).  An objective's value that is
+        not a finite number (or one per direction) fails its trial and the study goes on.
+        Returns a `SearchResult`: the study (`.study`, and its attributes), the candidates,
+        the counts and the Pareto front over distinct architectures."""
         extra = _constraints(constraints)
         if any(isinstance(c, _Constraint) for c in extra):
             self._check_names("search constraints")
-        return self._studies.run(
-            objective, n_trials, sampler, seed, extra, storage, study_name, None,
-            directions=directions, timeout=timeout,
+        return self._studies.optimize(
+            objective, n_trials, sampler, seed, extra, storage, study_name,
+            directions=directions, timeout=timeout, pruner=pruner, with_trial=with_trial,
         )  # fmt: skip
 
     def pin(self, point: Mapping[str, Any]) -> str:
@@ -207,7 +254,8 @@ class Space:
 
         point = {**self.fixed, **point}  # the --set values are part of the chosen network
         try:  # the values as the network was bound with them: 36 for a float `wa` is 36.0
-            bound = dict(compile(self.source.text, point, filename=self.source.filename).ir.params)
+            net = compile(self.source.text, point, filename=self.source.filename, input=self.input)
+            bound = dict(net.ir.params)
         except SpecError:  # a point that does not compile is pinned as it was given
             bound = {}
         edits = []
@@ -222,6 +270,12 @@ class Space:
                     edits.append(
                         (offset(s.line, s.column), offset(s.end_line, s.end_column), text)
                     )
+        if self.input is not None:  # the input searched with is the pinned spec's
+            s = self.program.input_span
+            edits.append(
+                (offset(s.line, s.column), offset(s.end_line, s.end_column),
+                 "x".join(map(str, self.input)))
+            )  # fmt: skip
         text = self.source.text
         for start, end, new in sorted(edits, reverse=True):
             text = text[:start] + new + text[end:]
@@ -243,7 +297,9 @@ def space(
     params: Mapping[str, Any] | None = None,
     *,
     filename: str | None = None,
-) -> Space:  # noqa: E501
+    input: Sequence[int] | str | None = None,  # noqa: A002 - the spec's word
+) -> Space:
     """The search space declared in a spec (a path, its text or bytes); `params` fixes
-    parameters (searched or not) for every candidate."""
-    return Space(spec, params, filename=filename)
+    parameters (searched or not) for every candidate, `input` (`(1, 16, 16)`) replaces the
+    spec's input."""
+    return Space(spec, params, filename=filename, input=input)

@@ -5,6 +5,7 @@ the same search).  Optuna is imported when a study runs, never on import."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,9 @@ from ...language import domains as sp
 from ...values import plain
 from .candidates import Candidate
 from .errors import SearchError
+from .ledger import LocalLedger, Outcome, StorageLedger
 from .objectives import ObjectiveValueError, objective_values
+from .results import ARCHITECTURE, REPEAT_OF, SKIPPED, SearchResult, SearchTrial, takes_trial
 from .signature import _SIGNATURE, _difference, signature_of
 from .storage import _storage
 
@@ -67,59 +70,146 @@ class OptunaSearch:
 
     def run(
         self,
-        objective: Any,
+        objs: list[Any],
         n_trials: int | None,
         sampler: str | Any,
         seed: int | None,
         extra: Sequence[Any],
         storage: str | None,
         study_name: str | None,
-        record: Callable[[Candidate], None] | None,
-        directions: Sequence[str] | None = None,
-        timeout: float | None = None,
+        record: Callable[[Candidate], None],
     ) -> Any:
-        """Run a study over the space and return it: `objective` is a list of Objectives
-        (each trial's values, and `record` gets each candidate) or a callable of the
-        `Network` (its value per direction in `directions`)."""
-        space = self.space
+        """Run a study whose values are the objective expressions `objs` (cheap: no
+        objective of the user's is called, so every candidate is recorded with its values,
+        feasible or not, for the sampler to learn from); `record` gets each candidate."""
         optuna = _optuna()
-        n_constraints = len(space.program.constraints) + len(extra)
-        if isinstance(objective, list):  # objective expressions (the CLI and `run`)
-            objs = objective
-            directions = [o.direction for o in objs]
-        else:
-            objs = []
-            directions = list(directions or ["minimize"])
-        if n_trials is None:
-            size = space.size
-            n_trials = size if sampler == "grid" and size is not None else 100
+        directions = [o.direction for o in objs]
 
         def trial_fn(trial: Any) -> Any:
-            point = self.suggest(trial)
-            c = space.candidate(point, objs, extra)
-            c.number = trial.number
-            trial.set_user_attr("point", c.point)
-            trial.set_user_attr("constraints", list(c.violations))
-            if n_constraints and hasattr(trial, "set_constraint"):  # Optuna >= 5
-                for i, v in enumerate(c.violations):
-                    trial.set_constraint(f"c{i}", v)
-            trial.set_user_attr("feasible", c.feasible)
-            trial.set_user_attr("cost", c.cost)
+            c = self._candidate(trial, objs, extra, optuna)
+            record(c)
             if c.error is not None:
-                trial.set_user_attr("error", c.error.first.code)
-                if record is not None:
-                    record(c)
                 raise optuna.TrialPruned(c.error.first.message)
-            if record is not None:
-                record(c)
-                return c.values[0] if len(c.values) == 1 else c.values
-            try:  # checked here: Optuna's own check trips on "1.5" or 10**400 and leaves the
+            return c.values[0] if len(c.values) == 1 else c.values
+
+        study = self._study(directions, sampler, seed, extra, _storage(optuna, storage),
+                            study_name, signature_of(self.space, None, objs, extra))  # fmt: skip
+        self._optimize(study, trial_fn, self._trials(n_trials, sampler), None)
+        return study
+
+    def optimize(
+        self,
+        objective: Callable[..., Any],
+        n_trials: int | None,
+        sampler: str | Any,
+        seed: int | None,
+        extra: Sequence[Any],
+        storage: str | None,
+        study_name: str | None,
+        *,
+        directions: Sequence[str] | None = None,
+        timeout: float | None = None,
+        pruner: Any = None,
+        with_trial: bool | None = None,
+    ) -> SearchResult:
+        """`Space.optimize`: the user's objective on each feasible, new architecture."""
+        optuna = _optuna()
+        directions = list(directions or ["minimize"])
+        n = len(directions)
+        pass_trial = takes_trial(objective, with_trial)
+        worst = [math.inf if d.lower() == "minimize" else -math.inf for d in directions]
+        kept: dict[int, Any] = {}
+        store = _storage(optuna, storage)
+        study = self._study(directions, sampler, seed, extra, store, study_name,
+                            signature_of(self.space, objective, [], extra), pruner)  # fmt: skip
+        ledger: LocalLedger | StorageLedger = (
+            LocalLedger() if store is None else StorageLedger(optuna, store, study.study_name)
+        )
+
+        def answer(values: Sequence[float]) -> Any:
+            return values[0] if n == 1 else list(values)
+
+        def trial_fn(trial: Any) -> Any:
+            c = self._candidate(trial, [], extra, optuna)
+            if c.error is not None:
+                raise optuna.TrialPruned(c.error.first.message)
+            key = c.architecture
+            trial.set_user_attr(ARCHITECTURE, key)
+            if not c.feasible:  # never trained: the sampler learns from its constraints
+                trial.set_user_attr(SKIPPED, "infeasible")
+                return answer(worst)
+            outcome = ledger.claim(key, trial.number)
+            if outcome is not None:  # evaluated before: its result, not a second call
+                trial.set_user_attr(REPEAT_OF, outcome.number)
+                if outcome.number in kept:
+                    kept[trial.number] = kept[outcome.number]
+                for step, v in outcome.curve:  # the pruner sees the curve it would have
+                    trial.report(v, step)
+                if outcome.state == "pruned":
+                    raise optuna.TrialPruned(f"a repeat of trial {outcome.number}, pruned")
+                return answer(outcome.values)
+            handle = SearchTrial(trial, kept)
+            try:
+                value = objective(c.network, handle) if pass_trial else objective(c.network)
+                # checked here: Optuna's own check trips on "1.5" or 10**400 and leaves the
                 # trial RUNNING in the storage for ever
-                return objective_values(objective(c.network), len(directions))
+                values = objective_values(value, n)
+            except optuna.TrialPruned:
+                curve = tuple(handle.curve)
+                partial = curve[-1][1:] if curve else ()
+                ledger.finish(key, Outcome("pruned", partial, trial.number, curve))
+                raise
             except ObjectiveValueError as err:
+                ledger.release(key, trial.number)
                 trial.set_user_attr("error", "objective-value")
                 trial.set_user_attr("message", str(err))
                 raise
+            except BaseException:
+                ledger.release(key, trial.number)
+                raise
+            done = [values] if n == 1 else values
+            ledger.finish(key, Outcome("complete", tuple(done), trial.number, tuple(handle.curve)))
+            return values
+
+        self._optimize(study, trial_fn, self._trials(n_trials, sampler), timeout)
+        return SearchResult(study, kept)
+
+    def _trials(self, n_trials: int | None, sampler: Any) -> int:
+        if n_trials is not None:
+            return n_trials
+        size = self.space.size
+        return size if sampler == "grid" and size is not None else 100
+
+    def _candidate(self, trial: Any, objs: list[Any], extra: Sequence[Any], optuna: Any):
+        """The candidate `trial` asks for, its point, costs, constraints and feasibility
+        recorded on the trial (for the constrained samplers and the user)."""
+        c = self.space.candidate(self.suggest(trial), objs, extra)
+        c.number = trial.number
+        trial.set_user_attr("point", c.point)
+        trial.set_user_attr("constraints", list(c.violations))
+        if c.violations and hasattr(trial, "set_constraint"):  # Optuna >= 5
+            for i, v in enumerate(c.violations):
+                trial.set_constraint(f"c{i}", v)
+        trial.set_user_attr("feasible", c.feasible)
+        trial.set_user_attr("cost", c.cost)
+        if c.error is not None:
+            trial.set_user_attr("error", c.error.first.code)
+        return c
+
+    def _study(
+        self,
+        directions: Sequence[str],
+        sampler: str | Any,
+        seed: int | None,
+        extra: Sequence[Any],
+        storage: Any,
+        study_name: str | None,
+        signature: dict,
+        pruner: Any = None,
+    ) -> Any:
+        """The study (created, or resumed when it is the same search)."""
+        optuna = _optuna()
+        n_constraints = len(self.space.program.constraints) + len(extra)
 
         def constraints_of(trial: Any) -> Sequence[float]:
             return trial.user_attrs.get("constraints", [1.0] * n_constraints)
@@ -128,13 +218,17 @@ class OptunaSearch:
         legacy = n_constraints and not hasattr(optuna.trial.Trial, "set_constraint")
         chosen = self.make_sampler(sampler, seed, constraints_of if legacy else None)
         study = optuna.create_study(
-            storage=_storage(optuna, storage),
+            storage=storage,
             study_name=study_name,
             sampler=chosen,
+            pruner=pruner,
             directions=list(directions),
             load_if_exists=study_name is not None,
         )
-        self.check_resumed(study, directions, optuna, signature_of(space, objective, objs, extra))
+        self.check_resumed(study, directions, optuna, signature)
+        return study
+
+    def _optimize(self, study: Any, trial_fn: Any, n_trials: int, timeout: float | None) -> None:
         # a bad value fails its trial (FAIL, with Optuna's warning) and the study goes on, as
         # Optuna does for NaN; an exception the objective raises fails its trial and stops
         quiet = _QuietValueErrors()
@@ -146,7 +240,6 @@ class OptunaSearch:
             )
         finally:
             logger.removeFilter(quiet)
-        return study
 
     def check_resumed(
         self, study: Any, directions: Sequence[str], optuna: Any, signature: dict

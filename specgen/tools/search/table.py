@@ -1,5 +1,5 @@
 """`specgen search`'s text report: every candidate as an aligned table, then the Pareto
-front."""
+front over distinct architectures."""
 
 from __future__ import annotations
 
@@ -13,22 +13,26 @@ from .objectives import Objective
 def render_table(
     candidates: Sequence[Candidate], objectives: Sequence[Objective], names: Sequence[str]
 ) -> str:
-    """Every candidate (its point, feasibility, costs, objectives or mistake), then the
-    Pareto front, as aligned text."""
+    """Every candidate (its point, feasibility, costs, objectives, how many candidates had
+    its architecture, or its mistake), then the Pareto front, as aligned text.  A repeated
+    architecture's row says which candidate had it first (`= #12`)."""
     extra = [i for i, o in enumerate(objectives) if o.text not in ("params", "macs")]
     header = ["#", *names, "feasible", "params", "macs", *(objectives[i].text for i in extra)]
-    header.append("note")
+    header += ["seen", "note"]
 
     def row(c: Candidate) -> list[str]:
         values = [format_value(_python(c.point.get(n))) for n in names]
         cost = c.cost
         if cost is None:
-            return [str(c.number), *values, "no", "", "", *([""] * len(extra)),
+            return [str(c.number), *values, "no", "", "", *([""] * len(extra)), "",
                     f"invalid: {c.error.first.code}" if c.error else ""]  # fmt: skip
         shown = [_number_text(c.values[i]) for i in extra]
         note = "pareto" if c.pareto else ""
+        seen = str(c.seen)
+        if c.repeat_of is not None:
+            note, seen = f"= #{c.repeat_of}", ""
         return [str(c.number), *values, "yes" if c.feasible else "no",
-                f"{cost['params']:,}", f"{cost['macs']:,}", *shown, note]  # fmt: skip
+                f"{cost['params']:,}", f"{cost['macs']:,}", *shown, seen, note]  # fmt: skip
 
     def table(rows: list[list[str]]) -> list[str]:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -37,11 +41,14 @@ def render_table(
 
     lines = table([row(c) for c in candidates])
     front = [c for c in candidates if c.pareto]
+    distinct = sum(c.architecture is not None and c.repeat_of is None for c in candidates)
     feasible = sum(c.feasible for c in candidates)
     invalid = sum(c.cost is None for c in candidates)
+    repeats = sum(c.repeat_of is not None for c in candidates)
     lines.append("")
     lines.append(
-        f"{len(candidates)} candidates: {feasible} feasible, {invalid} invalid; "
+        f"{len(candidates)} candidates ({distinct} architectures, {repeats} repeats): "
+        f"{feasible} feasible, {invalid} invalid; "
         f"Pareto front over {', '.join(o.direction[:3] + ' ' + o.text for o in objectives)} "
         f"({len(front)}):"
     )
