@@ -204,6 +204,13 @@ CASES = [
          "duplicate-argument", 6, 13, "`a` is given twice"),
     case("duplicate-block-keyword", BLOCK + "    unit(a=2, a=3)\n",
          "duplicate-argument", 6, 15, "`a` is given twice"),
+    # a positional argument after a keyword set a name given before (`unit(a=2, 3)` was
+    # a=3, silently) or read as the next one: refused, as Python refuses it
+    case("positional-after-keyword", BLOCK + "    unit(a=2, 3)\n",
+         "positional-after-keyword", 6, 15, "a positional argument follows a keyword argument",
+         "give it by name, or before the keywords"),
+    case("positional-after-keyword-bare", BLOCK + "    unit b=2 3\n",
+         "positional-after-keyword", 6, 14, "a positional argument follows a keyword argument"),
     case("too-many-positional", BLOCK + "    unit(2, 3, 4)\n",
          "too-many-arguments", 6, 16, "block unit takes 2 arguments, got more"),
     case("unknown-block-argument", BLOCK + "    unit(2, c=4)\n",

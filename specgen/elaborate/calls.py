@@ -99,8 +99,8 @@ class Calls(Keys):
                 if arg.name not in names or arg.name in given:
                     return None
                 name, expr = arg.name, arg.value
-            else:  # as in `bind`, a positional argument may set a name given before
-                if position >= len(names):
+            else:
+                if position >= len(names) or position < len(given):  # `bind` says why
                     return None
                 name, expr = names[position], arg
                 position += 1
@@ -191,6 +191,14 @@ class Calls(Keys):
                         )
                     given[arg.name] = self.priced(arg.value, env)
                 else:
+                    if position < len(given):  # after a keyword: Python's rule (`b(a=3, 4)`
+                        # would set `a` twice, `b(c=3, 4)` reads as if 4 were `c`)
+                        raise EvalError(
+                            "a positional argument follows a keyword argument",
+                            arg.span,
+                            "give it by name, or before the keywords",
+                            "positional-after-keyword",
+                        )
                     if position >= len(names):
                         raise EvalError(
                             f"block {bdef.name} takes {counted(len(names), 'argument')}, got more",

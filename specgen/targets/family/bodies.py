@@ -151,10 +151,6 @@ class BodyWriter(Branches, Placing, Dataflow):
         args = [self.channels]
         given = {IN: self.channels}  # the block's parameters as the call gives them
         order = list(cls.param_names)
-        kinds = [isinstance(a, S.KwArg) for a in head.args]
-        if any(k and not later for k, later in zip(kinds, kinds[1:], strict=False)):
-            # the language lets it set a name given before; Python refuses the call
-            raise Untranslatable("a positional argument after a keyword argument")
         for i, a in enumerate(head.args):
             if isinstance(a, S.KwArg):
                 given[a.name] = self.py(a.value)

@@ -162,9 +162,6 @@ class KerasBody(Naming, Branches, Composites):
         if op == "block":
             fn = self.gen.blocks[what.name]
             args = [arg]
-            kinds = [isinstance(a, S.KwArg) for a in what.args]
-            if any(k and not later for k, later in zip(kinds, kinds[1:], strict=False)):
-                raise Untranslatable("a positional argument after a keyword argument")
             for a in what.args:
                 if isinstance(a, S.KwArg):
                     args.append(f"{fn.param_names[a.name]}={self.py(a.value)}")
