@@ -995,7 +995,8 @@ class _Gen:
         if self.chance(0.15):  # a list comprehension
             name = self.fresh("widths_")
             ws = sorted(r.sample(ROLE_VALUES["ch"], 3))
-            out.append(f"let {name} = [w_ * 2 for w_ in {[w // 2 for w in ws]}]")
+            # a slice of all three items: the same list, and the generator writes slices
+            out.append(f"let {name} = [w_ * 2 for w_ in {[w // 2 for w in ws]}[:3]]")
             self.globals[name] = Sym(name, "widths", ws)
         return out
 

@@ -58,6 +58,10 @@ SAME_AS_PYTHON = [
     "min(range(3, 6))", "max([x * x for x in range(-3, 3)])",
     "all([1, 2])", "all([1, 0])", "all([])", "any([0, []])", "any([0, [1]])", "any([])",
     "all([len(r) == 2 for r in [[1, 2], [3, 4]]])", "any([x > 2 for x in range(4)])",
+    "[1, 2, 3, 4][1:]", "[1, 2, 3, 4][:2]", "[1, 2, 3, 4][::2]", "[1, 2, 3, 4][-2:][::-1]",
+    "[1, 2, 3][5:]", "[1, 2, 3][:-1]", "[1, 2, 3][1:2:1]", "[[1, 2], [3]][1:][0]",
+    "[1, 2, 3, 4][3:0:-1]", "[1, 2, 3][:]", "sum([1, 2, 3][1 if true else 0:])",
+    "[x * 2 for x in [5, 6, 7][1:]]",
 ]  # fmt: skip
 
 
@@ -102,6 +106,10 @@ def test_regnet_rule_in_the_language():
         ("[i for i in 5]", "`for` needs a list or a table, not the value 5", "expr"),
         ("round(1.5, 99)", "out of range", "expr"),
         ("nope(1)", "unknown function `nope`", "unknown-name"),
+        ("[1, 2][::0]", "a slice step cannot be zero", "expr"),
+        ("5[1:]", "only lists can be sliced, not 5", "expr"),
+        ("{1: 2}[1:]", "only lists can be sliced", "expr"),
+        ("[1, 2][0.5:]", "a slice start must be an integer", "expr"),
     ],
 )
 def test_expression_errors(text, phrase, code):

@@ -122,6 +122,7 @@ def test_generator_covers_the_language(runs, compiled):
     for pattern in [r"\n *if .*:", r"\n *elif ", r"\n *else:", r"\n *for \w+(, \w+)? in "]:
         assert sum(bool(re.search(pattern, t)) for t in texts) > 100, pattern
     assert sum("\nobjective " in t for t in texts) > 10
+    assert sum("][:3]]" in t for t in texts) > 100  # list slices
     for pattern in [r"\n *assert ", r" as \w+", r" if .* else ", r"\[.* for \w+ in "]:
         assert sum(bool(re.search(pattern, t)) for t in texts) > 100, pattern
 

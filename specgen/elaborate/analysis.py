@@ -134,6 +134,9 @@ def _names(node, out: set[str]) -> None:
     elif t is S.Index:
         _names(node.target, out)
         _names(node.index, out)
+    elif t is S.Slice:
+        for e in (node.target, *node.parts):
+            _names(e, out)
     elif t is S.MapExpr:
         for k, v in node.pairs:
             _names(k, out)

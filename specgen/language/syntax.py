@@ -137,9 +137,26 @@ class ListComp:
     depth: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """`a[start:stop:step]`, each part optional, as Python slices a list."""
+
+    target: Expr
+    start: Expr | None
+    stop: Expr | None
+    step: Expr | None
+    span: Span
+    depth: int = 1
+
+    @property
+    def parts(self) -> list[Expr]:
+        """The bounds written, in order."""
+        return [e for e in (self.start, self.stop, self.step) if e is not None]
+
+
 Expr = (
-    Num | Name | Dims | BinOp | Neg | Call | Index | ListExpr | MapExpr | Compare | BoolOp | Not
-    | Cond | ListComp
+    Num | Name | Dims | BinOp | Neg | Call | Index | Slice | ListExpr | MapExpr | Compare | BoolOp
+    | Not | Cond | ListComp
 )  # fmt: skip
 
 # ---- statements ----------------------------------------------------------------------------

@@ -121,6 +121,8 @@ def _operands(node: S.Expr) -> list[S.Expr]:
         return [node.test, node.then, node.orelse]
     if t is S.Index:
         return [node.target, node.index]
+    if t is S.Slice:
+        return [node.target, *node.parts]
     if t is S.ListExpr:
         return list(node.items)
     if t is S.MapExpr:

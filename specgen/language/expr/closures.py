@@ -11,7 +11,7 @@ from ... import limits
 from ...values import Table
 from .. import syntax as S
 from .budget import BUDGET, Budget, _operands, _sized, size
-from .evaluator import _binop, _called, _compare, _index, _table, _unknown, evaluate
+from .evaluator import _binop, _called, _compare, _index, _slice, _table, _unknown, evaluate
 from .operands import _NUMBERS, EvalError, Value, _number, truth
 
 Compiled = Callable[[Mapping[str, Value]], Value]
@@ -211,6 +211,11 @@ def _compile_index(node: S.Index, target: Compiled, index: Compiled) -> Compiled
     return fn
 
 
+def _compile_slice(node: S.Slice, fns: list[Compiled]) -> Compiled:
+    target, bounds = fns[0], fns[1:]
+    return lambda env: _slice(node, target(env), [f(env) for f in bounds])
+
+
 def _compile_list(node: S.ListExpr, items: list[Compiled]) -> Compiled:
     span = node.span
     if len(items) > limits.MAX_LIST:
@@ -242,6 +247,7 @@ _COMPILERS: dict[type, Callable[..., Compiled]] = {
     S.Not: _compile_not,
     S.Cond: _compile_cond,
     S.Index: _compile_index,
+    S.Slice: _compile_slice,
     S.ListExpr: _compile_list,
     S.MapExpr: _compile_map,
 }

@@ -235,6 +235,20 @@ def _called(node: S.Call, args: list[Value]) -> Value:
     return _sized(result, node.span) if isinstance(result, tuple) else _check(result, node.span)
 
 
+def _slice(node: S.Slice, target: Value, bounds: list[Value]) -> Value:
+    """`target[start:stop:step]` with the bounds written (`bounds`, in order)."""
+    if not isinstance(target, tuple):
+        raise EvalError(f"only lists can be sliced, not {format_value(target)}", node.target.span)
+    given = iter(bounds)
+    parts = []
+    for e, what in ((node.start, "a slice start"), (node.stop, "a slice stop"),
+                    (node.step, "a slice step")):  # fmt: skip
+        parts.append(None if e is None else as_int(next(given), e.span, what))
+    if parts[2] == 0:
+        raise EvalError("a slice step cannot be zero", node.step.span)
+    return _sized(target[parts[0] : parts[1] : parts[2]], node.span)
+
+
 def _index(node: S.Index, target: Value, key: Value) -> Value:
     if isinstance(target, Table):
         _spend(len(target.items), node.span)  # a lookup walks the entries
@@ -332,6 +346,9 @@ def _evaluate(node: S.Expr, env: Mapping[str, Value]) -> Value:
     if t is S.Index:
         target = _evaluate(node.target, env)
         return _index(node, target, _evaluate(node.index, env))
+    if t is S.Slice:
+        target = _evaluate(node.target, env)
+        return _slice(node, target, [_evaluate(e, env) for e in node.parts])
     if t is S.ListExpr:
         if len(node.items) > limits.MAX_LIST:
             raise EvalError("list is too long", node.span, code="limit")

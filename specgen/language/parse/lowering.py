@@ -137,6 +137,11 @@ class _Builder(Transformer):
     def index(self, c):
         return S.Index(c[0], c[1], _span(c[0], c[1]), _depth(c[0], c[1]))
 
+    def slice(self, c):
+        target, start, stop, step = c
+        parts = [e for e in (start, stop, step) if e is not None]
+        return S.Slice(target, start, stop, step, _span(target, *parts), _depth(target, *parts))
+
     def list(self, c):
         items = _present(c[1:-1])
         return S.ListExpr(items, _span(c[0], c[-1]), _depth(*items))

@@ -89,6 +89,10 @@ class PyExpr:
             return f"{self.wrap(e.then, _OR)} if {test} else {self.wrap(e.orelse, _COND)}", _COND
         if t is S.Index:
             return f"{self.wrap(e.target, _ATOM)}[{self(e.index)}]", _ATOM
+        if t is S.Slice:
+            bounds = [("" if b is None else self(b)) for b in (e.start, e.stop, e.step)]
+            inside = ":".join(bounds if e.step is not None else bounds[:2])
+            return f"{self.wrap(e.target, _ATOM)}[{inside}]", _ATOM
         if t is S.ListExpr:
             return f"[{', '.join(self(i) for i in e.items)}]", _ATOM
         if t is S.MapExpr:
@@ -173,7 +177,7 @@ def may_be_float(e: S.Expr, floaty: Callable[[str], bool]) -> bool:
         if e.func in _INT_CALLS or (e.func == "round" and len(e.args) == 1):
             return False
         return any(may_be_float(a, floaty) for a in e.args)
-    if t is S.Index or t is S.ListComp:
+    if t is S.Index or t is S.Slice or t is S.ListComp:
         return False  # an item of a list or table: taken as the int a width is
     if t is S.ListExpr:
         return any(may_be_float(a, floaty) for a in e.items)

@@ -72,7 +72,7 @@ class _CommentPlacement:
             return c[0].start_pos, c[-1].start_pos
         if d == "call":
             return self._skip_to(c[0].end_pos, "("), c[-1].start_pos
-        if d == "index":
+        if d in ("index", "slice"):
             return self._skip_to(_end(c[0]), "["), node.meta.end_pos - 1
         return None
 
