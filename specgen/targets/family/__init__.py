@@ -92,6 +92,8 @@ class FamilyGenerator:
             getattr(net.at_defaults(), "ir", net.ir).scope if hasattr(net, "at_defaults") else ()
         )
         self.float_globals = {k for k, v in scope if isinstance(v, float)}
+        # and those that are lists (`let k = 5x5`): a kernel read from one is a pair
+        self.pair_globals = {k for k, v in scope if isinstance(v, tuple)}
 
     def text(self, span: Any) -> str:
         """The spec's text at `span` (one line)."""

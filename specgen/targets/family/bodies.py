@@ -24,7 +24,7 @@ from .dataflow import Dataflow
 from .layers import LineArgs, Made, layer
 from .naming import StaticNamer
 from .placing import Placing
-from .pyexpr import NeedsSize, PyExpr, Untranslatable, may_be_float
+from .pyexpr import NeedsSize, PyExpr, Untranslatable, may_be_float, may_be_list
 from .syntax import next_is_bn
 
 __all__ = ["IN", "BodyWriter", "Flow"]
@@ -49,6 +49,8 @@ class BodyWriter(Branches, Placing, Dataflow):
         self.py = PyExpr(self.name_of)
         self.float_names: set[str] = set()  # `let`s that may hold a float
         self.py.floaty = lambda name: name in self.float_names or name in gen.float_globals
+        self.pair_names: set[str] = set()
+        self.py.pairy = lambda name: name in self.pair_names or name in gen.pair_globals
         self.namer = StaticNamer()
         self.tree = ModuleTree(sequential=not forward)
         self.channels = IN
@@ -100,6 +102,8 @@ class BodyWriter(Branches, Placing, Dataflow):
             self.init.add(f"{self.bind(stmt.name)} = {self.py(stmt.value)}")
             if may_be_float(stmt.value, self.py.floaty):
                 self.float_names.add(stmt.name)
+            if may_be_list(stmt.value, self.py.pairy):
+                self.pair_names.add(stmt.name)
         elif t is S.Assert:
             self.init.add(f"if not ({self.py(stmt.test)}):")
             self.init.add(

@@ -74,6 +74,7 @@ class Override:
         self.helpers = args.helpers
         self.written = {k: v for k, v in args.written.items() if k not in changes}
         self.py = args.py
+        self.pairy = args.pairy
 
     def text(self, name: str) -> str | None:
         if name in self.changes:

@@ -17,7 +17,7 @@ from ...language import syntax as S
 from ...layers import AUTO
 from ..common import num
 from ..pytorch_layers import _ACTS, _SE_CLASSES
-from .pyexpr import NeedsSize, PyExpr, Untranslatable, may_be_float
+from .pyexpr import NeedsSize, PyExpr, Untranslatable, may_be_float, may_be_list
 
 
 @dataclass
@@ -47,6 +47,7 @@ class LineArgs:
         self.helpers = py.used  # the file's helpers a constructor needs
         self.kinds = {spec.name: spec.kind for spec in plan.spec.args}
         self.floaty: Any = getattr(py, "floaty", lambda name: False)
+        self.pairy: Any = getattr(py, "pairy", lambda name: False)
         self.written = {spec.name: expr for spec, expr in plan.assign}
 
     def text(self, name: str) -> str | None:
@@ -151,7 +152,9 @@ def _padding(a: LineArgs, kernel: str, dilation: str | None) -> str | None:
     if kernel.startswith("(") and kernel.endswith(")") and d is None:
         sizes = [int(v) for v in kernel[1:-1].split(", ")]
         return f"({', '.join(num((k - 1) // 2) for k in sizes)})"
-    if kernel.isidentifier() and d is None:  # `dwconv k`, k an int
+    written_kernel = a.written.get("kernel")
+    pair = written_kernel is not None and may_be_list(written_kernel, a.pairy)
+    if kernel.isidentifier() and d is None and not pair:  # `dwconv k`, k an int
         return f"({kernel} - 1) // 2"
     a.helpers.add("auto_padding")  # pairs, or a dilation: the helper works per axis
     return f"auto_padding({kernel}, {dilation or 1})"

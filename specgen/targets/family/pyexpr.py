@@ -39,6 +39,7 @@ class PyExpr:
         self.used: set[str] = set()
         self.scopes: list[dict[str, str]] = []  # comprehension variables, innermost last
         self.floaty: Callable[[str], bool] = lambda name: False  # may a name be a float?
+        self.pairy: Callable[[str], bool] = lambda name: False  # may it be a list (a pair)?
 
     def local(self, name: str) -> str:
         for scope in reversed(self.scopes):
@@ -152,6 +153,19 @@ def _is_float(e: S.Expr) -> bool:
 
 _FLOAT_CALLS = {"float", "sqrt", "exp", "log"}
 _INT_CALLS = {"int", "len", "make_divisible", "floor", "ceil", "count"}
+
+
+def may_be_list(e: S.Expr, pairy: Callable[[str], bool]) -> bool:
+    """Whether `e` may be a list (`5x5`, `[3, 5]`, a name holding one): a kernel read from
+    it is a pair, whose padding the `auto_padding` helper computes per axis."""
+    t = type(e)
+    if t is S.Dims or t is S.ListExpr or t is S.ListComp or t is S.Slice:
+        return True
+    if t is S.Name:
+        return pairy(e.name)
+    if t is S.Cond:
+        return may_be_list(e.then, pairy) or may_be_list(e.orelse, pairy)
+    return t is S.Index  # an item of a table or a list of lists
 
 
 def may_be_float(e: S.Expr, floaty: Callable[[str], bool]) -> bool:

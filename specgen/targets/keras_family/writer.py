@@ -19,7 +19,7 @@ from ...layers import BY_OP, OPS
 from ...names import NameTable
 from ..family.code import Code, Flow, python_string
 from ..family.layers import LineArgs
-from ..family.pyexpr import PyExpr, Untranslatable, may_be_float
+from ..family.pyexpr import PyExpr, Untranslatable, may_be_float, may_be_list
 from ..family.syntax import next_is_bn
 from .branches import Branches
 from .flow import Composites
@@ -47,6 +47,8 @@ class KerasBody(Naming, Branches, Composites):
         self.py.used = self.helpers
         self.float_names: set[str] = set()
         self.py.floaty = lambda name: name in self.float_names or name in gen.float_globals
+        self.pair_names: set[str] = set()
+        self.py.pairy = lambda name: name in self.pair_names or name in gen.pair_globals
         self.namer = Namer()
         self.loop_marks: list[int] = []
         self.top: tuple[int, dict] = (0, {})  # the statement at level 0 being written
@@ -68,6 +70,8 @@ class KerasBody(Naming, Branches, Composites):
             self.code.add(f"{self.bind(stmt.name)} = {self.py(stmt.value)}")
             if may_be_float(stmt.value, self.py.floaty):
                 self.float_names.add(stmt.name)
+            if may_be_list(stmt.value, self.py.pairy):
+                self.pair_names.add(stmt.name)
         elif t is S.Assert:
             self.code.add(f"if not ({self.py(stmt.test)}):")
             message = python_string(stmt.message or "assertion failed")
