@@ -201,6 +201,17 @@ class Identity(Node):
     pass
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ChannelSlice(Node):
+    """`slice out start=s`: channels s .. s+out-1 of the input (out is `out_shape.c`)."""
+
+    start: int
+
+    @property
+    def op(self) -> str:
+        return "slice"
+
+
 # ---- composites -----------------------------------------------------------------------------
 
 Named = tuple[str, Node]

@@ -52,6 +52,7 @@ KNOWN = {
     "flatten",
     "fc",
     "identity",
+    "slice",
 }
 # layers the generator has no special rules for: written from their argument specs alone
 OTHER = [name for name in OPS if name not in KNOWN]
@@ -427,8 +428,20 @@ class _Gen:
         r = self.r
         before = st
         kind = r.choices(
-            ["chan", "shuffle", "act", "pool", "igc", "gdc", "global", "fc", "misc", "other"],
-            [10, 2, 3, 2, 1, 1, 1, 1, 2, 1 if OTHER and not ctx.keep_hw else 0],
+            [
+                "chan",
+                "shuffle",
+                "act",
+                "pool",
+                "igc",
+                "gdc",
+                "global",
+                "fc",
+                "misc",
+                "other",
+                "slice",
+            ],
+            [10, 2, 3, 2, 1, 1, 1, 1, 2, 1 if OTHER and not ctx.keep_hw else 0, 0.5],
         )[0]
         if kind == "igc" and st.cexpr is not None:
             ms = [m for m in (1, 2, 4, 8) if st.d % m == 0]
@@ -482,6 +495,11 @@ class _Gen:
             st = replace(st, cexpr=None, one=False, layers=st.layers + 3, keeps_hw=False)
         elif kind == "misc":
             line = r.choice(["identity", "dropout", "dropout 0.3", "bn", "bn 1e-3", "relu"])
+            if line == "identity" and st.cexpr is not None and st.layers % 2:
+                # every channel, from 0: also a no-op, written without drawing from the
+                # generator (the programs stay those of every seed before `slice` existed)
+                ce = st.cexpr if re.fullmatch(r"[A-Za-z_0-9]+", st.cexpr) else f"({st.cexpr})"
+                line = f"slice {ce}" if st.layers % 4 == 1 else f"slice out={ce} start=0"
             st = replace(st, layers=st.layers + 1)
         else:
             line, st = self.chan_layer(ctx, st)

@@ -333,3 +333,19 @@ def test_the_family_code_repeats_no_run_of_six_lines(tmp_path):
         if not out.startswith("no duplicates"):
             repeating.add(path.stem)
     assert repeating == REPEATS
+
+
+def test_a_map_layer_after_an_fc_takes_the_per_point_code():
+    """`fc` leaves an (N, C) tensor; a `gdc` after it needs the map back, which the per-point
+    code writes (`x[:, :, None, None]`): found by the grammar fuzz (seed 80)."""
+    net = specgen.compile(
+        "network model\ninput 8x7x7\nlayers:\n    gap\n    fc out=16 hsigmoid\n"
+        "    gdc bias=false bn silu\n    fc 10\n"
+    )
+    with pytest.raises(Untranslatable, match="after an `fc`"):
+        family_source(net)
+    model = net.to_torch().eval()
+    x = torch.randn(2, 8, 7, 7)
+    with torch.no_grad():
+        assert model(x).shape == (2, 10)
+    assert sum(p.numel() for p in model.parameters()) == net.cost.params

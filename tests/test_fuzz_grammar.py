@@ -143,7 +143,9 @@ def test_generator_covers_the_language(runs, compiled):
         built.update(w for w in ("if", "for", "assert") if re.search(rf"\n *{w} ", src))
     missing = [name for name in [*OPS, *COMPOSITES, "if", "for", "assert"] if not built[name]]
     assert not missing, f"never in a compiled program: {missing}"
-    assert nested_calls > 100  # block calls inside block calls
+    # block calls inside block calls: 118 of these 2,000 programs before `slice` was a layer,
+    # 58 after (a new word re-rolls every program); the bound says they are common
+    assert nested_calls > 40
 
 
 def test_compiled_and_error_fractions(runs):

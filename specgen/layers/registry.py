@@ -13,7 +13,7 @@ here once, and the tables the rest of the compiler reads are derived from the li
 from __future__ import annotations
 
 from .. import ir
-from . import activation, conv, igc, linear, norm, passthrough, pool, se, shuffle
+from . import activation, conv, igc, linear, norm, passthrough, pool, se, shuffle, slicing
 from .args import OpSpec
 from .kind import LayerKind
 
@@ -23,6 +23,7 @@ LAYER_KINDS: tuple[LayerKind, ...] = (
     conv.SEPCONV_KIND,
     igc.KIND,
     shuffle.KIND,
+    slicing.KIND,
     norm.KIND,
     activation.KIND,
     pool.KIND,

@@ -438,6 +438,19 @@ def _linear(w: LayerWriter, path: str, node: ir.Linear, arg: str, out: str, rank
     return 2
 
 
+def _slice(w: LayerWriter, path: str, node: ir.ChannelSlice, arg: str, out: str, rank: int) -> int:
+    """Channels start .. start+out-1: the channels as the columns of (H·W, C, 1) rows (one
+    row for an (N, C) tensor), cropped by Cropping2D, reshaped back."""
+    c, start, keep = node.in_shape.c, node.start, node.out_shape.c
+    h, wd = (node.in_shape.h, node.in_shape.w) if rank == 4 else (1, 1)
+    w.emit(out, w.flat(h, wd, c, w.label(path + ".rows")), arg)
+    crop = w.channel_crop(start, c - start - keep)
+    w.emit(out, f"layers.Cropping2D({crop}, name={w.label(path + '.crop')})", out)
+    dims = f"({num(h)}, {num(wd)}, {num(keep)})" if rank == 4 else f"({num(keep)},)"
+    w.emit(out, f"layers.Reshape({dims}, name={w.label(path)})", out)
+    return rank
+
+
 def _dropout(w: LayerWriter, path: str, node: ir.Dropout, arg: str, out: str, rank: int) -> int:
     w.emit(out, f"layers.Dropout({num(node.p)}, name={w.label(path)})", arg)
     return rank
@@ -457,6 +470,7 @@ LAYER_CODE: dict[type[ir.Node], Callable[[LayerWriter, str, Any, str, str, int],
     ir.Conv: _conv,
     ir.IGC: _igc,
     ir.Shuffle: _shuffle,
+    ir.ChannelSlice: _slice,
     ir.BatchNorm: _batchnorm,
     ir.Act: _act,
     ir.Pool: _pool,

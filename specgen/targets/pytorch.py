@@ -43,7 +43,8 @@ from .tree import ModuleTree
 
 # module-level names of torch.py.j2, and the fixed locals of its methods
 TEMPLATE_NAMES = frozenset(
-    {"torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv"}
+    {"torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv",
+     "ChannelSlice"}  # fmt: skip
     | {"SqueezeExcitation", "fold_batchnorm", "Module", "Tensor", "self", "x", "module"}
     | {"DeployConv2d", "ONEDNN", "ONEDNN_ACTIVATIONS", "_onednn_ready"}
     | {"ctypes", "MEMCMP", "_find_memcmp"}
@@ -105,6 +106,7 @@ class _Generator:
         self.done: dict[tuple, _Class] = {}
         self.helpers = {
             "shuffle": False,
+            "slice": False,
             "igc": False,
             "ordered_dict": False,
             "se": False,
@@ -196,6 +198,8 @@ class _Generator:
     def use(self, node: ir.Node) -> None:
         if type(node) is ir.Shuffle:
             self.helpers["shuffle"] = True
+        elif type(node) is ir.ChannelSlice:
+            self.helpers["slice"] = True
         elif type(node) is ir.IGC:
             self.helpers["shuffle"] = self.helpers["igc"] = True
         elif type(node) is ir.SE:

@@ -80,6 +80,10 @@ def _shuffle(node: ir.Shuffle, rank: int, inplace: bool, fused: str | None) -> s
     return f"ChannelShuffle({num(node.groups)})"
 
 
+def _slice(node: ir.ChannelSlice, rank: int, inplace: bool, fused: str | None) -> str:
+    return f"ChannelSlice({num(node.start)}, {num(node.out_shape.c)})"
+
+
 def _batchnorm(node: ir.BatchNorm, rank: int, inplace: bool, fused: str | None) -> str:
     args = [num(node.in_shape.c)]
     if node.eps != 1e-5:
@@ -156,6 +160,7 @@ LAYER_CODE: dict[type[ir.Node], Callable[[Any, int, bool, str | None], str]] = {
     ir.Conv: _conv,
     ir.IGC: _igc,
     ir.Shuffle: _shuffle,
+    ir.ChannelSlice: _slice,
     ir.BatchNorm: _batchnorm,
     ir.Act: _act,
     ir.Pool: _pool,

@@ -44,6 +44,7 @@ TEMPLATE_NAMES = frozenset(
         "FlatLinear",
         "channel_shuffle",
         "ChannelShuffle",
+        "ChannelSlice",
         "InterleavedGroupConv",
     }
     | {"SqueezeExcitation", "self", "x", "channels", IN, "fold_batchnorm", "fold_sequence"}
@@ -321,6 +322,7 @@ class FamilyGenerator:
 
 
 _HELPERS = ("divide", "make_divisible", "unique", "count", "place", "flat_linear", "shuffle")
+_HELPERS += ("slice",)
 _HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding", "fold")
 _HELPERS += ("fold_sequence", "fold_pairs", "sequential_block", "auto_padding", "whole")
 

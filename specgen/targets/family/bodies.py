@@ -232,6 +232,9 @@ class BodyWriter(Branches, Placing, Dataflow):
     def module(
         self, op: str, a: LineArgs, channels: str, flow: Flow, bias: str, owned: bool
     ) -> Made:
+        if flow.rank == 2 and op in BY_OP and BY_OP[op].spatial:
+            # an (N, C) tensor into a layer that reads a map: the per-point code reshapes it
+            raise Untranslatable(f"`{op}` after an `fc` (on an (N, C) tensor)")
         if op in ("fc", "flatten") and flow.rank == 4 and not flow.unit:
             if self.size is None:
                 raise NeedsSize(f"`{op}` on a map reads its H×W")

@@ -261,6 +261,9 @@ def layer(
         return igc(a, channels, bias)
     if op == "shuffle":
         return Made(op, f"ChannelShuffle({a.text('group')})", channels, 4, "shuffle")
+    if op == "slice":
+        out = a.text("out")
+        return Made(op, f"ChannelSlice({a.text('start')}, {out})", out, rank, "slice")
     if op == "bn":
         return batchnorm(a, channels, rank)
     if op in _ACTS:

@@ -257,6 +257,9 @@ def layer(
     elif op == "shuffle":
         w.helpers.add("shuffle")
         w.emit(out, "channel_shuffle", f"{arg}, {a.text('group')}, {label()}")
+    elif op == "slice":
+        w.helpers |= {"slice", "math"}
+        w.emit(out, "channel_slice", f"{arg}, {a.text('start')}, {a.text('out')}, {label()}")
     elif op == "bn":
         batchnorm(w, a, label, arg, out)
     elif op in _ACTS or op in ("prelu", "leakyrelu"):
