@@ -32,6 +32,18 @@ REGNET_Y_400MF = {
 }
 
 # (id, example, --set values, torchvision constructor, its keyword arguments)
+# examples/efficientnet.conv's documented variants (torchvision's _efficientnet_conf and
+# constructors: width and depth multipliers, input size, dropout; B5-B7's BatchNorm settings)
+EFFICIENTNET = {
+    "b1": {"depth": 1.1, "size": 240},
+    "b2": {"width": 1.1, "depth": 1.2, "size": 260, "drop": 0.3},
+    "b3": {"width": 1.2, "depth": 1.4, "size": 300, "drop": 0.3},
+    "b4": {"width": 1.4, "depth": 1.8, "size": 380, "drop": 0.4},
+    "b5": {"width": 1.6, "depth": 2.2, "size": 456, "drop": 0.4, "eps": 1e-3, "momentum": 0.01},
+    "b6": {"width": 1.8, "depth": 2.6, "size": 528, "drop": 0.5, "eps": 1e-3, "momentum": 0.01},
+    "b7": {"width": 2.0, "depth": 3.1, "size": 600, "drop": 0.5, "eps": 1e-3, "momentum": 0.01},
+}
+
 MEMBERS = [
     ("resnet18", "resnet.conv", {"depth": 18}, "resnet18", {}),
     ("resnet50", "resnet.conv", {"depth": 50}, "resnet50", {}),
@@ -51,6 +63,10 @@ MEMBERS = [
     ("mobilenet_v3_large", "mobilenet_v3.conv", {}, "mobilenet_v3_large", {}),
     ("mobilenet_v3_small", "mobilenet_v3.conv", {"small": True}, "mobilenet_v3_small", {}),
     ("efficientnet_b0", "efficientnet.conv", {}, "efficientnet_b0", {}),
+    ("efficientnet_b1", "efficientnet.conv", EFFICIENTNET["b1"], "efficientnet_b1", {}),
+    ("efficientnet_b3", "efficientnet.conv", EFFICIENTNET["b3"], "efficientnet_b3", {}),
+    ("efficientnet_b5", "efficientnet.conv", EFFICIENTNET["b5"], "efficientnet_b5", {}),
+    ("efficientnet_b7", "efficientnet.conv", EFFICIENTNET["b7"], "efficientnet_b7", {}),
 ]
 
 # 64x64 keeps every network valid (a 2x2 map before the global pool, after stride 32) and the

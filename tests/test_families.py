@@ -19,6 +19,8 @@ MOBILENET_V3 = str(EXAMPLES / "mobilenet_v3.conv")
 EFFICIENTNET = str(EXAMPLES / "efficientnet.conv")
 
 # (spec, --set values, params, MACs): torchvision.models.resnet18 ... mobilenet_v2(width_mult)
+BN_TF = {"eps": 1e-3, "momentum": 0.01}  # torchvision's BatchNorm settings of B5-B7
+
 MEMBERS = [
     (RESNET, {"depth": 18}, 11_689_512, 1_814_073_344),
     (RESNET, {"depth": 34}, 21_797_672, 3_663_761_408),
@@ -32,6 +34,40 @@ MEMBERS = [
     (REGNET, {}, 5_495_976, 413_812_608),  # regnet_x_400mf: widths derived in the spec
     (MOBILENET_V3, {}, 5_483_032, 216_589_760),  # mobilenet_v3_large
     (EFFICIENTNET, {}, 5_288_548, 385_814_752),  # efficientnet_b0
+    # B1-B7: torchvision's parameters() and FlopCounterMode's MACs at each variant's input
+    # size (tests/test_checkpoints.py loads their state_dicts)
+    (EFFICIENTNET, {"depth": 1.1, "size": 240}, 7_794_184, 686_802_832),
+    (EFFICIENTNET, {"width": 1.1, "depth": 1.2, "size": 260, "drop": 0.3}, 9_109_994, 993_561_872),
+    (
+        EFFICIENTNET,
+        {"width": 1.2, "depth": 1.4, "size": 300, "drop": 0.3},
+        12_233_232,
+        1_827_141_392,
+    ),
+    (
+        EFFICIENTNET,
+        {"width": 1.4, "depth": 1.8, "size": 380, "drop": 0.4},
+        19_341_616,
+        4_393_771_024,
+    ),
+    (
+        EFFICIENTNET,
+        {"width": 1.6, "depth": 2.2, "size": 456, "drop": 0.4, **BN_TF},
+        30_389_784,
+        10_266_384_752,
+    ),
+    (
+        EFFICIENTNET,
+        {"width": 1.8, "depth": 2.6, "size": 528, "drop": 0.5, **BN_TF},
+        43_040_704,
+        19_067_593_536,
+    ),
+    (
+        EFFICIENTNET,
+        {"width": 2.0, "depth": 3.1, "size": 600, "drop": 0.5, **BN_TF},
+        66_347_960,
+        37_745_884_192,
+    ),
 ]
 
 

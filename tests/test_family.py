@@ -44,7 +44,14 @@ POINTS = {
         },
         {"stages": [[2, 32, 2, 2], [2, 64, 2, 2], [4, 64, 1, 2]], "embedding": 32},
     ],
-    "efficientnet": [{}, {"classes": 10}, {"classes": 100}, {"classes": 2}, {"classes": 1}],
+    # B1 and B2 (their widths and depths; a small input keeps the file fast), as documented
+    "efficientnet": [
+        {},
+        {"classes": 10},
+        {"classes": 100},
+        {"depth": 1.1, "size": 64},
+        {"width": 1.1, "depth": 1.2, "size": 64, "drop": 0.3},
+    ],
     "group_conv": [{}, {"g": 1}, {"g": 2}, {"g": 8}, {"g": 16}],
     "igc": [{}, {"M": 4, "L": 4}, {"M": 1, "L": 16}, {"M": 8, "L": 2}, {"M": 2, "L": 4}],
     "igc_cifar": [{}, {"n": 1}, {"M": 4, "L": 8}, {"n": 2, "classes": 100}, {"L": 12}],
@@ -282,7 +289,7 @@ def test_sequential_blocks_inherit_fold_batchnorms():
     assert "class Body(SequentialBlock):" in source
     assert "def fold_batchnorms" not in _class_source(source, "Body")
     # a network class stays an nn.Sequential (or nn.Module) of its own
-    assert "class EfficientnetB0(nn.Sequential):" in source
+    assert "class Efficientnet(nn.Sequential):" in source
 
 
 def test_fuse_folds_batchnorms_at_container_paths():
