@@ -197,6 +197,18 @@ class Dropout(Node):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class DropPath(Node):
+    """Stochastic depth: in training, each sample's values are zeroed with probability `p`
+    and the others scaled by 1/(1-p); the identity in evaluation."""
+
+    p: float
+
+    @property
+    def op(self) -> str:
+        return "droppath"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Identity(Node):
     pass
 

@@ -245,3 +245,28 @@ def test_cost_rows_shapes_and_keras_names_use_the_paths():
         assert name in names
     assert "layer4-1-bn2" in names and "fc" in names
     assert not [n for n in names if "." in n]
+
+
+@pytest.mark.parametrize("variant", ["b0", "b5"])
+def test_efficientnet_trains_as_torchvisions_with_stochastic_depth(variant):
+    """In train mode, with the same random state, torchvision's EfficientNet and the spec's
+    (the `droppath` probabilities rising over the blocks, dropout before the classifier)
+    draw the same masks and give the same outputs, bit for bit."""
+    models = import_torchvision("torchvision.models")
+    if models is None:
+        pytest.skip("torchvision is not installed")
+    reference = getattr(models, f"efficientnet_{variant}")(weights=None).train()
+    _randomize(reference, seed=0)
+    values = {} if variant == "b0" else EFFICIENTNET[variant]
+    generated = specgen.compile(EXAMPLES / "efficientnet.conv", values).to_torch().train()
+    generated.load_state_dict(reference.state_dict(), strict=True)
+    ours = [m.p for m in generated.modules() if type(m).__name__ == "DropPath"]
+    theirs = [m.p for m in reference.modules() if type(m).__name__ == "StochasticDepth"]
+    # one per residual block (torchvision makes one per block, used by the residual ones)
+    assert ours and set(ours) <= set(theirs)
+    x = torch.randn(*INPUT, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(7)
+    expected = reference(x)
+    torch.manual_seed(7)
+    got = generated(x)
+    assert torch.equal(got, expected)

@@ -356,3 +356,16 @@ def test_a_map_layer_after_an_fc_takes_the_per_point_code():
     with torch.no_grad():
         assert model(x).shape == (2, 10)
     assert sum(p.numel() for p in model.parameters()) == net.cost.params
+
+
+def test_a_channels_line_in_one_branch_is_not_overwritten_by_the_next():
+    """`channels = out` in the `if` branch and again in the `else` branch: the second runs
+    instead of the first, not after it (the tidy pass dropped the first, and the residual
+    branch of EfficientNet's MBConv left `channels` unset)."""
+    from specgen.targets.family.tidy import prune_channels
+
+    lines = [(0, "if a:"), (1, "x = 1"), (1, "channels = out"), (0, "else:"),
+             (1, "channels = out"), (0, "self.out_channels = channels")]  # fmt: skip
+    assert prune_channels(lines, keep_last=False) == lines
+    overwritten = [(0, "channels = a"), (0, "channels = b"), (0, "y = channels")]
+    assert prune_channels(overwritten, keep_last=False) == overwritten[1:]

@@ -33,6 +33,7 @@ LAYER_KINDS: tuple[LayerKind, ...] = (
     linear.FLATTEN_KIND,
     linear.KIND,
     passthrough.DROPOUT_KIND,
+    passthrough.DROPPATH_KIND,
     passthrough.IDENTITY_KIND,
 )
 

@@ -456,6 +456,14 @@ def _dropout(w: LayerWriter, path: str, node: ir.Dropout, arg: str, out: str, ra
     return rank
 
 
+def _droppath(w: LayerWriter, path: str, node: ir.DropPath, arg: str, out: str, rank: int) -> int:
+    """Keras' Dropout with one draw per sample (its noise broadcast over the rest): the
+    same distribution as PyTorch's DropPath, from Keras' own random stream."""
+    noise = "(None, 1, 1, 1)" if rank == 4 else "(None, 1)"
+    w.emit(out, f"layers.Dropout({num(node.p)}, noise_shape={noise}, name={w.label(path)})", arg)
+    return rank
+
+
 def _identity(w: LayerWriter, path: str, node: ir.Identity, arg: str, out: str, rank: int) -> int:
     w.emit(out, f"layers.Identity(name={w.label(path)})", arg)
     return rank
@@ -480,6 +488,7 @@ LAYER_CODE: dict[type[ir.Node], Callable[[LayerWriter, str, Any, str, str, int],
     ir.Flatten: _flatten,
     ir.Linear: _linear,
     ir.Dropout: _dropout,
+    ir.DropPath: _droppath,
     ir.Identity: _identity,
 }
 

@@ -44,7 +44,7 @@ from .tree import ModuleTree
 # module-level names of torch.py.j2, and the fixed locals of its methods
 TEMPLATE_NAMES = frozenset(
     {"torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv",
-     "ChannelSlice"}  # fmt: skip
+     "ChannelSlice", "DropPath"}  # fmt: skip
     | {"SqueezeExcitation", "fold_batchnorm", "Module", "Tensor", "self", "x", "module"}
     | {"DeployConv2d", "ONEDNN", "ONEDNN_ACTIVATIONS", "_onednn_ready"}
     | {"ctypes", "MEMCMP", "_find_memcmp"}
@@ -107,6 +107,7 @@ class _Generator:
         self.helpers = {
             "shuffle": False,
             "slice": False,
+            "droppath": False,
             "igc": False,
             "ordered_dict": False,
             "se": False,
@@ -200,6 +201,8 @@ class _Generator:
             self.helpers["shuffle"] = True
         elif type(node) is ir.ChannelSlice:
             self.helpers["slice"] = True
+        elif type(node) is ir.DropPath:
+            self.helpers["droppath"] = True
         elif type(node) is ir.IGC:
             self.helpers["shuffle"] = self.helpers["igc"] = True
         elif type(node) is ir.SE:

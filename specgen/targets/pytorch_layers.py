@@ -147,6 +147,10 @@ def _dropout(node: ir.Dropout, rank: int, inplace: bool, fused: str | None) -> s
     return f"nn.Dropout(p={num(node.p)})"
 
 
+def _droppath(node: ir.DropPath, rank: int, inplace: bool, fused: str | None) -> str:
+    return f"DropPath({num(node.p)})"
+
+
 def _identity(node: ir.Identity, rank: int, inplace: bool, fused: str | None) -> str:
     return "nn.Identity()"
 
@@ -170,6 +174,7 @@ LAYER_CODE: dict[type[ir.Node], Callable[[Any, int, bool, str | None], str]] = {
     ir.Flatten: _flatten,
     ir.Linear: _linear,
     ir.Dropout: _dropout,
+    ir.DropPath: _droppath,
     ir.Identity: _identity,
 }
 

@@ -46,10 +46,10 @@ COMPOSITES = ("residual", "add", "concat", "split", "branch", "shortcut")
 
 # the layers (specgen.layers.OPS and its ALIASES)
 LAYERS = (
-    "adaptiveavgpool", "avgpool", "bn", "conv", "dropout", "dwconv", "fc", "flatten", "gap", "gdc",
-    "gelu", "gmp", "hardsigmoid", "hsigmoid", "hswish", "identity", "igc", "leakyrelu", "maxpool",
-    "prelu", "pwconv", "relu", "relu6", "se", "sepconv", "shuffle", "sigmoid", "silu", "slice",
-    "softmax", "tanh",
+    "adaptiveavgpool", "avgpool", "bn", "conv", "dropout", "droppath", "dwconv", "fc", "flatten",
+    "gap", "gdc", "gelu", "gmp", "hardsigmoid", "hsigmoid", "hswish", "identity", "igc",
+    "leakyrelu", "maxpool", "prelu", "pwconv", "relu", "relu6", "se", "sepconv", "shuffle",
+    "sigmoid", "silu", "slice", "softmax", "tanh",
 )  # fmt: skip
 
 # the functions of expressions (specgen.language.expr.FUNCTIONS) and of search domains

@@ -45,6 +45,7 @@ TEMPLATE_NAMES = frozenset(
         "channel_shuffle",
         "ChannelShuffle",
         "ChannelSlice",
+        "DropPath",
         "InterleavedGroupConv",
     }
     | {"SqueezeExcitation", "self", "x", "channels", IN, "fold_batchnorm", "fold_sequence"}
@@ -322,7 +323,7 @@ class FamilyGenerator:
 
 
 _HELPERS = ("divide", "make_divisible", "unique", "count", "place", "flat_linear", "shuffle")
-_HELPERS += ("slice",)
+_HELPERS += ("slice", "droppath")
 _HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding", "fold")
 _HELPERS += ("fold_sequence", "fold_pairs", "sequential_block", "auto_padding", "whole")
 

@@ -284,6 +284,8 @@ def layer(
         return linear(a, channels)
     if op == "dropout":
         return Made(op, f"nn.Dropout(p={a.text('p')})", channels, rank)
+    if op == "droppath":
+        return Made(op, f"DropPath({a.text('p')})", channels, rank, "droppath")
     if op == "identity":
         return Made(op, "nn.Identity()", channels, rank)
     raise Untranslatable(f"no family form for `{op}`")

@@ -114,20 +114,35 @@ def prune_channels(lines: list[tuple[int, str]], keep_last: bool) -> list[tuple[
     left at the end is read after these lines); a loop's are kept (its next turn reads them)."""
     out = []
     for i, (level, text) in enumerate(lines):
-        if text.startswith("channels = ") and not _in_loop(lines, i):
-            read = keep_last
-            for later_level, later in lines[i + 1 :]:
-                assigned = later.startswith("channels = ")
-                if _CHANNELS_READ.search(later[len("channels = ") :] if assigned else later):
-                    read = True
-                    break
-                if assigned and later_level <= level:
-                    read = False
-                    break
-            if not read:
-                continue
+        assigns = text.startswith("channels = ") and not _in_loop(lines, i)
+        if assigns and not _read_after(lines, i, keep_last):
+            continue
         out.append((level, text))
     return out
+
+
+def _read_after(lines: list[tuple[int, str]], i: int, keep_last: bool) -> bool:
+    """Whether the `channels` assigned at line `i` is read by a line that can run after it:
+    the `else`/`elif` branches beside the one holding it cannot, and an assignment at the
+    level reached so far overwrites it."""
+    level = lines[i][0]
+    j = i + 1
+    while j < len(lines):
+        later_level, later = lines[j]
+        if later_level < level:
+            level = later_level  # out of the block that held the line
+            if later.startswith(("else:", "elif ")):  # another branch: skip its body
+                j += 1
+                while j < len(lines) and lines[j][0] > later_level:
+                    j += 1
+                continue
+        assigned = later.startswith("channels = ")
+        if _CHANNELS_READ.search(later[len("channels = ") :] if assigned else later):
+            return True
+        if assigned and later_level <= level:
+            return False
+        j += 1
+    return keep_last
 
 
 def _in_loop(lines: list[tuple[int, str]], i: int) -> bool:

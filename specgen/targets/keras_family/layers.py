@@ -290,6 +290,9 @@ def layer(
         return 2
     elif op == "dropout":
         w.emit(out, f"layers.Dropout({a.text('p')}, name={label()})", arg)
+    elif op == "droppath":  # one draw per sample, broadcast over the rest
+        noise = "(None, 1, 1, 1)" if rank == 4 else "(None, 1)"
+        w.emit(out, f"layers.Dropout({a.text('p')}, noise_shape={noise}, name={label()})", arg)
     elif op == "identity":
         w.emit(out, f"layers.Identity(name={label()})", arg)
     else:
