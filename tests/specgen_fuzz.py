@@ -38,7 +38,7 @@ from specgen.values import format_value
 
 CONVS = ["conv", "pwconv", "dwconv", "sepconv", "gdc", "igc"]
 TRAILING = [name for name, op in OPS.items() if op.trailing]
-ACTIVATIONS = [n for n in TRAILING if n not in ("bn", "dropout", "leakyrelu")]
+ACTIVATIONS = [n for n in TRAILING if n not in ("bn", "dropout", "droppath", "leakyrelu")]
 assert all(n in OPS for n in CONVS + ["shuffle", "maxpool", "avgpool", "gap", "gmp", "flatten"])
 assert all(n in OPS for n in ["fc", "identity", "dropout", "bn", "leakyrelu"])
 KNOWN = {
@@ -348,11 +348,15 @@ class _Gen:
             act = r.choice(ACTIVATIONS + ["leakyrelu(0.2)", "leakyrelu"])
             out.append(act)
         if self.chance(0.1):
-            out.append(r.choice(["dropout", "dropout(0.2)", "dropout(0.1)"]))
+            out.append(r.choice(["dropout", "dropout(0.2)", "dropout(0.1)", "droppath(0.1)"]))
         if self.bad("names"):
             out.append(r.choice(["rlu", "batchnorm", "swish", "softmax"]))
         if self.bad("types"):
-            out.append(r.choice(["bn(momentum=1.5)", "dropout(1.5)", "leakyrelu(-1)", "bn(-1)"]))
+            out.append(
+                r.choice(
+                    ["bn(momentum=1.5)", "dropout(1.5)", "leakyrelu(-1)", "bn(-1)", "droppath"]
+                )
+            )
         return out
 
     # ---- layer lines ----------------------------------------------------------------------

@@ -80,3 +80,12 @@ def test_droppath_needs_its_probability():
     assert info.value.diagnostics[0].span.line == 4
     with pytest.raises(specgen.SpecError):
         specgen.compile("network n\ninput 8x5x5\nlayers:\n    droppath\n")
+
+
+def test_a_bare_trailing_droppath_is_a_located_error():
+    """`conv 3x3 droppath`: the trailing layer's missing `p` is reported (it once left the
+    network unbuilt without a word, an internal error: found by the grammar fuzz)."""
+    with pytest.raises(specgen.SpecError) as info:
+        specgen.compile("network n\ninput 8x4x4\nlayers:\n    conv 3x3 out=8 droppath dropout\n")
+    d = info.value.diagnostics[0]
+    assert d.message == "droppath needs `p=`" and (d.span.line, d.span.column) == (4, 20)

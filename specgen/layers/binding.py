@@ -155,7 +155,9 @@ def plan(spec: OpSpec, args: tuple[S.Arg, ...], span: Span) -> Plan:
                 explicit.add(arg.name)
             continue
         if isinstance(arg, S.Name) and arg.name in OPS and OPS[arg.name].trailing:
-            trailing.append((plan(OPS[arg.name], (), arg.span), arg.span))
+            sub = plan(OPS[arg.name], (), arg.span)
+            errors.extend(sub.errors)  # `droppath` without its required `p`
+            trailing.append((sub, arg.span))
             continue
         if isinstance(arg, S.Call) and arg.func in OPS and OPS[arg.func].trailing:
             sub = plan(OPS[arg.func], arg.args, arg.span)

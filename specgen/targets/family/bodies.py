@@ -224,6 +224,8 @@ class BodyWriter(Branches, Placing, Dataflow):
                 counts[sub] = counts.get(sub, 0) + 1
                 owned = BY_OP[prev.base].fresh or prev.base in ACTIVATIONS
                 prev = layer(sub, sub_args, channels, 4, "True", owned and sub in ACTIVATIONS)
+                if prev.helper:  # `droppath`'s DropPath
+                    self.gen.helpers.add(prev.helper)
                 items.append(f'("{sub}{counts[sub]}", {prev.ctor})')
         self.gen.helpers.add("ordered_dict")
         ctor = f"nn.Sequential(OrderedDict([{', '.join(items)}]))"
