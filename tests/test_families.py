@@ -33,6 +33,10 @@ MEMBERS = [
     (MOBILENET_V2, {"width": 0.25}, 1_519_112, 37_201_312),
     (REGNET, {}, 5_495_976, 413_812_608),  # regnet_x_400mf: widths derived in the spec
     (MOBILENET_V3, {}, 5_483_032, 216_589_760),  # mobilenet_v3_large
+    # torchvision's width_mult (parameters() and FlopCounterMode at 224x224)
+    (MOBILENET_V3, {"width": 0.75}, 3_377_576, 140_033_816),
+    (MOBILENET_V3, {"width": 1.25}, 8_164_744, 343_461_000),
+    (MOBILENET_V3, {"width": 0.5}, 1_734_576, 64_962_192),
     (EFFICIENTNET, {}, 5_288_548, 385_814_752),  # efficientnet_b0
     # B1-B7: torchvision's parameters() and FlopCounterMode's MACs at each variant's input
     # size (tests/test_checkpoints.py loads their state_dicts)

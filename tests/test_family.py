@@ -61,8 +61,8 @@ POINTS = {
     "mobilenet_v3": [
         {},
         {"small": True},
-        {"classes": 10},
-        {"small": True, "classes": 100},
+        {"width": 0.75},
+        {"small": True, "width": 0.5, "classes": 100},
         {"small": True, "classes": 1},
     ],
     "regnet": [
