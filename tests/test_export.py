@@ -39,6 +39,7 @@ block shuffle_unit(g):
         shuffle group=g
         dwconv 3x3 bn
         conv 1x1 out=in group=g bn
+        droppath 0.1
     relu
 
 block shuffle_down(out, g):
