@@ -314,6 +314,10 @@ def test_to_torch_from_several_threads():
     names = {type(n.to_torch()).__module__ for n in nets}
     errors: list[str] = []
     start = threading.Barrier(4)
+    # inspect.getsource finds a class with ast.parse, which CPython 3.11 cannot run in two
+    # threads at once ("SystemError: AST constructor recursion depth mismatch", CPython
+    # gh-106905): one thread at a time reads the source; the builds still race
+    source_lock = threading.Lock()
 
     def work(i: int) -> None:
         start.wait()
@@ -322,7 +326,9 @@ def test_to_torch_from_several_threads():
                 model = nets[(i + k) % 2].to_torch()
                 cls = type(model)
                 assert cls.__module__ in sys.modules, "module missing while a model lives"
-                assert inspect.getsource(cls).startswith(f"class {cls.__name__}(nn.")
+                with source_lock:
+                    source = inspect.getsource(cls)
+                assert source.startswith(f"class {cls.__name__}(nn.")
                 assert type(pickle.loads(pickle.dumps(model))) is cls
                 del model, cls
                 if k % 10 == 0:
