@@ -286,6 +286,23 @@ def _check_params(params: Any, source: Source) -> dict[str, Any]:
     return checked
 
 
+_WITH_INPUT: dict[tuple[int, tuple[int, int, int]], tuple[S.Program, S.Program]] = {}
+
+
+def _with_input(program: S.Program, size: tuple[int, int, int]) -> S.Program:
+    """`program` with the sizes as literals where its input line was (the family code, `pin`
+    and every message then see the input as given): one object per program and size, so
+    that what is made once per program (the family code) is made once here too."""
+    found = _WITH_INPUT.get((id(program), size))
+    if found is None or found[0] is not program:
+        if len(_WITH_INPUT) >= 256:
+            _WITH_INPUT.clear()
+        span = program.input_span
+        replaced = dataclasses.replace(program, input=tuple(S.Num(n, span) for n in size))
+        found = _WITH_INPUT[(id(program), size)] = (program, replaced)
+    return found[1]
+
+
 def input_size(value: Sequence[int] | str | None) -> tuple[int, int, int] | None:
     """An input given as `(C, H, W)` or `"CxHxW"` (ints from 1 to the limit on a size), or
     None; ValueError / TypeError say what is wrong."""
@@ -329,10 +346,7 @@ def compile(  # noqa: A001 - the natural name for the entry point
     size = input_size(input)
     program, analysis, dims, domain_errors = _front(source.text, source.filename)
     if size is not None:
-        # the sizes as literals where the input line was: the family code, `pin` and every
-        # message then see the network's input as given
-        span = program.input_span
-        program = dataclasses.replace(program, input=tuple(S.Num(n, span) for n in size))
+        program = _with_input(program, size)
     errors = list(analysis.errors) + domain_errors
     budget = Budget(limits.MAX_STEPS - analysis.steps)
     # The one conversion of the given values, to their declared defaults' types, and the one

@@ -328,32 +328,43 @@ _HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding", "
 _HELPERS += ("fold_sequence", "fold_pairs", "sequential_block", "auto_padding", "whole")
 
 
-_CACHE: dict[int, tuple[S.Program, tuple[str, str] | str]] = {}
+FamilyCache = dict[int, tuple[S.Program, tuple[str, str] | str]]
+_CACHE: FamilyCache = {}
 _CACHE_SIZE = 64
+
+
+def once_per_program(cache: FamilyCache, net: Any, make: Any) -> tuple[str, str]:
+    """`make(net)` (source, name) made once per program object (the compiler keeps one per
+    spec text and input), or the Untranslatable it raised, raised again."""
+    program = net.ir.program
+    found = cache.get(id(program))
+    if found is None or found[0] is not program:
+        try:
+            result: tuple[str, str] | str = make(net)
+        except Untranslatable as e:
+            result = str(e)
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        found = cache[id(program)] = (program, result)
+    if isinstance(found[1], str):
+        raise Untranslatable(found[1])
+    return found[1]
+
+
+def _make(net: Any) -> tuple[str, str]:
+    try:
+        gen = FamilyGenerator(net)
+        return gen.module(), gen.network_name
+    except NeedsSize:  # written again, following the input's size through the blocks
+        gen = FamilyGenerator(net, sizes=True)
+        return gen.module(), gen.network_name
 
 
 def family_source(net: Any) -> tuple[str, str]:
     """(the family module's source, unformatted; the network class's name); raises
     Untranslatable.  Every member of a family has the same code: it is made once per
-    program (the compiler keeps one program object per spec text)."""
-    program = net.ir.program
-    found = _CACHE.get(id(program))
-    if found is None or found[0] is not program:
-        try:
-            try:
-                gen = FamilyGenerator(net)
-                result: tuple[str, str] | str = (gen.module(), gen.network_name)
-            except NeedsSize:
-                gen = FamilyGenerator(net, sizes=True)
-                result = (gen.module(), gen.network_name)
-        except Untranslatable as e:
-            result = str(e)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.clear()
-        found = _CACHE[id(program)] = (program, result)
-    if isinstance(found[1], str):
-        raise Untranslatable(found[1])
-    return found[1]
+    program."""
+    return once_per_program(_CACHE, net, _make)
 
 
 def python_value(value: Any) -> Any:

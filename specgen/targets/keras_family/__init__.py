@@ -22,7 +22,7 @@ from typing import Any
 from ...language import syntax as S
 from ...names import NameTable
 from ..common import grouped, render
-from ..family import FamilyGenerator
+from ..family import FamilyCache, FamilyGenerator, once_per_program
 from ..family.code import Flow
 from ..family.pyexpr import NeedsSize, Untranslatable
 from ..family.syntax import reads_in
@@ -200,27 +200,21 @@ def _lines(writer: KerasBody) -> list[str]:
     return ["    " * level + text for level, text in writer.code.lines]
 
 
-_CACHE: dict[int, tuple[S.Program, tuple[str, str] | str]] = {}
-_CACHE_SIZE = 64
+_CACHE: FamilyCache = {}
 
 
 def keras_family_source(net: Any) -> tuple[str, str]:
     """(the Keras family module's source, unformatted; the network function's name); raises
     Untranslatable.  Made once per program, as the PyTorch family code is."""
-    program = net.ir.program
-    found = _CACHE.get(id(program))
-    if found is None or found[0] is not program:
-        try:
-            gen = KerasFamilyGenerator(net)
-            result: tuple[str, str] | str = (gen.module(), gen.network_name)
-        except (Untranslatable, NeedsSize) as e:
-            result = str(e)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.clear()
-        found = _CACHE[id(program)] = (program, result)
-    if isinstance(found[1], str):
-        raise Untranslatable(found[1])
-    return found[1]
+    return once_per_program(_CACHE, net, _make)
+
+
+def _make(net: Any) -> tuple[str, str]:
+    try:
+        gen = KerasFamilyGenerator(net)
+        return gen.module(), gen.network_name
+    except NeedsSize as e:
+        raise Untranslatable(str(e)) from None
 
 
 def _version() -> str:
