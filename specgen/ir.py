@@ -192,6 +192,48 @@ class Linear(Node):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class PointLinear(Node):
+    """`linear out`: a fully connected layer applied at every position of a map (the same
+    numbers as a 1x1 conv with a dense weight matrix; kept a Linear layer so the checkpoints
+    of ConvNeXt and transformer blocks load)."""
+
+    out: int
+    bias: bool
+
+    @property
+    def op(self) -> str:
+        return "linear"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LayerNorm(Node):
+    """`layernorm`: normalises each position's channel vector (mean 0, variance 1, then a
+    learned scale and shift per channel); ConvNeXt's LayerNorm2d on a map."""
+
+    eps: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LayerScale(Node):
+    """`layerscale init`: a learned per-channel factor, initialised to `init` (CaiT's and
+    ConvNeXt's layer scale)."""
+
+    init: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GRN(Node):
+    """`grn`: ConvNeXt V2's global response normalisation, x + gamma·(x·N(x)) + beta with
+    N(x) = G(x) / (mean over channels of G(x) + eps), G(x) the L2 norm over H×W per channel."""
+
+    eps: float
+
+    @property
+    def op(self) -> str:
+        return "grn"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Dropout(Node):
     p: float
 
@@ -250,9 +292,16 @@ class Residual(Node):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Add(Node):
-    """Every branch sees the input; the outputs are summed."""
+    """Every branch sees the input; the outputs are summed.  `rep`: written `rep:`, its
+    branches (conv + BatchNorm, BatchNorm, identity) merge into one conv in the deploy form
+    (`passes.reparam`)."""
 
     branches: tuple[Named, ...]
+    rep: bool = False
+
+    @property
+    def op(self) -> str:
+        return "rep" if self.rep else "add"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -38,7 +38,9 @@ from specgen.values import format_value
 
 CONVS = ["conv", "pwconv", "dwconv", "sepconv", "gdc", "igc"]
 TRAILING = [name for name, op in OPS.items() if op.trailing]
-ACTIVATIONS = [n for n in TRAILING if n not in ("bn", "dropout", "droppath", "leakyrelu")]
+# the trailing layers written bare (`layerscale` needs its initial value: see `trailing`)
+NOT_BARE = ("bn", "dropout", "droppath", "leakyrelu", "layerscale")
+ACTIVATIONS = [n for n in TRAILING if n not in NOT_BARE]
 assert all(n in OPS for n in CONVS + ["shuffle", "maxpool", "avgpool", "gap", "gmp", "flatten"])
 assert all(n in OPS for n in ["fc", "identity", "dropout", "bn", "leakyrelu"])
 KNOWN = {
@@ -349,6 +351,8 @@ class _Gen:
             out.append(act)
         if self.chance(0.1):
             out.append(r.choice(["dropout", "dropout(0.2)", "dropout(0.1)", "droppath(0.1)"]))
+        if self.chance(0.05):
+            out.append(r.choice(["layerscale(1e-6)", "layerscale(0.5)", "layernorm(1e-6)"]))
         if self.bad("names"):
             out.append(r.choice(["rlu", "batchnorm", "swish", "softmax"]))
         if self.bad("types"):
@@ -682,7 +686,7 @@ class _Gen:
 
     def composite(self, ctx: Ctx, st: St) -> tuple[list, St]:
         r = self.r
-        kind = r.choices(["residual", "add", "concat", "split"], [4, 2, 2, 2])[0]
+        kind = r.choices(["residual", "add", "concat", "split", "rep"], [4, 2, 2, 2, 1])[0]
         stride = None
         if not ctx.keep_hw and self.chance(0.25):
             stride = self.stride_expr(ctx)
@@ -729,6 +733,8 @@ class _Gen:
             keep = target is not None and target[0] == "in"
             d = target[1] if target else 1
             cexpr = st.cexpr if keep else None
+        elif kind == "rep":
+            lines, d, cexpr = self.rep(ctx, st, stride, nb)
         else:
             sizes = None
             d_parts = [st.d] * nb
@@ -768,6 +774,30 @@ class _Gen:
         if self.bad("structure"):
             lines[0] = (0, lines[0][1][:-1] + r.choice([" x 2:", "(1):", ""]))
         return lines, replace(st, d=d, cexpr=cexpr, layers=st.layers + 12)
+
+    def rep(self, ctx: Ctx, st: St, stride: str | None, nb: int) -> tuple[list, int, str | None]:
+        """A `rep:`: conv (+ bn) branches of one stride and group count, a bn or the
+        identity where the shapes allow; a dilated conv or another layer as a mistake."""
+        r = self.r
+        keep = stride is None and self.chance(0.6)
+        target = ("in", st.d) if keep else self.ch_expr(ctx.child(st.d), need=1)
+        depthwise = keep and self.chance(0.4)
+        body: list = []
+        for i in range(nb):
+            pick = r.choice(["3x3", "1x1", "5x5", "bn", "identity"] if keep else ["3x3", "1x1"])
+            if i == 0 and pick in ("bn", "identity"):
+                pick = "3x3"
+            if pick in ("bn", "identity"):
+                body.append((0, pick))
+                continue
+            line = f"dwconv {pick}" if depthwise else f"conv {pick} out={target[0]}"
+            if stride is not None:
+                line += f" stride={stride}"
+            body.append((0, line + (" bn" if self.chance(0.8) else "")))
+        if self.bad("structure"):
+            body.append((0, r.choice(["conv 3x3 dilation=2", "relu", "conv 2x2", "gap"])))
+        lines = [(0, "rep:"), *[(i + 1, t) for i, t in body]]
+        return lines, target[1], (st.cexpr if keep else None)
 
     # ---- statements -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from ..language import syntax as S
 from ..language import words
 from ..language.expr import Value
 from ..layers.shapes import checked
+from ..passes import reparam
 from .naming import Namer, counted
 from .state import Abort, State
 
@@ -46,7 +47,7 @@ class Composites(State):
                 )
                 self.error(f"unexpected argument to {kind}", span, hint, "unknown-argument")
         if kind in ("branch", "shortcut"):
-            where = "add, concat or split" if kind == "branch" else "residual"
+            where = "add, rep, concat or split" if kind == "branch" else "residual"
             self.error(
                 f"`{kind}:` belongs directly inside {where}", head.name_span, code="misplaced"
             )
@@ -123,6 +124,11 @@ class Composites(State):
         first = outs[0]
         if kind == "add":
             return ir.Add(head, shape, first, tuple(branches))
+        if kind == "rep":
+            node = ir.Add(head, shape, first, tuple(branches), rep=True)
+            for message, span, hint in reparam.problems(node):
+                self.error(message, span, hint, "rep-branch")
+            return node
         total = self.shape(checked, head.span, ir.Shape(sum(o.c for o in outs), first.h, first.w))
         if kind == "concat":
             return ir.Concat(head, shape, total, tuple(branches))

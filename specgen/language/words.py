@@ -7,7 +7,9 @@ COMPOSITES = {
     "add": "sum of branches that all see the input",
     "concat": "channel concatenation of branches that all see the input",
     "split": "split the channels into equal parts (or `sizes=[...]`), one per branch; concatenate",
-    "branch": "groups several statements into one branch of add, concat or split",
+    "rep": "a re-parameterisable sum (RepVGG, MobileOne): branches of conv + bn, bn or "
+    "identity, summed in training and merged into one conv in the deploy form",
+    "branch": "groups several statements into one branch of add, rep, concat or split",
     "shortcut": "the shortcut path of a residual",
 }
 

@@ -23,6 +23,7 @@ ACTIVATIONS = {
     "silu": "x·sigmoid(x) (swish)",
     "tanh": "tanh(x)",
     "gelu": "x·Φ(x), exact",
+    "gelu_tanh": "GELU's tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))",
     "softmax": "e^x / Σ e^x over the channels",
 }
 SPECS = tuple(OpSpec(name, (), (), doc, trailing=True) for name, doc in ACTIVATIONS.items())

@@ -1,5 +1,6 @@
-"""The deploy form of a network: every BatchNorm folded into the convolution (or fully
-connected layer) right before it.
+"""The deploy form of a network: every BatchNorm and layer scale folded into the convolution
+(or fully connected layer) right before it, and every `rep:` merged into one conv
+(`passes.reparam`).
 
 In eval mode a BatchNorm is an affine map per channel, y = (x - mean) / sqrt(var + eps) * gamma
 + beta, so a conv followed by it equals one conv with scaled weights and a bias
@@ -16,12 +17,19 @@ from __future__ import annotations
 import dataclasses
 
 from .. import ir
+from . import reparam
 from .constraints import layer_count
+
+_WEIGHTED = (ir.Conv, ir.Linear, ir.PointLinear, ir.IGC)
 
 
 def foldable(prev: ir.Node, node: ir.Node) -> bool:
-    """Whether `node` is a BatchNorm that can be folded into `prev`, the layer before it."""
-    return type(node) is ir.BatchNorm and type(prev) in (ir.Conv, ir.Linear)
+    """Whether `node` is a BatchNorm or a layer scale that can be folded into `prev`, the
+    layer before it (a conv, `fc`, `linear` or `igc`, whose secondary conv takes it through
+    the final channel permutation; a `rep:`, which becomes a conv)."""
+    if type(node) not in (ir.BatchNorm, ir.LayerScale):
+        return False
+    return type(prev) in _WEIGHTED or (type(prev) is ir.Add and prev.rep)
 
 
 def fold(net: ir.Network) -> ir.Network:
@@ -30,14 +38,19 @@ def fold(net: ir.Network) -> ir.Network:
     return dataclasses.replace(net, body=_seq(net.body, memo), deploy=True)
 
 
-def pairs(seq: ir.Seq) -> list[tuple[str, str]]:
-    """(layer, BatchNorm) names of the pairs `fold` folds in one body (not below it)."""
+def pairs(seq: ir.Seq, eager: bool = False) -> list[tuple[str, str]]:
+    """(layer, BatchNorm or layer scale) names of the pairs `fold` folds in one body (not
+    below it); `eager`: only the conv/fc-BatchNorm pairs an eager model folds in place."""
     kids = seq.children
     return [
         (kids[i][0], kids[i + 1][0])
         for i in range(len(kids) - 1)
         if foldable(kids[i][1], kids[i + 1][1])
+        and (not eager or (type(kids[i + 1][1]) is ir.BatchNorm and type(kids[i][1]) in _EAGER))
     ]
+
+
+_EAGER = (ir.Conv, ir.Linear)
 
 
 def _seq(seq: ir.Seq, memo: dict[int, ir.Node]) -> ir.Seq:
@@ -48,7 +61,10 @@ def _seq(seq: ir.Seq, memo: dict[int, ir.Node]) -> ir.Seq:
     while i < len(kids):
         name, node = kids[i]
         if i + 1 < len(kids) and foldable(node, kids[i + 1][1]):
-            out.append((name, dataclasses.replace(node, bias=True)))
+            layer = _node(node, memo)  # a `rep:`'s conv
+            if type(kids[i + 1][1]) is ir.BatchNorm:
+                layer = dataclasses.replace(layer, bias=True)
+            out.append((name, layer))
             if seq.loops:
                 loops.append(seq.loops[i])
             i += 2
@@ -62,6 +78,8 @@ def _seq(seq: ir.Seq, memo: dict[int, ir.Node]) -> ir.Seq:
 
 def _node(node: ir.Node, memo: dict[int, ir.Node]) -> ir.Node:
     t = type(node)
+    if t is ir.Add and node.rep:
+        return reparam.merged(node)
     if t not in ir.CHILDREN:
         return node
     key = id(node)
@@ -90,6 +108,27 @@ def folded_paths(net: ir.Network) -> list[tuple[str, str]]:
     return _paths(net.body, "", into_blocks=True)
 
 
+def merged_reps(net: ir.Network) -> list[tuple[str, ir.Add, str]]:
+    """(path prefix, `rep:` node, its name) of every `rep:` the deploy form merges: its
+    conv is `prefix + name`, its branches' layers `prefix + branch name`."""
+    out: list[tuple[str, ir.Add, str]] = []
+
+    def walk(n: ir.Node, name: str, prefix: str) -> None:
+        t = type(n)
+        if t is ir.Add and n.rep:
+            out.append((prefix, n, name))
+        elif t is ir.SepConv or t is ir.Block:
+            for child_name, child in n.body.children:
+                walk(child, child_name, f"{prefix}{name}.")
+        else:
+            for child_name, child in ir.children(n):
+                walk(child, child_name, prefix)
+
+    for child_name, child in net.body.children:
+        walk(child, child_name, "")
+    return out
+
+
 def own_pairs(body: ir.Seq) -> list[tuple[str, str]]:
     """The pairs one generated class folds itself (`fold_batchnorms`): those of its body and
     its sepconvs, paths relative to the class; each block called in it folds its own."""
@@ -98,9 +137,10 @@ def own_pairs(body: ir.Seq) -> list[tuple[str, str]]:
 
 def _paths(body: ir.Seq, start: str, into_blocks: bool) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
+    eager = not into_blocks
 
     def seq(s: ir.Seq, prefix: str) -> None:
-        for a, b in pairs(s):
+        for a, b in pairs(s, eager):
             out.append((prefix + a, prefix + b))
         for name, child in s.children:
             node(child, name, prefix)
@@ -115,8 +155,8 @@ def _paths(body: ir.Seq, start: str, into_blocks: bool) -> list[tuple[str, str]]
             seq(n.body, prefix)
             if n.shortcut is not None:
                 seq(n.shortcut, prefix)
-        elif t in (ir.Add, ir.Concat, ir.Split):
-            for bname, b in n.branches:
+        elif t in (ir.Add, ir.Concat, ir.Split) and not (t is ir.Add and n.rep and not eager):
+            for bname, b in n.branches:  # (a `rep:`'s own pairs merge with it, deployed)
                 node(b, bname, prefix)
 
     seq(body, start)

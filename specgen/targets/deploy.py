@@ -8,29 +8,78 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ir
+from ..passes import reparam
 from ..passes.cost import walk
-from ..passes.fold import folded_paths
+from ..passes.fold import fold, folded_paths, merged_reps
 
 
 def fold_torch(net: ir.Network, state: dict) -> dict:
     """The deploy form's state_dict from an eager model's (`model.state_dict()` of the
-    network `net` was compiled to): each folded pair's conv gets W·s and (b - mean)·s + beta,
-    s = gamma / sqrt(running_var + eps), and the BatchNorm's entries go."""
+    network `net` was compiled to): each `rep:`'s branches merge into one conv, then each
+    folded pair's conv gets W·s and (b - mean)·s + beta, s = gamma / sqrt(running_var + eps)
+    (a layer scale: W·s and b·s, s its factors), and the folded layers' entries go."""
     import torch
 
     state = dict(state)
+    for prefix, node, name in merged_reps(net):
+        weight, bias = _merge_torch(torch, state, prefix, node)
+        state[f"{prefix}{name}.weight"], state[f"{prefix}{name}.bias"] = weight, bias
     bns = _batchnorms(net)
+    igcs = {path: n for path, n in walk(net.body) if type(n) is ir.IGC}
     for conv, bn in folded_paths(net):
+        order = None
+        if conv in igcs:  # the secondary conv's channel i is output channel order[i]
+            m, l_ = igcs[conv].M, igcs[conv].L
+            order = torch.arange(m * l_).reshape(l_, m).T.reshape(-1)
+            conv = f"{conv}.secondary"
         w = state[f"{conv}.weight"]
-        scale = state[f"{bn}.weight"] / torch.sqrt(state[f"{bn}.running_var"] + bns[bn])
         bias = state.get(f"{conv}.bias")
-        if bias is None:
-            bias = torch.zeros_like(scale)
+        if bn in bns:
+            scale = state[f"{bn}.weight"] / torch.sqrt(state[f"{bn}.running_var"] + bns[bn])
+            shift = state[f"{bn}.bias"] - state[f"{bn}.running_mean"] * scale
+        else:  # a layer scale: a bare parameter, or a LayerScale module's gamma
+            scale = state.pop(bn, None)
+            scale = state.pop(f"{bn}.gamma") if scale is None else scale
+            scale, shift = scale.reshape(-1), None
+        if order is not None:  # the factors of the output channels, in the secondary's order
+            scale, shift = scale[order], shift[order]
         state[f"{conv}.weight"] = w * scale.reshape(-1, *([1] * (w.dim() - 1)))
-        state[f"{conv}.bias"] = (bias - state[f"{bn}.running_mean"]) * scale + state[f"{bn}.bias"]
+        if bias is not None or shift is not None:
+            bias = torch.zeros_like(scale) if bias is None else bias
+            state[f"{conv}.bias"] = bias * scale + (0 if shift is None else shift)
         for key in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
             state.pop(f"{bn}.{key}", None)
     return state
+
+
+def _merge_torch(torch: Any, state: dict, prefix: str, node: ir.Add) -> tuple[Any, Any]:
+    """One `rep:`'s conv (weight, bias) from its branches' tensors, whose entries go."""
+    conv = reparam.merged(node)
+    out, per_group = conv.out, node.in_shape.c // conv.groups
+    kh, kw = conv.kernel
+    weight = bias = None
+    for branch in reparam.branches(node):
+        if branch.conv is not None:
+            key = f"{prefix}{branch.conv_name}"
+            w = state.pop(f"{key}.weight")
+            b = state.pop(f"{key}.bias", None)
+            ph, pw = (kh - w.shape[2]) // 2, (kw - w.shape[3]) // 2
+            w = torch.nn.functional.pad(w, (pw, pw, ph, ph))
+        else:  # the identity: a 1 at the centre of each channel's own slot in its group
+            w = torch.zeros(out, per_group, kh, kw)
+            channels = torch.arange(out)
+            w[channels, channels % per_group, kh // 2, kw // 2] = 1.0
+            b = None
+        b = torch.zeros(out, dtype=w.dtype) if b is None else b
+        if branch.bn is not None:
+            key, eps = f"{prefix}{branch.bn_name}", branch.bn.eps
+            scale = state.pop(f"{key}.weight") / torch.sqrt(state.pop(f"{key}.running_var") + eps)
+            b = (b - state.pop(f"{key}.running_mean")) * scale + state.pop(f"{key}.bias")
+            w = w * scale.reshape(-1, 1, 1, 1)
+            state.pop(f"{key}.num_batches_tracked", None)
+        weight = w if weight is None else weight + w
+        bias = b if bias is None else bias + b
+    return weight, bias
 
 
 def fold_keras(net: ir.Network, eager: Any, deploy: Any) -> None:
@@ -42,6 +91,11 @@ def fold_keras(net: ir.Network, eager: Any, deploy: Any) -> None:
 
     from .keras3 import keras_name
 
+    igcs = {path for path, n in walk(net.body) if type(n) is ir.IGC}
+    pairs = folded_paths(net)
+    if merged_reps(net) or any(b not in _batchnorms(net) or a in igcs for a, b in pairs):
+        _fold_keras_through_torch(net, eager, deploy)
+        return
     eager_layers = {layer.name: layer for layer in eager.layers if layer.weights}
     deploy_layers = {layer.name: layer for layer in deploy.layers if layer.weights}
     bns = _batchnorms(net)
@@ -67,6 +121,22 @@ def fold_keras(net: ir.Network, eager: Any, deploy: Any) -> None:
     for name, layer in deploy_layers.items():
         if name not in folded:
             layer.set_weights(eager_layers[name].get_weights())
+
+
+def _fold_keras_through_torch(net: ir.Network, eager: Any, deploy: Any) -> None:
+    """A `rep:` or a layer scale: the weights go to the PyTorch model of the same spec,
+    fold there (`fold_torch`) and come back (needs torch)."""
+    from ..compiler import Network
+    from ..errors import Source
+    from .pytorch import TORCH
+    from .transfer import keras_to_torch, torch_to_keras
+
+    source = Source("", f"{net.name}.conv")
+    model = TORCH.build(Network(net, source), family=False)
+    keras_to_torch(eager, model)
+    folded = TORCH.build(Network(fold(net), source), family=False)
+    folded.load_state_dict(fold_torch(net, model.state_dict()))
+    torch_to_keras(folded, deploy)
 
 
 def _group_names(name: str, layers: dict[str, Any]) -> list[str]:

@@ -49,6 +49,7 @@ from .keras3_layers import keras_name as keras_name  # deploy, transfer, verify 
 TEMPLATE_NAMES = frozenset(
     {"keras", "layers", "ops", "ChannelShuffle", "ChannelSlice", "ConstantPad2D"}
     | {"HardSigmoid", "AdaptiveAveragePooling2D", "x", "inputs", "name", "i"}
+    | {"GlobalResponseNorm"}
 )
 DEPTH = 1  # statements stand in functions
 
@@ -87,6 +88,7 @@ class _Generator:
         self.functions: list[_Function] = []
         self.done: dict[tuple, _Function] = {}
         self.stack: list[Frame] = []  # the block calls being written, for located errors
+        self.helpers = {"grn": False}  # the classes of keras_helpers.py.j2 it uses
         self.table = NameTable(TEMPLATE_NAMES)
         self.network_name = self.table.take(net.name)
         self.names = instance_names(block_keys(net), self.table, _function_style)
@@ -246,7 +248,7 @@ class KerasEmitter:
             d.macs,
             d.flat,
         )
-        code = render("keras.py.j2", doc=doc, functions=gen.functions)
+        code = render("keras.py.j2", doc=doc, functions=gen.functions, helpers=gen.helpers)
         return code, gen.network_name
 
     def build(self, net: Any, *, split_groups: bool = False, family: bool = True) -> Any:

@@ -15,6 +15,7 @@ from .. import ir
 from ..errors import Diagnostic, SpecError
 from ..layers.shapes import ceil_extra
 from ..names import NameTable
+from . import keras3_norm
 from .common import BodyWriter, fits, num, size
 
 _ACTS = {
@@ -290,6 +291,11 @@ def _act(w: LayerWriter, path: str, node: ir.Act, arg: str, out: str, rank: int)
     elif node.kind == "hsigmoid":
         w.hard_sigmoid(path, arg, out)
         return rank
+    elif node.kind == "gelu_tanh":
+        keras3_norm.gelu_tanh(
+            w, lambda part: w.label(f"{path}.{part}" if part else path), arg, out
+        )
+        return rank
     else:
         ctor = _ACTS[node.kind].format(name=f"name={name}")
     w.emit(out, ctor, arg)
@@ -480,6 +486,9 @@ LAYER_CODE: dict[type[ir.Node], Callable[[LayerWriter, str, Any, str, str, int],
     ir.Shuffle: _shuffle,
     ir.ChannelSlice: _slice,
     ir.BatchNorm: _batchnorm,
+    ir.LayerNorm: keras3_norm.layernorm,
+    ir.LayerScale: keras3_norm.layerscale,
+    ir.GRN: keras3_norm.grn,
     ir.Act: _act,
     ir.Pool: _pool,
     ir.AdaptivePool: _adaptive_pool,
@@ -487,6 +496,7 @@ LAYER_CODE: dict[type[ir.Node], Callable[[LayerWriter, str, Any, str, str, int],
     ir.GlobalPool: _global_pool,
     ir.Flatten: _flatten,
     ir.Linear: _linear,
+    ir.PointLinear: keras3_norm.point_linear,
     ir.Dropout: _dropout,
     ir.DropPath: _droppath,
     ir.Identity: _identity,

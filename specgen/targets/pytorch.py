@@ -44,7 +44,8 @@ from .tree import ModuleTree
 # module-level names of torch.py.j2, and the fixed locals of its methods
 TEMPLATE_NAMES = frozenset(
     {"torch", "nn", "OrderedDict", "channel_shuffle", "ChannelShuffle", "InterleavedGroupConv",
-     "ChannelSlice", "DropPath"}  # fmt: skip
+     "ChannelSlice", "DropPath", "LayerNorm2d", "Linear2d", "LayerScale",
+     "GlobalResponseNorm"}  # fmt: skip
     | {"SqueezeExcitation", "fold_batchnorm", "Module", "Tensor", "self", "x", "module"}
     | {"DeployConv2d", "ONEDNN", "ONEDNN_ACTIVATIONS", "_onednn_ready"}
     | {"ctypes", "MEMCMP", "_find_memcmp"}
@@ -108,6 +109,10 @@ class _Generator:
             "shuffle": False,
             "slice": False,
             "droppath": False,
+            "layernorm": False,
+            "linear": False,
+            "layerscale": False,
+            "grn": False,
             "igc": False,
             "ordered_dict": False,
             "se": False,
@@ -196,19 +201,33 @@ class _Generator:
             owned = isinstance(child, FRESH) or type(child) is ir.Act
         return f"nn.Sequential(OrderedDict([{', '.join(items)}]))"
 
-    def use(self, node: ir.Node) -> None:
+    def use(self, node: ir.Node, rank: int = 4) -> None:
         if type(node) is ir.Shuffle:
             self.helpers["shuffle"] = True
         elif type(node) is ir.ChannelSlice:
             self.helpers["slice"] = True
         elif type(node) is ir.DropPath:
             self.helpers["droppath"] = True
+        elif type(node) in _HELPER_OF and (rank == 4 or type(node) in _MAP_ONLY):
+            self.helpers[_HELPER_OF[type(node)]] = True
         elif type(node) is ir.IGC:
             self.helpers["shuffle"] = self.helpers["igc"] = True
         elif type(node) is ir.SE:
             self.helpers["se"] = True
         elif type(node) is ir.Conv and self.deploy:
             self.helpers["onednn"] = True
+
+
+# layers whose module is a class of torch_helpers.py.j2 on a map (a LayerNorm or Linear layer
+# on an (N, C) tensor is PyTorch's own)
+_HELPER_OF = {
+    ir.LayerNorm: "layernorm",
+    ir.PointLinear: "linear",
+    ir.LayerScale: "layerscale",
+    ir.GRN: "grn",
+}
+
+_MAP_ONLY = (ir.LayerScale, ir.GRN)
 
 
 class _ForwardWriter(BodyWriter):
@@ -235,14 +254,21 @@ class _ForwardWriter(BodyWriter):
             ctor, new_rank = f"{sub.name}()", sub.out_rank
         elif t is ir.SepConv:
             ctor, new_rank = self.gen.sequential(node), 4
+        elif t is ir.LayerScale and name.isidentifier():
+            # a bare parameter of the class, as torchvision's ConvNeXt holds `layer_scale`
+            c, init = num(node.in_shape.c), num(node.init)
+            ctor, new_rank = f"nn.Parameter(torch.full(({c}, 1, 1), {init}))", rank
         else:
             ctor = module_ctor(node, rank, owned and t is ir.Act, self.fused.get(name))
-            self.gen.use(node)
+            self.gen.use(node, rank)
             new_rank = 2 if t is ir.Linear or t is ir.Flatten else rank
         if "." not in name and self.attributes.take(name) != name:  # free by design
             raise AssertionError(f"attribute name `{name}` is not free")
         for line in self.modules.register(name, ctor):
             self.cls.init.extend(layout(line, DEPTH, wrap=self.wrap))
+        if ctor.startswith("nn.Parameter("):
+            self.add(f"{out} = {arg} * {self.modules.ref(name)}", _shape(node.out_shape, rank))
+            return rank
         call = f"{self.modules.ref(name)}({padded(node, arg)})"
         if t is ir.Pool and node.same and node.kind == "avg" and padded(node, arg) != arg:
             # TensorFlow averages the values inside the input only: divide by the same

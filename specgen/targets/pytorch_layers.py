@@ -25,6 +25,7 @@ _ACTS = {
     "silu": "nn.SiLU({inplace})",
     "tanh": "nn.Tanh()",
     "gelu": "nn.GELU()",
+    "gelu_tanh": 'nn.GELU(approximate="tanh")',
     "softmax": "nn.Softmax(dim=1)",
 }
 # the classes `se`'s activation and gate are made of (torchvision's `activation=` and
@@ -93,6 +94,20 @@ def _batchnorm(node: ir.BatchNorm, rank: int, inplace: bool, fused: str | None) 
     return f"nn.BatchNorm{'1' if rank == 2 else '2'}d({', '.join(args)})"
 
 
+def _layernorm(node: ir.LayerNorm, rank: int, inplace: bool, fused: str | None) -> str:
+    eps = "" if node.eps == 1e-5 else f", eps={num(node.eps)}"
+    return f"{'nn.LayerNorm' if rank == 2 else 'LayerNorm2d'}({num(node.in_shape.c)}{eps})"
+
+
+def _layerscale(node: ir.LayerScale, rank: int, inplace: bool, fused: str | None) -> str:
+    return f"LayerScale({num(node.in_shape.c)}, {num(node.init)})"
+
+
+def _grn(node: ir.GRN, rank: int, inplace: bool, fused: str | None) -> str:
+    eps = "" if node.eps == 1e-6 else f", eps={num(node.eps)}"
+    return f"GlobalResponseNorm({num(node.in_shape.c)}{eps})"
+
+
 def _act(node: ir.Act, rank: int, inplace: bool, fused: str | None) -> str:
     return _ACTS[node.kind].format(
         inplace="inplace=True" if inplace else "",
@@ -143,6 +158,12 @@ def _linear(node: ir.Linear, rank: int, inplace: bool, fused: str | None) -> str
     return f"nn.Linear({num(node.in_shape.numel)}, {num(node.out)}{bias})"
 
 
+def _point_linear(node: ir.PointLinear, rank: int, inplace: bool, fused: str | None) -> str:
+    bias = "" if node.bias else ", bias=False"
+    cls = "nn.Linear" if rank == 2 else "Linear2d"
+    return f"{cls}({num(node.in_shape.c)}, {num(node.out)}{bias})"
+
+
 def _dropout(node: ir.Dropout, rank: int, inplace: bool, fused: str | None) -> str:
     return f"nn.Dropout(p={num(node.p)})"
 
@@ -166,6 +187,9 @@ LAYER_CODE: dict[type[ir.Node], Callable[[Any, int, bool, str | None], str]] = {
     ir.Shuffle: _shuffle,
     ir.ChannelSlice: _slice,
     ir.BatchNorm: _batchnorm,
+    ir.LayerNorm: _layernorm,
+    ir.LayerScale: _layerscale,
+    ir.GRN: _grn,
     ir.Act: _act,
     ir.Pool: _pool,
     ir.AdaptivePool: _adaptive_pool,
@@ -173,6 +197,7 @@ LAYER_CODE: dict[type[ir.Node], Callable[[Any, int, bool, str | None], str]] = {
     ir.GlobalPool: _global_pool,
     ir.Flatten: _flatten,
     ir.Linear: _linear,
+    ir.PointLinear: _point_linear,
     ir.Dropout: _dropout,
     ir.DropPath: _droppath,
     ir.Identity: _identity,

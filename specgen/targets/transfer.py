@@ -1,7 +1,8 @@
 """Weight transfer between the PyTorch and Keras models generated from one spec.
 
     from specgen.transfer import torch_to_keras, keras_to_torch
-    torch_to_keras(torch_module, keras_model)   # conv, linear, BatchNorm (+ running stats), PReLU
+    torch_to_keras(torch_module, keras_model)   # conv, linear, BatchNorm (+ running stats),
+                                                # PReLU, LayerNorm, layer scale, GRN
 
 Layers are matched by name (the PyTorch module path `unit1.conv1` is the Keras layer
 `unit1-conv1`; the 1×1 convs of a squeeze-and-excitation `se1.fc1` are `se1-fc1`); every tensor is converted to the other layout and its shape checked.  Models
@@ -20,11 +21,40 @@ class TransferError(ValueError):
     """The two models do not come from the same spec (and parameter values)."""
 
 
+# the generated modules whose parameters map one to one, reshaped, onto their Keras layer's
+# weights in order (LayerScale's gamma is a 1x1 DepthwiseConv2D's kernel)
+_RESHAPED = ("LayerScale", "GlobalResponseNorm")
+
+
+class _Bare:
+    """A parameter a block holds itself (a layer scale, as torchvision's ConvNeXt holds
+    `layer_scale`): a layer of its own in Keras."""
+
+    def __init__(self, parameter: Any) -> None:
+        self.parameter = parameter
+
+    def parameters(self, recurse: bool = False) -> list[Any]:
+        return [self.parameter]
+
+
+def _reshaped(m: Any) -> bool:
+    import torch.nn as nn
+
+    return isinstance(m, nn.LayerNorm | _Bare) or type(m).__name__ in _RESHAPED
+
+
 def _torch_layers(module: Any) -> dict[str, Any]:
     import torch.nn as nn
 
     kinds = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU)
-    return {name: m for name, m in module.named_modules() if isinstance(m, kinds)}
+    found = {}
+    for name, m in module.named_modules():
+        if isinstance(m, kinds) or _reshaped(m):
+            found[name] = m
+            continue
+        for key, parameter in m.named_parameters(recurse=False):
+            found[f"{name}.{key}" if name else key] = _Bare(parameter)
+    return found
 
 
 def _keras_layers(model: Any) -> dict[str, Any]:
@@ -89,6 +119,12 @@ def _to_keras(m: Any, layers: list[Any]) -> list[list[Any]]:
     if isinstance(m, nn.PReLU):
         shape = tuple(layers[0].get_weights()[0].shape)
         return [[a(m.weight).reshape(shape)]]
+    if _reshaped(m):
+        shapes = [tuple(w.shape) for w in layers[0].get_weights()]
+        params = list(m.parameters(recurse=False))
+        if len(shapes) != len(params):
+            raise TransferError(f"`{type(m).__name__}` and Keras layer `{layers[0].name}` differ")
+        return [[a(p).reshape(shape) for p, shape in zip(params, shapes, strict=True)]]
     raise TransferError(f"cannot transfer {type(m).__name__}")
 
 
@@ -125,6 +161,9 @@ def keras_to_torch(model: Any, module: Any) -> None:
                     m.bias.copy_(torch.as_tensor(got[0][1]))
             elif isinstance(m, torch.nn.PReLU):
                 m.weight.copy_(torch.as_tensor(got[0][0]).reshape(m.weight.shape))
+            elif _reshaped(m):
+                for p, w in zip(m.parameters(recurse=False), got[0], strict=True):
+                    p.copy_(torch.as_tensor(w).reshape(p.shape))
             else:
                 gamma, beta, mean, var = (torch.as_tensor(w) for w in got[0])
                 m.weight.copy_(gamma)

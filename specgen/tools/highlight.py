@@ -42,14 +42,15 @@ WORD_OPERATORS = ("and", "or", "not")
 CONSTANTS = ("true", "false")
 
 # the bodies a statement can open (specgen.language.words.COMPOSITES)
-COMPOSITES = ("residual", "add", "concat", "split", "branch", "shortcut")
+COMPOSITES = ("residual", "add", "concat", "split", "rep", "branch", "shortcut")
 
 # the layers (specgen.layers.OPS and its ALIASES)
 LAYERS = (
     "adaptiveavgpool", "avgpool", "bn", "conv", "dropout", "droppath", "dwconv", "fc", "flatten",
-    "gap", "gdc", "gelu", "gmp", "hardsigmoid", "hsigmoid", "hswish", "identity", "igc",
-    "leakyrelu", "maxpool", "prelu", "pwconv", "relu", "relu6", "se", "sepconv", "shuffle",
-    "sigmoid", "silu", "slice", "softmax", "tanh",
+    "gap", "gdc", "gelu", "gelu_tanh", "gmp", "grn", "hardsigmoid", "hsigmoid", "hswish",
+    "identity", "igc", "layernorm", "layerscale", "leakyrelu", "linear", "maxpool", "prelu",
+    "pwconv", "relu", "relu6", "se", "sepconv", "shuffle", "sigmoid", "silu", "slice", "softmax",
+    "tanh",
 )  # fmt: skip
 
 # the functions of expressions (specgen.language.expr.FUNCTIONS) and of search domains

@@ -47,6 +47,10 @@ TEMPLATE_NAMES = frozenset(
         "ChannelSlice",
         "DropPath",
         "InterleavedGroupConv",
+        "LayerNorm2d",
+        "Linear2d",
+        "LayerScale",
+        "GlobalResponseNorm",
     }
     | {"SqueezeExcitation", "self", "x", "channels", IN, "fold_batchnorm", "fold_sequence"}
     | {"fold_pairs", "SequentialBlock"}
@@ -323,7 +327,7 @@ class FamilyGenerator:
 
 
 _HELPERS = ("divide", "make_divisible", "unique", "count", "place", "flat_linear", "shuffle")
-_HELPERS += ("slice", "droppath")
+_HELPERS += ("slice", "droppath", "layernorm", "linear", "layerscale", "grn")
 _HELPERS += ("igc", "se", "ordered_dict", "conv_size", "pair", "same_padding", "fold")
 _HELPERS += ("fold_sequence", "fold_pairs", "sequential_block", "auto_padding", "whole")
 

@@ -64,6 +64,7 @@ class BodyWriter(Branches, Placing, Dataflow):
         self.appends_only = False  # an nn.Sequential whose every line is `as "*..."`
         self.size: str | None = None  # "size" where the constructor follows the H×W
         self.padded: dict[str, str] = {}  # a max pool's path -> its `same` padding attribute
+        self.parameters: set[str] = set()  # layers held as a bare nn.Parameter (layer scale)
         self.branch_size: str | None = None  # a composite's input H×W, for its branches
 
     # ---- names -----------------------------------------------------------------------------
@@ -244,6 +245,6 @@ class BodyWriter(Branches, Placing, Dataflow):
         m = layer(op, a, channels, flow.rank, bias, owned and op in ACTIVATIONS, self.size)
         if op == "fc" and flow.rank == 4:
             m.flatten = not self.forward  # an nn.Sequential flattens it (see `flattened`)
-        if m.helper:
+        if m.helper and m.parameter is None:  # (a layer scale's, where registered)
             self.gen.helpers.add(m.helper)
         return m

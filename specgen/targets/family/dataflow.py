@@ -43,7 +43,10 @@ class Dataflow:
                 if name in self.padded:  # -inf: what a max pool's own padding means
                     expr = f"nn.functional.pad({expr}, self.{self.padded[name]}, value=-math.inf)"
                     self.gen.helpers.add("math")
-                expr = f"{self.tree.ref(name)}({expr})"
+                if name in self.parameters:  # a layer scale held as a bare parameter
+                    expr = f"{expr} * {self.tree.ref(name)}"
+                else:
+                    expr = f"{self.tree.ref(name)}({expr})"
             flow = Flow(flow.out, flow.out, m.rank, fresh, unit)
         if self.forward:
             self.fwd.add(f"{flow.out} = {expr}")
@@ -95,7 +98,7 @@ class Dataflow:
     def _composite(self, stmt: S.Compound, flow: Flow, kind: str) -> Flow:
         if kind == "residual":
             return self.residual(stmt, flow)
-        if kind in ("concat", "add", "split"):
+        if kind in ("concat", "add", "rep", "split"):  # a `rep:` is a sum while it trains
             return self.merge(stmt, flow)
         raise Untranslatable(f"`{kind}:` here")
 
@@ -177,7 +180,7 @@ class Dataflow:
             var, ch = self.branch(stmts, source, "branch", c)
             outs.append(var)
             channels.append(ch)
-        if kind == "add":
+        if kind in ("add", "rep"):
             self.fwd.add(f"{flow.out} = {' + '.join(outs)}")
             self.channels = channels[0]
         else:

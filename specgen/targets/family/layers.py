@@ -37,6 +37,9 @@ class Made:
     # the output's H×W follows from; "(1, 1)" etc. for a layer that sets it
     window: tuple[str, str, str, str, str] | None = None
     size: str | None = None
+    # the layer as a bare nn.Parameter of the class, multiplying its input, where its name is
+    # a plain attribute of a class with a forward (torchvision's ConvNeXt `layer_scale`)
+    parameter: str | None = None
 
 
 class LineArgs:
@@ -242,6 +245,29 @@ def linear(a: LineArgs, channels: str) -> Made:
     return Made("fc", f"nn.Linear({channels}, {out}{tail})", out, 2)
 
 
+def normalisation(op: str, a: LineArgs, channels: str, rank: int) -> Made:
+    """`layernorm`, `linear`, `layerscale`, `grn`: on a map, the template's classes (channels
+    last inside); LayerNorm and Linear on an (N, C) tensor are PyTorch's own."""
+    if op == "layerscale":
+        init = a.text("init")
+        made = Made(op, f"LayerScale({channels}, {init})", channels, 4, "layerscale")
+        made.parameter = f"nn.Parameter(torch.full(({channels}, 1, 1), {init}))"
+        return made
+    if op == "grn":
+        eps = a.text("eps")
+        tail = "" if eps in (None, "1e-06") else f", eps={eps}"
+        return Made(op, f"GlobalResponseNorm({channels}{tail})", channels, 4, "grn")
+    if op == "layernorm":
+        eps = a.text("eps")
+        tail = "" if eps in (None, "1e-05") else f", eps={eps}"
+        cls = "nn.LayerNorm" if rank == 2 else "LayerNorm2d"
+        return Made(op, f"{cls}({channels}{tail})", channels, rank, None if rank == 2 else op)
+    out, bias = a.text("out"), a.text("bias")
+    tail = "" if bias in (None, "True") else f", bias={bias}"
+    cls = "nn.Linear" if rank == 2 else "Linear2d"
+    return Made(op, f"{cls}({channels}, {out}{tail})", out, rank, None if rank == 2 else op)
+
+
 def layer(
     op: str,
     a: LineArgs,
@@ -286,6 +312,8 @@ def layer(
         return Made(op, f"nn.Dropout(p={a.text('p')})", channels, rank)
     if op == "droppath":
         return Made(op, f"DropPath({a.text('p')})", channels, rank, "droppath")
+    if op in ("layernorm", "linear", "layerscale", "grn"):
+        return normalisation(op, a, channels, rank)
     if op == "identity":
         return Made(op, "nn.Identity()", channels, rank)
     raise Untranslatable(f"no family form for `{op}`")

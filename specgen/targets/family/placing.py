@@ -145,7 +145,11 @@ class Placing:
             self.gen.helpers.add("same_padding")
             self.init.add(f"self.{attr} = same_padding(size, {m.window[0]}, {m.window[1]})")
             self.padded[path] = attr
-        ctor = m.ctor if m.block is not None else self._ctor(m)
+        if m.parameter is not None and self.forward and path.isidentifier():
+            ctor = m.parameter
+            self.parameters.add(path)
+        else:
+            ctor = m.ctor if m.block is not None else self._ctor(m)
         for line in self.tree.register(path, ctor):
             self.init.add(line)
         if m.block is not None:
@@ -163,6 +167,8 @@ class Placing:
 
     def _ctor(self, m: Made) -> str:
         if m.block is None:
+            if m.helper:
+                self.gen.helpers.add(m.helper)
             return m.ctor
         if self.block_var is None:
             self.block_var = self.names.take("block")

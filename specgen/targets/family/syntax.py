@@ -15,13 +15,25 @@ def is_sequential(stmts: tuple[S.Stmt, ...]) -> bool:
     modules run in the order the constructor registers them."""
     for s in stmts:
         t = type(s)
-        if t is S.Compound:
+        if t is S.Compound or (t is S.Simple and _scales(s.head)):
             return False
         if t is S.If and not all(is_sequential(b) for _, b in s.branches):
             return False
         if t is S.For and not is_sequential(s.body):
             return False
     return True
+
+
+def _scales(head: S.Head) -> bool:
+    """Whether a line has a `layerscale`: a bare parameter of its class, which a forward
+    multiplies by (an nn.Sequential cannot apply one)."""
+    if head.name == "layerscale":
+        return True
+    return any(
+        (type(i) is S.Name and i.name == "layerscale")
+        or (type(i) is S.Call and i.func == "layerscale")
+        for i in head.items
+    )
 
 
 def next_is_bn(stmts: tuple[S.Stmt, ...], i: int) -> bool:

@@ -38,12 +38,12 @@ TEMPLATE_NAMES = frozenset(
     | {"place", "pad", "channel_shuffle", "interleaved_group_conv", "hard_sigmoid"}
     | {"squeeze_excitation", "apply_activation", "max_pool", "edge_pad", "pair"}
     | {"adaptive_avg_pool", "split_channels", "x", "name", "inputs", "input_shape", "indices"}
-    | {"auto_padding", "prelu", "channel_slice"}
+    | {"auto_padding", "prelu", "channel_slice", "GlobalResponseNorm"}
 )
 
 _HELPERS = ("divide", "whole", "make_divisible", "unique", "count", "math", "place", "pad")
 _HELPERS += ("shuffle", "igc", "hard_sigmoid", "se", "max_pool", "pair", "adaptive", "split")
-_HELPERS += ("auto_padding", "activation", "prelu", "slice")
+_HELPERS += ("auto_padding", "activation", "prelu", "slice", "grn")
 
 
 @dataclass

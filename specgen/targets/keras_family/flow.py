@@ -35,7 +35,7 @@ class Composites:
             flow = replace(flow, var=flow.out, rank=4)
         if kind == "residual":
             return self.residual(stmt, flow)
-        if kind in ("concat", "add", "split"):
+        if kind in ("concat", "add", "rep", "split"):  # a `rep:` is a sum while it trains
             return self.merge(stmt, flow)
         raise Untranslatable(f"`{kind}:` here")
 
@@ -86,7 +86,7 @@ class Composites:
         if len(outs) == 1:
             self.code.add(f"{flow.out} = {outs[0]}")
         else:
-            merge = "layers.Add" if kind == "add" else "layers.Concatenate"
+            merge = "layers.Add" if kind in ("add", "rep") else "layers.Concatenate"
             self.emit(flow.out, f"{merge}(name={label()})", f"[{', '.join(outs)}]")
         return Flow(flow.out, flow.out, 4, True, False)
 

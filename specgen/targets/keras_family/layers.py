@@ -17,6 +17,7 @@ from ..common import num
 from ..family.layers import LineArgs, _padding
 from ..family.pyexpr import Untranslatable
 from ..keras3_layers import _ACTS
+from ..keras3_norm import gelu_tanh
 
 
 class Writer(Protocol):
@@ -237,6 +238,28 @@ def se(w: Writer, a: LineArgs, label: Label, arg: str, out: str) -> None:
     w.emit(out, "squeeze_excitation", ", ".join(args) + f", name={label()}")
 
 
+def normalisation(w: Writer, op: str, a: LineArgs, label: Label, arg: str, out: str) -> None:
+    """The layers of keras3_norm, with the spec's arguments as Python text."""
+    if op == "layernorm":
+        eps = a.text("eps") or "1e-05"
+        w.emit(out, f"layers.LayerNormalization(epsilon={eps}, name={label()})", arg)
+    elif op == "linear":
+        bias_text = a.text("bias")
+        tail = "" if bias_text in (None, "True") else f", use_bias={bias_text}"
+        w.emit(out, f"layers.Dense({a.text('out')}{tail}, name={label()})", arg)
+    elif op == "layerscale":  # a learned factor per channel: a 1x1 depthwise conv
+        init = f"keras.initializers.Constant({a.text('init')})"
+        ctor = f"layers.DepthwiseConv2D(1, use_bias=False, depthwise_initializer={init}, name={label()})"
+        w.emit(out, ctor, arg)
+    elif op == "grn":
+        w.helpers.add("grn")
+        eps = a.text("eps")
+        tail = "" if eps in (None, "1e-06") else f"epsilon={eps}, "
+        w.emit(out, f"GlobalResponseNorm({tail}name={label()})", arg)
+    else:
+        gelu_tanh(w, lambda part: label(f"-{part}" if part else ""), arg, out)
+
+
 def layer(
     w: Writer,
     op: str,
@@ -295,6 +318,8 @@ def layer(
         w.emit(out, f"layers.Dropout({a.text('p')}, noise_shape={noise}, name={label()})", arg)
     elif op == "identity":
         w.emit(out, f"layers.Identity(name={label()})", arg)
+    elif op in ("layernorm", "linear", "layerscale", "grn", "gelu_tanh"):
+        normalisation(w, op, a, label, arg, out)
     else:
         raise Untranslatable(f"no Keras family form for `{op}`")
     return rank
