@@ -155,12 +155,22 @@ class Network:
         """The deploy form of `model` (a Keras model of this network, trained or not): a new
         Keras model without the folded BatchNorms, its weights folded from `model`'s (see
         `specgen.deploy.fold_keras`); Keras cannot remove layers from a model in place."""
-        from .targets.deploy import fold_keras
+        from .targets.deploy import fold_keras, fold_torch, needs_torch
+        from .targets.pytorch import TORCH
+        from .targets.transfer import keras_to_torch, torch_to_keras
 
         # a model built with split_groups=True has a `NAME-g0` conv per group convolution
         split = any(layer.name.endswith("-g0") for layer in model.layers if layer.weights)
         deploy = self.deploy().to_keras(split_groups=split)
-        fold_keras(self.ir, model, deploy)
+        if not needs_torch(self.ir):
+            fold_keras(self.ir, model, deploy)
+            return deploy
+        # a `rep:`, a layer scale, a BatchNorm after igc: folded by PyTorch's model of it
+        eager = TORCH.build(self, family=False)
+        keras_to_torch(model, eager)
+        folded = TORCH.build(self.deploy(), family=False)
+        folded.load_state_dict(fold_torch(self.ir, eager.state_dict()))
+        torch_to_keras(folded, deploy)
         return deploy
 
     def at_defaults(self) -> Network:

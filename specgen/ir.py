@@ -294,7 +294,7 @@ class Residual(Node):
 class Add(Node):
     """Every branch sees the input; the outputs are summed.  `rep`: written `rep:`, its
     branches (conv + BatchNorm, BatchNorm, identity) merge into one conv in the deploy form
-    (`passes.reparam`)."""
+    (`layers.reparam`)."""
 
     branches: tuple[Named, ...]
     rep: bool = False

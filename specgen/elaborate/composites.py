@@ -7,8 +7,8 @@ from .. import ir
 from ..language import syntax as S
 from ..language import words
 from ..language.expr import Value
+from ..layers import reparam
 from ..layers.shapes import checked
-from ..passes import reparam
 from .naming import Namer, counted
 from .state import Abort, State
 

@@ -1,6 +1,6 @@
 """The deploy form of a network: every BatchNorm and layer scale folded into the convolution
 (or fully connected layer) right before it, and every `rep:` merged into one conv
-(`passes.reparam`).
+(`layers.reparam`).
 
 In eval mode a BatchNorm is an affine map per channel, y = (x - mean) / sqrt(var + eps) * gamma
 + beta, so a conv followed by it equals one conv with scaled weights and a bias
@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from .. import ir
-from . import reparam
+from ..layers import reparam
 from .constraints import layer_count
 
 _WEIGHTED = (ir.Conv, ir.Linear, ir.PointLinear, ir.IGC)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ir
-from ..passes import reparam
+from ..layers import reparam
 from ..passes.cost import walk
-from ..passes.fold import fold, folded_paths, merged_reps
+from ..passes.fold import folded_paths, merged_reps
 
 
 def fold_torch(net: ir.Network, state: dict) -> dict:
@@ -91,11 +91,11 @@ def fold_keras(net: ir.Network, eager: Any, deploy: Any) -> None:
 
     from .keras3 import keras_name
 
-    igcs = {path for path, n in walk(net.body) if type(n) is ir.IGC}
-    pairs = folded_paths(net)
-    if merged_reps(net) or any(b not in _batchnorms(net) or a in igcs for a, b in pairs):
-        _fold_keras_through_torch(net, eager, deploy)
-        return
+    if needs_torch(net):
+        raise ValueError(
+            "a `rep:`, a layer scale or a BatchNorm after `igc` folds through PyTorch: "
+            "use Network.fuse_keras(model)"
+        )
     eager_layers = {layer.name: layer for layer in eager.layers if layer.weights}
     deploy_layers = {layer.name: layer for layer in deploy.layers if layer.weights}
     bns = _batchnorms(net)
@@ -123,20 +123,12 @@ def fold_keras(net: ir.Network, eager: Any, deploy: Any) -> None:
             layer.set_weights(eager_layers[name].get_weights())
 
 
-def _fold_keras_through_torch(net: ir.Network, eager: Any, deploy: Any) -> None:
-    """A `rep:` or a layer scale: the weights go to the PyTorch model of the same spec,
-    fold there (`fold_torch`) and come back (needs torch)."""
-    from ..compiler import Network
-    from ..errors import Source
-    from .pytorch import TORCH
-    from .transfer import keras_to_torch, torch_to_keras
-
-    source = Source("", f"{net.name}.conv")
-    model = TORCH.build(Network(net, source), family=False)
-    keras_to_torch(eager, model)
-    folded = TORCH.build(Network(fold(net), source), family=False)
-    folded.load_state_dict(fold_torch(net, model.state_dict()))
-    torch_to_keras(folded, deploy)
+def needs_torch(net: ir.Network) -> bool:
+    """Whether folding `net`'s Keras weights goes through PyTorch (`Network.fuse_keras`):
+    a `rep:`, a layer scale or a BatchNorm after `igc` to fold."""
+    igcs = {path for path, n in walk(net.body) if type(n) is ir.IGC}
+    bns = _batchnorms(net)
+    return bool(merged_reps(net)) or any(b not in bns or a in igcs for a, b in folded_paths(net))
 
 
 def _group_names(name: str, layers: dict[str, Any]) -> list[str]:

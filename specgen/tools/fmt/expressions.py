@@ -156,10 +156,15 @@ class _ExpressionLayout(_CommentPlacement):
             sub = self.seq(n, "[", "]", self.items(c[1:]), comma=False, breakable=False)
             return [self.expr(c[0], tight), sub]
         if d == "slice":  # `a[1:]`, `a[::2]`: the bounds written, without spaces
-            doc: list = [self.expr(c[0], tight), "["]
+            inner: list = []
             for i, b in enumerate(c[1:] if c[3] is not None else c[1:3]):
-                doc += ([":"] if i else []) + ([] if b is None else [self.expr(b, True)])
-            return [*doc, "]"]
+                inner += ([":"] if i else []) + ([] if b is None else [self.expr(b, True)])
+            opened, closed = self._brackets(n)  # type: ignore[misc]
+            piece = [(opened + 1, closed, inner)]  # one piece: comments inside keep their place
+            return [
+                self.expr(c[0], tight),
+                self.seq(n, "[", "]", piece, comma=False, breakable=False),
+            ]
         if d == "call":
             return [str(c[0]), self.seq(n, "(", ")", self.items(c[1:-1]))]
         if d == "list":
