@@ -52,6 +52,22 @@ POINTS = {
         {"depth": 1.1, "size": 64},
         {"width": 1.1, "depth": 1.2, "size": 64, "drop": 0.3},
     ],
+    # V2 M and L at a small size, as documented
+    "efficientnet_v2": [
+        {},
+        {"variant": 1, "size": 64, "drop": 0.3},
+        {"variant": 2, "size": 64, "drop": 0.4},
+        {"size": 64, "classes": 10},
+        {"size": 96, "sd": 0.0},
+    ],
+    # S and B at a small size
+    "convnext": [
+        {"size": 64},
+        {"depths": [3, 3, 27, 3], "sd": 0.4, "size": 32},
+        {"dims": [128, 256, 512, 1024], "depths": [1, 1, 3, 1], "size": 32},
+        {"size": 32, "classes": 10},
+        {"size": 64, "sd": 0.0, "scale": 0.5},
+    ],
     "group_conv": [{}, {"g": 1}, {"g": 2}, {"g": 8}, {"g": 16}],
     "igc": [{}, {"M": 4, "L": 4}, {"M": 1, "L": 16}, {"M": 8, "L": 2}, {"M": 2, "L": 4}],
     "igc_cifar": [{}, {"n": 1}, {"M": 4, "L": 8}, {"n": 2, "classes": 100}, {"L": 12}],
