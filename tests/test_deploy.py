@@ -15,7 +15,7 @@ import specgen
 from specgen import ir
 from specgen.passes.cost import walk
 from specgen.passes.fold import folded_paths
-from specgen.targets.deploy import fold_torch
+from specgen.targets.deploy import fold_torch, needs_torch
 
 torch = pytest.importorskip("torch")
 
@@ -42,17 +42,25 @@ def test_deploy_form_is_exact(name):
     state = fold_torch(net.ir, eager.state_dict())
     deploy.load_state_dict(state)  # strict: the same names, less the folded BatchNorms
     # counts: the compiler's, PyTorch's, and eager less BN weights plus the new biases
-    modules = dict(eager.named_modules())
-    removed = sum(2 * modules[bn].num_features for _, bn in folded_paths(net.ir))
-    added = sum(modules[c].out_channels if isinstance(modules[c], torch.nn.Conv2d)
-                else modules[c].out_features
-                for c, _ in folded_paths(net.ir) if modules[c].bias is None)  # fmt: skip
+    # a BatchNorm takes 2·C params with it and gives a conv without one a bias; a layer
+    # scale takes its C factors
+    layers = dict(walk(net.ir.body))
+    removed = sum(
+        (2 if type(layers[bn]) is ir.BatchNorm else 1) * layers[bn].out_shape.c
+        for _, bn in folded_paths(net.ir)
+    )
+    added = sum(
+        layers[c].out_shape.c
+        for c, bn in folded_paths(net.ir)
+        if not layers[c].bias and type(layers[bn]) is ir.BatchNorm
+    )
     torch_count = sum(p.numel() for p in deploy.parameters())
     assert deploy_net.cost.params == torch_count == net.cost.params - removed + added
     assert deploy_net.cost.macs == net.cost.macs
     left = [m for m in deploy.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    if "igc" not in name:  # a BatchNorm after igc's permutation is not folded
-        assert not left
+    assert not left  # (a BatchNorm after igc folds into its secondary conv)
+    if needs_torch(net.ir):  # layer scales and igc's BatchNorms: fuse() folds BNs in place
+        return
     # fuse() on the generated module folds in place to the same weights, bit for bit
     fused = copy.deepcopy(eager).train()
     assert fused.fuse() is fused and not fused.training
