@@ -260,3 +260,24 @@ def test_layerscale_and_grn_need_a_map():
     for layer in ("layerscale 0.1", "grn"):
         with pytest.raises(specgen.SpecError, match="needs a C×H×W map"):
             specgen.compile(f"network n\ninput 8x4x4\nlayers:\n    gap\n    fc 4\n    {layer}\n")
+
+
+def test_a_rep_branch_that_adds_nothing_is_left_out():
+    """`if stride == 1: bn` in a `rep:`: at stride 2 no identity branch (in `add:` an empty
+    branch is the identity, which would not even fit here); the family code leaves such a
+    spec to the per-point code, which gives the same network."""
+    spec = """network n(s=2)
+input 8x8x8
+block b(s):
+    rep:
+        if s == 1:
+            bn
+        conv 3x3 stride=s bn
+layers:
+    b(s)
+"""
+    down = specgen.compile(spec)
+    assert down.output_shape.h == 4 and down.cost.params == 8 * 8 * 9 + 16
+    assert specgen.compile(spec, {"s": 1}).cost.params == 8 * 8 * 9 + 16 + 16
+    model = down.to_torch()
+    assert sum(p.numel() for p in model.parameters()) == down.cost.params

@@ -108,11 +108,13 @@ class Composites(State):
             if isinstance(s, S.Compound) and s.head.name == "branch":
                 for arg in s.head.args:
                     self.error("branch takes no arguments", arg.span, code="unknown-argument")
-                branches.append(
-                    (namer.composite("branch"), self.body(s.body, env, part, s.span, namer))
-                )
+                seq = self.body(s.body, env, part, s.span, namer)
+                if kind != "rep" or seq.children:
+                    branches.append((namer.composite("branch"), seq))
                 continue
             seq = self.body((s,), env, part, s.span, namer)
+            if kind == "rep" and not seq.children:
+                continue  # an `if` that adds nothing: no branch (in `add:`, the identity)
             if len(seq.children) == 1:
                 branches.append(seq.children[0])
             else:

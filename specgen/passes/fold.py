@@ -21,6 +21,7 @@ from ..layers import reparam
 from .constraints import layer_count
 
 _WEIGHTED = (ir.Conv, ir.Linear, ir.PointLinear, ir.IGC)
+_EAGER = (ir.Conv, ir.Linear)  # what the generated modules' fold_batchnorms folds in place
 
 
 def foldable(prev: ir.Node, node: ir.Node) -> bool:
@@ -48,9 +49,6 @@ def pairs(seq: ir.Seq, eager: bool = False) -> list[tuple[str, str]]:
         if foldable(kids[i][1], kids[i + 1][1])
         and (not eager or (type(kids[i + 1][1]) is ir.BatchNorm and type(kids[i][1]) in _EAGER))
     ]
-
-
-_EAGER = (ir.Conv, ir.Linear)
 
 
 def _seq(seq: ir.Seq, memo: dict[int, ir.Node]) -> ir.Seq:

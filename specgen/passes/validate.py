@@ -167,7 +167,7 @@ class _Validator:
             for name, b in node.branches[1:]:
                 if b.out_shape != first:
                     report(
-                        f"add branches differ: {node.branches[0][0]} gives {first}, {name} gives {b.out_shape}",
+                        f"{node.op} branches differ: {node.branches[0][0]} gives {first}, {name} gives {b.out_shape}",
                         head.name_span,
                         chain,
                         None,

@@ -406,3 +406,10 @@ class BodyWriter:
 # activation may overwrite (the layer kinds' `spatial` and `fresh`)
 SPATIAL = frozenset(kind.node for kind in LAYER_KINDS if kind.spatial)
 FRESH = tuple(kind.node for kind in LAYER_KINDS if kind.fresh)
+
+
+def nhwc(shape: ir.Shape) -> str:
+    """`HxWxC`, or `C` for an (N, C) tensor (after fc or flatten)."""
+    if shape.flat:
+        return num(shape.c)
+    return f"{num(shape.h)}x{num(shape.w)}x{num(shape.c)}"

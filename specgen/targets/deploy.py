@@ -58,6 +58,8 @@ def _merge_torch(torch: Any, state: dict, prefix: str, node: ir.Add) -> tuple[An
     out, per_group = conv.out, node.in_shape.c // conv.groups
     kh, kw = conv.kernel
     weight = bias = None
+    first = next(b.conv_name for b in reparam.branches(node) if b.conv is not None)
+    like = state[f"{prefix}{first}.weight"]  # the identity's kernel: its dtype and device
     for branch in reparam.branches(node):
         if branch.conv is not None:
             key = f"{prefix}{branch.conv_name}"
@@ -66,11 +68,11 @@ def _merge_torch(torch: Any, state: dict, prefix: str, node: ir.Add) -> tuple[An
             ph, pw = (kh - w.shape[2]) // 2, (kw - w.shape[3]) // 2
             w = torch.nn.functional.pad(w, (pw, pw, ph, ph))
         else:  # the identity: a 1 at the centre of each channel's own slot in its group
-            w = torch.zeros(out, per_group, kh, kw)
-            channels = torch.arange(out)
+            w = torch.zeros(out, per_group, kh, kw, dtype=like.dtype, device=like.device)
+            channels = torch.arange(out, device=like.device)
             w[channels, channels % per_group, kh // 2, kw // 2] = 1.0
             b = None
-        b = torch.zeros(out, dtype=w.dtype) if b is None else b
+        b = torch.zeros(out, dtype=w.dtype, device=w.device) if b is None else b
         if branch.bn is not None:
             key, eps = f"{prefix}{branch.bn_name}", branch.bn.eps
             scale = state.pop(f"{key}.weight") / torch.sqrt(state.pop(f"{key}.running_var") + eps)

@@ -36,12 +36,13 @@ from .common import (
     instance_key,
     instance_names,
     layout,
+    nhwc,
     num,
     render,
     run_source,
 )
 from .family import python_value
-from .keras3_layers import LayerWriter, nhwc
+from .keras3_layers import LayerWriter
 from .keras3_layers import keras_name as keras_name  # deploy, transfer, verify import it here
 
 # module-level names of keras.py.j2 (and of its former helper layers, kept reserved so that

@@ -247,6 +247,7 @@ class _ForwardWriter(BodyWriter):
 
     def layer(self, name: str, node: ir.Node, arg: str, out: str, rank: int, owned: bool) -> int:
         t = type(node)
+        bare = t is ir.LayerScale and name.isidentifier()
         if t is ir.Linear and rank == 4:
             arg = f"torch.flatten({arg}, 1)"
         if t is ir.Block:
@@ -254,8 +255,7 @@ class _ForwardWriter(BodyWriter):
             ctor, new_rank = f"{sub.name}()", sub.out_rank
         elif t is ir.SepConv:
             ctor, new_rank = self.gen.sequential(node), 4
-        elif t is ir.LayerScale and name.isidentifier():
-            # a bare parameter of the class, as torchvision's ConvNeXt holds `layer_scale`
+        elif bare:  # a bare parameter of the class, as torchvision's ConvNeXt holds `layer_scale`
             c, init = num(node.in_shape.c), num(node.init)
             ctor, new_rank = f"nn.Parameter(torch.full(({c}, 1, 1), {init}))", rank
         else:
@@ -266,7 +266,7 @@ class _ForwardWriter(BodyWriter):
             raise AssertionError(f"attribute name `{name}` is not free")
         for line in self.modules.register(name, ctor):
             self.cls.init.extend(layout(line, DEPTH, wrap=self.wrap))
-        if ctor.startswith("nn.Parameter("):
+        if bare:
             self.add(f"{out} = {arg} * {self.modules.ref(name)}", _shape(node.out_shape, rank))
             return rank
         call = f"{self.modules.ref(name)}({padded(node, arg)})"

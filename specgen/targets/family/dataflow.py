@@ -11,7 +11,7 @@ from ...layers import BY_OP
 from .code import ACTIVATIONS, SPATIAL, Flow, stable
 from .layers import Made
 from .pyexpr import Untranslatable
-from .syntax import reads_in
+from .syntax import conditional, reads_in
 
 # layers whose backward needs their input only: their output may be added to in place
 _OUTPUT_UNSAVED = frozenset({"conv", "pwconv", "dwconv", "gdc", "fc", "bn", "add"})
@@ -149,6 +149,8 @@ class Dataflow:
     def merge(self, stmt: S.Compound, flow: Flow) -> Flow:
         kind = stmt.head.name
         branches = [s for s in stmt.body if type(s) is not S.Let]
+        if kind == "rep" and any(conditional(b) for b in branches):
+            raise Untranslatable("a `rep:` branch under an `if` (left out where it adds nothing)")
         start = self.channels
         sources = [flow.var] * len(branches)
         sizes: list[str] = [start] * len(branches)

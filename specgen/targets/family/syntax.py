@@ -24,6 +24,18 @@ def is_sequential(stmts: tuple[S.Stmt, ...]) -> bool:
     return True
 
 
+def conditional(stmt: S.Stmt) -> bool:
+    """Whether a branch of a composite holds an `if` (at its own level or in `branch:`):
+    a `rep:` leaves out a branch that adds nothing, which the family code cannot tell."""
+    if type(stmt) is S.If:
+        return True
+    return (
+        type(stmt) is S.Compound
+        and stmt.head.name == "branch"
+        and any(type(s) is S.If for s in stmt.body)
+    )
+
+
 def _scales(head: S.Head) -> bool:
     """Whether a line has a `layerscale`: a bare parameter of its class, which a forward
     multiplies by (an nn.Sequential cannot apply one)."""

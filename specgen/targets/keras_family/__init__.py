@@ -21,12 +21,11 @@ from typing import Any
 
 from ...language import syntax as S
 from ...names import NameTable
-from ..common import grouped, render
+from ..common import grouped, nhwc, render
 from ..family import FamilyCache, FamilyGenerator, once_per_program
 from ..family.code import Flow
 from ..family.pyexpr import NeedsSize, Untranslatable
 from ..family.syntax import reads_in
-from ..keras3_layers import nhwc
 from .naming import RuntimeCount, RuntimePaths
 from .writer import KerasBody
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from ...language import syntax as S
 from ..family.code import Flow
 from ..family.pyexpr import Untranslatable
+from ..family.syntax import conditional
 
 
 class Composites:
@@ -57,6 +58,8 @@ class Composites:
     def merge(self, stmt: S.Compound, flow: Flow) -> Flow:
         kind = stmt.head.name
         branches = [s for s in stmt.body if type(s) is not S.Let]
+        if kind == "rep" and any(conditional(b) for b in branches):
+            raise Untranslatable("a `rep:` branch under an `if` (left out where it adds nothing)")
         sources = [flow.var] * len(branches)
         mark = len(self.code.lines)
         level = self.code.level
