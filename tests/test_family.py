@@ -68,6 +68,27 @@ POINTS = {
         {"size": 32, "classes": 10},
         {"size": 64, "sd": 0.0, "scale": 0.5},
     ],
+    # A1, B0 and MobileOne S1, S4 at a small size, as documented
+    "repvgg": [
+        {"size": 64},
+        {"widths": [1, 1, 1, 2.5], "stem": 64, "size": 64},
+        {"depths": [4, 6, 16, 1], "widths": [1, 1, 1, 2.5], "stem": 64, "size": 32},
+        {"size": 32, "classes": 10},
+        {"depths": [1, 1, 1, 1], "size": 32},
+    ],
+    "mobileone": [
+        {"size": 64},
+        {"widths": [1.5, 1.5, 2, 2.5], "stem": 64, "branches": 1, "size": 64},
+        {
+            "widths": [3, 3.5, 3.5, 4],
+            "stem": 64,
+            "branches": 1,
+            "se_blocks": [0, 0, 5, 1],
+            "size": 32,
+        },
+        {"size": 32, "classes": 10},
+        {"depths": [1, 2, 2, 1], "size": 32},
+    ],
     "group_conv": [{}, {"g": 1}, {"g": 2}, {"g": 8}, {"g": 16}],
     "igc": [{}, {"M": 4, "L": 4}, {"M": 1, "L": 16}, {"M": 8, "L": 2}, {"M": 2, "L": 4}],
     "igc_cifar": [{}, {"n": 1}, {"M": 4, "L": 8}, {"n": 2, "classes": 100}, {"L": 12}],
