@@ -406,3 +406,39 @@ def test_a_channels_line_in_one_branch_is_not_overwritten_by_the_next():
     assert prune_channels(lines, keep_last=False) == lines
     overwritten = [(0, "channels = a"), (0, "channels = b"), (0, "y = channels")]
     assert prune_channels(overwritten, keep_last=False) == overwritten[1:]
+
+
+def test_torchscript_compiles_only_the_branch_taken_of_three():
+    """An `if`/`elif`/`else` whose branches make different modules: each branch is a
+    boolean constant, so TorchScript compiles the one taken (it does not fold `flag == 1`,
+    and the modules of the others do not exist)."""
+    spec = """network j(n=3)
+input 8x8x8
+block b(k):
+    if k == 0:
+        add:
+            bn as "a"
+            identity as "i"
+    elif k == 1:
+        add:
+            conv 1x1 as "c"
+            identity as "i"
+    else:
+        relu as "r"
+layers:
+    for k in range(n):
+        b(k)
+"""
+    net = specgen.compile(spec)
+    assert "__constants__ = [" in net.emit("torch")  # the family code
+    model = net.to_torch().eval()
+    scripted = torch.jit.script(model)
+    x = torch.randn(2, 8, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(scripted(x), model(x))
+    assert [type(m).__name__ for m in model.children()] == ["B", "B", "B"]
+    assert [sorted(dict(m.named_children())) for m in model.children()] == [
+        ["a", "i"],
+        ["c", "i"],
+        ["r"],
+    ]

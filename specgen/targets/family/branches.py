@@ -32,26 +32,28 @@ class Branches:
         start, tree = self.namer.copy(), copy.deepcopy(self.tree)
         outcomes, flows, trees, unchanged = [], [], [], []
         tests = [test for test, _ in stmt.branches]
-        flag = None
+        flags: list[str] = []  # one boolean per tested branch
         if self.forward:  # the forward takes the branch the constructor took: it is kept
-            flag = self.attribute(flag_name(stmt))
-            self.constants.append(flag)  # TorchScript then compiles the branch taken only
+            base = flag_name(stmt)
+            tested = [t for t in tests if t is not None]
+            for i, test in enumerate(tested):
+                flags.append(self.attribute(base if len(tested) == 1 else f"{base}_{i}"))
+                # a boolean constant: TorchScript then compiles the branch taken only (it
+                # does not fold `self.flag == 1`, so every branch is a flag of its own)
+                self.constants.append(flags[-1])
+                taken = self.py(test)
+                if i:  # and no branch before it
+                    before = " or ".join(f"self.{f}" for f in flags[:-1])
+                    before = f"({before})" if i > 1 else before
+                    loose = any(w in f" {taken} " for w in (" or ", " if ", " lambda "))
+                    taken = f"not {before} and " + (f"({taken})" if loose else taken)
+                self.init.add(f"self.{flags[-1]} = {taken}")
             if flow.var != flow.out:  # every branch then works on `out`
                 self.fwd.add(f"{flow.out} = {flow.var}")
                 flow = replace(flow, var=flow.out)
-            if len(tests) <= 2 and (len(tests) == 1 or tests[1] is None):
-                self.init.add(f"self.{flag} = {self.py(tests[0])}")
-            else:
-                chain = " else ".join(
-                    f"{i} if {self.py(t)}" for i, t in enumerate(tests) if t is not None
-                )
-                self.init.add(f"self.{flag} = {chain} else {len(tests) - 1}")
 
         def cond(i: int, written: str) -> str:
-            if flag is None:
-                return written
-            two = len(tests) <= 2 and (len(tests) == 1 or tests[1] is None)
-            return f"self.{flag}" if two else f"self.{flag} == {i}"
+            return f"self.{flags[i]}" if i < len(flags) else written
 
         def branch(i: int, stmts: tuple[S.Stmt, ...]) -> None:
             self.namer, self.tree, self.channels = start.copy(), copy.deepcopy(tree), channels
