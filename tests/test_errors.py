@@ -249,7 +249,7 @@ CASES = [
     case("fc-on-a-map", H + "    fc 10\n",
          "fc-spatial", 4, 5, "fc needs a 1x1 map but gets 16x8x8", "add `gap`"),
     case("branch-outside", H + "    branch:\n        relu\n",
-         "misplaced", 4, 5, "`branch:` belongs directly inside add, concat or split"),
+         "misplaced", 4, 5, "`branch:` belongs directly inside add, rep, concat or split"),
     case("shortcut-outside", H + "    shortcut:\n        relu\n",
          "misplaced", 4, 5, "`shortcut:` belongs directly inside residual"),
     case("two-shortcuts",

@@ -361,6 +361,9 @@ REPEATS = {
     # names (down1.conv1, unit1.conv1): a block of their own would add a level to the paths
     "shufflenet_v1",
     "shufflenet_search",
+    # each block form spelt out with its own branches (1 or 4 copies, identity or not), so
+    # that the family code writes it: branches from a `for` would take the per-point code
+    "mobileone",
 }
 
 

@@ -200,6 +200,8 @@ KERAS_REPEATS = {
     "resnet",  # `basic` and `bottleneck` each project their shortcut (1x1 conv, bn)
     "igc_cifar",  # `down` and `unit` both write `igc 3x3 ... bn relu` then `igc 3x3 ... bn`
     "separable",  # a sepconv, then the same thing written out, to compare them
+    "mobileone",  # each block form spelt out with its branches (see test_family.REPEATS)
+    "repvgg",  # the block with and without its identity branch, each written out
 }
 
 

@@ -281,3 +281,55 @@ layers:
     assert specgen.compile(spec, {"s": 1}).cost.params == 8 * 8 * 9 + 16 + 16
     model = down.to_torch()
     assert sum(p.numel() for p in model.parameters()) == down.cost.params
+
+
+def test_for_and_if_write_branches_with_branch_lines():
+    """MobileOne's k over-parameterised copies: a `for` of `branch:` lines writes one branch
+    per iteration (its paths from the loop variable), an `if` writes its branches or none;
+    the family code leaves this to the per-point code, which the deploy form merges."""
+    spec = """network fb(n=4, s=1)
+input 8x8x8
+layers:
+    rep:
+        if s == 1:
+            bn as "identity"
+        for i in range(n):
+            let k = 3
+            branch:
+                conv k stride=s as "conv_kxk.{i}.conv"
+                bn as "conv_kxk.{i}.bn"
+        branch:
+            conv 1x1 stride=s as "conv_scale.conv"
+            bn as "conv_scale.bn"
+    relu
+"""
+    for n, s, branches in ((4, 1, 6), (1, 1, 3), (2, 2, 3)):
+        net = specgen.compile(spec, {"n": n, "s": s})
+        rep = net.ir.body.children[0][1]
+        assert len(rep.branches) == branches
+        assert net.cost.params == n * (8 * 8 * 9 + 16) + (8 * 8 + 16) + (16 if s == 1 else 0)
+    model = specgen.compile(spec).to_torch()
+    keys = [k for k in model.state_dict() if k.endswith(".weight") or k == "identity.weight"]
+    assert keys == ["identity.weight"] + [
+        f"conv_kxk.{i}.{part}.weight" for i in range(4) for part in ("conv", "bn")
+    ] + ["conv_scale.conv.weight", "conv_scale.bn.weight"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "    split:\n        for i in range(2):\n            branch:\n                relu\n",
+            "works in add, rep and concat",
+        ),
+        (
+            "    add:\n        for i in range(2):\n            relu\n            branch:\n"
+            "                relu\n",
+            "holds `branch:` lines only",
+        ),
+    ],
+)
+def test_branches_of_a_for_are_located_mistakes(body, message):
+    with pytest.raises(specgen.SpecError, match=message) as info:
+        specgen.compile("network n\ninput 8x8x8\nlayers:\n" + body)
+    assert info.value.diagnostics[0].span.line in (5, 6)

@@ -96,6 +96,18 @@ class Composites(State):
         branches: list[ir.Named] = []
         i = 0
         for s in stmt.body:
+            if type(s) in (S.For, S.If) and S.holds_branch(s):
+                if kind == "split":
+                    self.error(
+                        "a `split:` has one branch per statement; `branch:` under `for` or "
+                        "`if` works in add, rep and concat",
+                        s.span,
+                        code="misplaced",
+                    )
+                    raise Abort
+                self.branches_of(s, env, shape, namer, kind, branches)
+                i += 1
+                continue
             if isinstance(s, S.Let):
                 self.error(
                     f"`let` cannot stand directly in {kind}; put it inside a `branch:`",
@@ -135,6 +147,57 @@ class Composites(State):
         if kind == "concat":
             return ir.Concat(head, shape, total, tuple(branches))
         return ir.Split(head, shape, total, tuple(sizes), tuple(branches))
+
+    def branches_of(
+        self,
+        stmt: S.For | S.If,
+        env: dict[str, Value],
+        shape: ir.Shape,
+        namer: Namer,
+        kind: str,
+        out: list[ir.Named],
+    ) -> None:
+        """The branches a `for` or `if` inside add/rep/concat writes with `branch:`, one per
+        iteration (its `let`s in scope); an `if` taking no branch writes none."""
+        env = dict(env)
+        if type(stmt) is S.For:
+            for _ in self.iterations(stmt, env):
+                self.branch_statements(stmt.body, dict(env), shape, namer, kind, out)
+            return
+        for test, body in stmt.branches:
+            if test is None or self.truth(test, env):
+                self.branch_statements(body, env, shape, namer, kind, out)
+                return
+
+    def branch_statements(
+        self,
+        stmts: tuple[S.Stmt, ...],
+        env: dict[str, Value],
+        shape: ir.Shape,
+        namer: Namer,
+        kind: str,
+        out: list[ir.Named],
+    ) -> None:
+        for s in stmts:
+            if type(s) is S.Let:
+                env[s.name] = self.eval(s.value, env)
+            elif type(s) is S.Assert:
+                self.check_assert(s, env)
+            elif type(s) in (S.For, S.If):
+                self.branches_of(s, env, shape, namer, kind, out)
+            elif isinstance(s, S.Compound) and s.head.name == "branch":
+                for arg in s.head.args:
+                    self.error("branch takes no arguments", arg.span, code="unknown-argument")
+                seq = self.body(s.body, env, shape, s.span, namer)
+                if kind != "rep" or seq.children:
+                    out.append((namer.composite("branch"), seq))
+            else:
+                self.error(
+                    f"a `for` or `if` that writes {kind} branches holds `branch:` lines only "
+                    "(and `let`, `assert`)",
+                    s.span,
+                    code="misplaced",
+                )
 
     def residual_parts(
         self, stmt: S.Compound

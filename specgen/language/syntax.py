@@ -325,3 +325,19 @@ class Program:
     imports: tuple[Import, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     objectives: tuple[Objective, ...] = ()
+
+
+def holds_branch(stmt: Stmt) -> bool:
+    """Whether a `for` or `if` writes `branch:` lines (directly or in a nested `for`/`if`):
+    inside add/rep/concat it writes several branches, not one."""
+    if type(stmt) is For:
+        bodies: list[tuple[Stmt, ...]] = [stmt.body]
+    elif type(stmt) is If:
+        bodies = [body for _, body in stmt.branches]
+    else:
+        return False
+    return any(
+        (type(s) is Compound and s.head.name == "branch") or holds_branch(s)
+        for body in bodies
+        for s in body
+    )

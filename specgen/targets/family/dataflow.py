@@ -149,6 +149,8 @@ class Dataflow:
     def merge(self, stmt: S.Compound, flow: Flow) -> Flow:
         kind = stmt.head.name
         branches = [s for s in stmt.body if type(s) is not S.Let]
+        if any(S.holds_branch(b) for b in branches):
+            raise Untranslatable("branches written by a `for` or `if`")
         if kind == "rep" and any(conditional(b) for b in branches):
             raise Untranslatable("a `rep:` branch under an `if` (left out where it adds nothing)")
         start = self.channels
