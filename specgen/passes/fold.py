@@ -8,8 +8,9 @@ In eval mode a BatchNorm is an affine map per channel, y = (x - mean) / sqrt(var
 deployment code does by hand (ultralytics' `fuse()`, RepVGG).  `fold` is a pure IR pass: the
 folded network keeps every other layer and every name, so its state_dict is the eager one's
 without the BatchNorm entries and with a bias on each folded conv (`specgen cost --deploy`,
-`specgen build --deploy`).  A BatchNorm that follows anything else (an `igc`, a residual sum,
-an activation) stays.  Part of the core: no framework import.
+`specgen build --deploy`).  A BatchNorm after an `igc` folds into its secondary conv (through
+the final permutation, `targets.deploy`); one after a residual sum or an activation stays.
+Part of the core: no framework import.
 """
 
 from __future__ import annotations

@@ -271,7 +271,11 @@ class Builder:
         if t is ir.Add:
             merge = self.node(
                 quoted("+"),
-                f"sum: {node.out_shape}",
+                (
+                    f"rep (one conv when deployed): {node.out_shape}"
+                    if node.rep
+                    else f"sum: {node.out_shape}"
+                ),
                 shape="circle",
                 width="0.3",
                 fixedsize="true",
