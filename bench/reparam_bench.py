@@ -36,6 +36,7 @@ import specgen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import torchvision_import as tv_import  # noqa: E402
+from torchvision_bench import randomize_batchnorms  # noqa: E402 - this folder's
 
 # name: (example, params, timm model)
 NETWORKS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -53,18 +54,6 @@ def import_timm() -> Any:
     except ImportError:
         sys.exit("timm is not installed: pip install --no-deps timm huggingface_hub safetensors")
     return timm, reparameterize_model
-
-
-def randomize_batchnorms(model: nn.Module, seed: int = 0) -> None:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                n = m.num_features
-                m.weight.copy_(0.5 + torch.rand(n, generator=gen))
-                m.bias.copy_(0.2 * torch.randn(n, generator=gen))
-                m.running_mean.copy_(0.2 * torch.randn(n, generator=gen))
-                m.running_var.copy_(0.5 + torch.rand(n, generator=gen))
 
 
 def build(name: str) -> tuple[nn.Module, nn.Module, float, dict[str, int]]:

@@ -105,7 +105,7 @@ class Composites(State):
                         code="misplaced",
                     )
                     raise Abort
-                self.branches_of(s, env, shape, namer, kind, branches)
+                self.branches_of((s,), dict(env), shape, namer, kind, branches)
                 i += 1
                 continue
             if isinstance(s, S.Let):
@@ -150,27 +150,6 @@ class Composites(State):
 
     def branches_of(
         self,
-        stmt: S.For | S.If,
-        env: dict[str, Value],
-        shape: ir.Shape,
-        namer: Namer,
-        kind: str,
-        out: list[ir.Named],
-    ) -> None:
-        """The branches a `for` or `if` inside add/rep/concat writes with `branch:`, one per
-        iteration (its `let`s in scope); an `if` taking no branch writes none."""
-        env = dict(env)
-        if type(stmt) is S.For:
-            for _ in self.iterations(stmt, env):
-                self.branch_statements(stmt.body, dict(env), shape, namer, kind, out)
-            return
-        for test, body in stmt.branches:
-            if test is None or self.truth(test, env):
-                self.branch_statements(body, env, shape, namer, kind, out)
-                return
-
-    def branch_statements(
-        self,
         stmts: tuple[S.Stmt, ...],
         env: dict[str, Value],
         shape: ir.Shape,
@@ -178,14 +157,25 @@ class Composites(State):
         kind: str,
         out: list[ir.Named],
     ) -> None:
+        """The branches that `for` and `if` statements inside add/rep/concat write with
+        `branch:` lines: one per iteration, none from an `if` whose tests all fail; their
+        `let`s and loop variables are in scope."""
         for s in stmts:
-            if type(s) is S.Let:
+            t = type(s)
+            if t is S.Let:
                 env[s.name] = self.eval(s.value, env)
-            elif type(s) is S.Assert:
+            elif t is S.Assert:
                 self.check_assert(s, env)
-            elif type(s) in (S.For, S.If):
-                self.branches_of(s, env, shape, namer, kind, out)
-            elif isinstance(s, S.Compound) and s.head.name == "branch":
+            elif t is S.For:
+                local = dict(env)
+                for _ in self.iterations(s, local):
+                    self.branches_of(s.body, dict(local), shape, namer, kind, out)
+            elif t is S.If:
+                for test, body in s.branches:
+                    if test is None or self.truth(test, env):
+                        self.branches_of(body, dict(env), shape, namer, kind, out)
+                        break
+            elif t is S.Compound and s.head.name == "branch":
                 for arg in s.head.args:
                     self.error("branch takes no arguments", arg.span, code="unknown-argument")
                 seq = self.body(s.body, env, shape, s.span, namer)
