@@ -32,7 +32,7 @@ from specgen.language.words import COMPOSITES
 from specgen.layers import OPS
 
 SEEDS = range(2000)  # programs 0..1999 of the generator
-TIME_LIMIT = 2.0  # CPU seconds for one compile (CPU time: other load on the machine is not ours)
+TIME_LIMIT = 2.0  # CPU seconds of the compiling thread (other load on the machine is not ours)
 
 
 @pytest.fixture(autouse=True, scope="module")
