@@ -25,6 +25,7 @@ __all__ = [
     "Space",
     "SpecError",
     "compile",
+    "latency_model",
     "load_checkpoint",
     "space",
     "__version__",
@@ -39,6 +40,7 @@ _LAZY = {
     "space": ".tools.search",
     "Space": ".tools.search",
     "load_checkpoint": ".targets.checkpoints",
+    "latency_model": ".tools.profile",
 }
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers see True
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from .compiler import Network, compile
     from .errors import Diagnostic, SpecError
     from .targets.checkpoints import load_checkpoint
+    from .tools.profile import latency_model
     from .tools.search import Space, space
 
 

@@ -90,6 +90,20 @@ class Network:
         self.constraints: tuple[constraints.ConstraintResult, ...] = ()  # set by compile
         self.input_given: tuple[int, int, int] | None = None  # compile(input=...), if any
         self.objectives: tuple[constraints.ObjectiveResult, ...] = ()  # the spec's, set by compile
+        self.latency_model: Any = None  # compile(latency=...): a passes.latency.LatencyModel
+
+    @functools.cached_property
+    def latency_ms(self) -> float | None:
+        """Predicted milliseconds of one forward from the latency table given to `compile`
+        (None without one); raises `passes.latency.MissingConfigs` for units it lacks."""
+        model = self.latency_model
+        return None if model is None else model.total(self.ir)
+
+    def latency(self) -> Any:
+        """The per-layer prediction (`passes.latency.Prediction`) of the table given to
+        `compile`, for the cost report; None without one."""
+        model = self.latency_model
+        return None if model is None else model.predict(self.ir)
 
     @property
     def feasible(self) -> bool:
@@ -132,7 +146,7 @@ class Network:
 
         folded = Network(fold(self.ir), self.source)
         folded.constraints, folded.input_given = self.constraints, self.input_given
-        folded.objectives = self.objectives
+        folded.objectives, folded.latency_model = self.objectives, self.latency_model
         return folded
 
     def fuse_torch(self, model: Any) -> Any:
@@ -335,16 +349,31 @@ def input_size(value: Sequence[int] | str | None) -> tuple[int, int, int] | None
     return c, h, w
 
 
+def _latency(network: Network, program: S.Program) -> float:
+    """The predicted latency the constraints read; a table lacking some of the network's
+    layer configurations is a mistake of this compile, located at the layers."""
+    from .passes.latency import LatencyError
+
+    try:
+        return network.latency_ms
+    except LatencyError as err:
+        where = program.layers_span
+        raise SpecError([Diagnostic(str(err), where, code="latency")], network.source) from None
+
+
 def compile(  # noqa: A001 - the natural name for the entry point
     spec: str | os.PathLike[str],
     params: Mapping[str, Any] | None = None,
     *,
     filename: str | None = None,
     input: Sequence[int] | str | None = None,  # noqa: A002 - the spec's own word
+    latency: Any = None,
 ) -> Network:
     """Compile a spec (a path, its text, or its UTF-8 bytes) with parameter values overriding
     the defaults; `input` (`(3, 32, 32)` or `"3x32x32"`) replaces the spec's `input` line,
-    and a layer that cannot take it is a located mistake as any other.
+    and a layer that cannot take it is a located mistake as any other.  `latency` (a
+    `passes.latency.LatencyModel`, see `specgen.latency_model`) makes `latency` a cost term
+    of the spec's constraints and objectives, and `Network.latency_ms` its prediction.
 
     Raises `SpecError` with every mistake found in the spec or the values; `TypeError` only
     when the Python types themselves are wrong (`spec` not text, bytes or a path; `params` not
@@ -390,6 +419,7 @@ def compile(  # noqa: A001 - the natural name for the entry point
         raise SpecError(errors, source)
     network = Network(net, source)
     network.input_given = size
+    network.latency_model = latency
     # the totals are needed anyway (a search loop reads them): computed once, here, so that
     # a network whose weights no int64 can count is refused like any other mistake
     cost = network.cost
@@ -400,10 +430,13 @@ def compile(  # noqa: A001 - the natural name for the entry point
         )
         raise SpecError([Diagnostic(message, program.layers_span, code="limit")], source)
     if program.constraints or program.objectives:
+        ms = None if latency is None else _latency(network, program)
         token = BUDGET.set(budget)  # the same budget: one per compile
         try:
-            network.constraints, errors = constraints.evaluate_constraints(net, cost, source.text)
-            network.objectives, more = constraints.evaluate_objectives(net, cost, source.text)
+            network.constraints, errors = constraints.evaluate_constraints(
+                net, cost, source.text, ms
+            )
+            network.objectives, more = constraints.evaluate_objectives(net, cost, source.text, ms)
         finally:
             BUDGET.reset(token)
         if errors or more:

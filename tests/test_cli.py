@@ -136,18 +136,16 @@ def test_cost_table_with_set_g8(cli):
         and "output 1000" in lines[0]
         and "output 1000x" not in lines[0]
     )
-    assert table_total(r.out) == [
-        "total",
-        "3x224x224",
-        "1000",
-        "2,434,768",
-        "138,365,952",
-        "100.0%",
-    ]
+    total = table_total(r.out)
+    assert total[:6] == ["total", "3x224x224", "1000", "2,434,768", "138,365,952", "100.0%"]
+    # the traffic total (hand-computed on small cases in test_latency.py), in MiB
+    traffic = specgen.compile(SHUFFLENET, {"g": 8}).cost.traffic
+    assert total[6:] == [f"{traffic / 2**20:.1f}MiB"]
     assert "FLOPs 276,731,904 (2·MACs)" in r.out  # 2 * 138,365,952
     fc = [line.split() for line in lines if line.startswith("fc1 ")]
-    # 1536*1000 + 1000 params; 1,536,000 / 138,365,952 = 1.11% of the MACs
-    assert fc == [["fc1", "fc", "1536x1x1", "1000", "1,537,000", "1,536,000", "1.1%"]]
+    # 1536*1000 + 1000 params; 1,536,000 / 138,365,952 = 1.11% of the MACs; traffic: the
+    # input, the weights and bias, the output: 4·(1536 + 1,537,000 + 1000) bytes = 5.9 MiB
+    assert fc == [["fc1", "fc", "1536x1x1", "1000", "1,537,000", "1,536,000", "1.1%", "5.9MiB"]]
 
 
 def test_cost_table_default_and_other_sets(cli):
@@ -188,9 +186,11 @@ def test_cost_table_vs_dense_column(cli, tmp_path):
     path = write(tmp_path, "g.conv", HEADER + "    conv 3x3 out=16 group=4\n")
     r = cli("cost", path)
     (row,) = [line.split() for line in r.out.splitlines() if line.startswith("conv1")]
-    # 16*4*9 + 16 bias = 592 params, 576*64 MACs (all of them), 1/4 of the dense weights
+    # 16*4*9 + 16 bias = 592 params, 576*64 MACs (all of them), 1/4 of the dense weights;
+    # traffic 4·(1024 in + 592 + 1024 out) = 10,560 bytes
     assert row == ["conv1", "conv", "3x3", "g4", "16x8x8", "16x8x8", "592", "36,864", "100.0%"] + [
-        "0.2500"
+        "10.3KiB",
+        "0.2500",
     ]
 
 
@@ -216,11 +216,13 @@ MEMORY_KEYS = {
     "activation_bytes",
     "peak_activations",
     "peak_activation_bytes",
+    "traffic_bytes",
 }
 LAYER_KEYS = {"name", "op", "output", "params", "macs", "activations"}
 BLOCK_KEYS = {"name", "op", "output", "params", "macs"}
 # added with the cost tree (docs/cost.md): where a row sits, its input, its share of the MACs
 ROW_KEYS = {"path", "depth", "label", "input", "macs_share"}
+ROW_KEYS |= {"traffic_bytes"}  # added with memory traffic (issue 23)
 OPTIONAL_KEYS = {"dense_ratio", "kernel", "stride", "dilation", "groups", "args"}
 
 
@@ -257,6 +259,8 @@ def check_schema(doc: dict) -> None:
     assert memory["params_bytes"] == 4 * doc["params"]
     assert memory["activation_bytes"] == 4 * memory["activations"]
     assert memory["peak_activation_bytes"] == 4 * memory["peak_activations"]
+    # the layers' traffic, plus the sums and concatenations of composites (never less)
+    assert memory["traffic_bytes"] >= sum(row["traffic_bytes"] for row in doc["layers"])
     assert doc["output"] == doc["layers"][-1]["output"]
 
 
@@ -291,6 +295,7 @@ def test_json_shufflenet_g8(cli):
         "dilation": [1, 1],
         "groups": 1,
         "macs_share": 24 * 3 * 9 * 112 * 112 / 138_365_952,
+        "traffic_bytes": 4 * (3 * 224 * 224 + 24 * 3 * 9 + 24 * 112 * 112),  # in, weights, out
     }
     block_names = [b["name"] for b in doc["blocks"]]
     assert block_names[:2] == ["down1", "unit1"] and len(block_names) == 16

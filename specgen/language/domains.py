@@ -25,7 +25,16 @@ from . import syntax as S
 from .expr import EvalError, evaluate
 
 # the names a `constraint` (and a search objective) may read besides the parameters and lets
-COST_TERMS = ("params", "macs", "flops", "activations", "peak_activations", "layers")
+COST_TERMS = (
+    "params",
+    "macs",
+    "flops",
+    "activations",
+    "peak_activations",
+    "layers",
+    "traffic",
+    "latency",
+)
 DOMAIN_FUNCTIONS = ("choice", "range", "uniform", "loguniform")
 EPS = 1e-9
 

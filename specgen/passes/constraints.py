@@ -46,22 +46,40 @@ def layer_count(node: ir.Node, memo: dict[int, int] | None = None) -> int:
     return memo[key]
 
 
-def cost_terms(net: ir.Network, cost: Any) -> dict[str, int]:
-    return {
+def cost_terms(net: ir.Network, cost: Any, latency: float | None = None) -> dict[str, Any]:
+    """The cost terms constraints and objectives read; `latency` (milliseconds, predicted
+    from a latency table) only when a table is given."""
+    terms = {
         "params": cost.params,
         "macs": cost.macs,
         "flops": cost.flops,
         "activations": cost.activations,
         "peak_activations": cost.peak_activations,
+        "traffic": cost.traffic,
         "layers": layer_count(net.body),
     }
+    if latency is not None:
+        terms["latency"] = latency
+    return terms
 
 
-def scope(net: ir.Network, cost: Any) -> dict[str, Any]:
+def scope(net: ir.Network, cost: Any, latency: float | None = None) -> dict[str, Any]:
     """What constraints and objectives read: parameters, lets, then the cost terms."""
     env = dict(net.scope)
-    env.update(cost_terms(net, cost))
+    env.update(cost_terms(net, cost, latency))
     return env
+
+
+NO_TABLE = (
+    "`latency` is predicted from a latency table: pass one (--latency TABLE, or "
+    "compile(..., latency=...)); `specgen profile SPEC -o TABLE` measures one"
+)
+
+
+def located(e: EvalError) -> Diagnostic:
+    """An evaluation mistake as a diagnostic; `latency` without a table says how to get one."""
+    hint = NO_TABLE if e.code == "unknown-name" and "`latency`" in e.message else e.hint
+    return Diagnostic(e.message, e.span, hint, code=e.code)
 
 
 def violation(test: S.Expr, env: Mapping[str, Any], ok: bool) -> float:
@@ -78,13 +96,13 @@ def violation(test: S.Expr, env: Mapping[str, Any], ok: bool) -> float:
 
 
 def evaluate_constraints(
-    net: ir.Network, cost: Any, source_text: str
+    net: ir.Network, cost: Any, source_text: str, latency: float | None = None
 ) -> tuple[tuple[ConstraintResult, ...], list[Diagnostic]]:
     """Every `constraint` of the spec on this network, or the mistakes in them."""
     constraints = net.program.constraints
     if not constraints:
         return (), []
-    env = scope(net, cost)
+    env = scope(net, cost, latency)
     results, errors = [], []
     lines = source_text.split("\n")
     for c in constraints:
@@ -92,7 +110,7 @@ def evaluate_constraints(
             ok = truth(evaluate(c.test, env))
             amount = violation(c.test, env, ok)
         except EvalError as e:
-            errors.append(Diagnostic(e.message, e.span, e.hint, code=e.code))
+            errors.append(located(e))
             continue
         text = _text(lines, c.span) if c.span.file is None else "constraint"
         results.append(ConstraintResult(text, c.span, ok, amount, c.message))
@@ -116,21 +134,21 @@ class ObjectiveResult:
 
 
 def evaluate_objectives(
-    net: ir.Network, cost: Any, source_text: str
+    net: ir.Network, cost: Any, source_text: str, latency: float | None = None
 ) -> tuple[tuple[ObjectiveResult, ...], list[Diagnostic]]:
     """Every `objective` of the spec on this network, or the mistakes in them (a name that
     is not a cost term, parameter or let; a value that is not a number)."""
     objectives = net.program.objectives
     if not objectives:
         return (), []
-    env = scope(net, cost)
+    env = scope(net, cost, latency)
     lines = source_text.split("\n")
     results, errors = [], []
     for o in objectives:
         try:
             value = evaluate(o.expr, env)
         except EvalError as e:
-            errors.append(Diagnostic(e.message, e.span, e.hint, code=e.code))
+            errors.append(located(e))
             continue
         if not is_number(value):
             message = f"an objective must be a number, not {format_value(value)}"

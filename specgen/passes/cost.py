@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..layers.registry import LAYER_KINDS
+from .traffic import BYTES, own_traffic, traffic_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class LayerCost:
     macs: int
     activations: int
     dense_ratio: float | None  # weights ÷ those of the dense equivalent (group/dw/igc/gdc)
+    traffic: int = 0  # bytes read and written (passes.traffic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,11 @@ class Cost:
         return 2 * self.macs
 
     @functools.cached_property
+    def traffic(self) -> int:
+        """Bytes every layer reads and writes (inputs, outputs, weights; `passes.traffic`)."""
+        return traffic_bytes(self._net.body)
+
+    @functools.cached_property
     def layers(self) -> list[LayerCost]:
         """One row per layer, named by its path (`unit1.conv1`)."""
         rows: list[LayerCost] = []
@@ -133,6 +140,7 @@ class Cost:
                         macs,
                         node.out_shape.numel,
                         dense_ratio(node),
+                        BYTES * sum(own_traffic(node)),
                     )
                 )
         return rows

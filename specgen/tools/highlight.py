@@ -63,7 +63,9 @@ FUNCTIONS = (
 
 # what a `constraint` or `objective` line may read besides parameters and lets
 # (specgen.language.domains.COST_TERMS)
-COST_TERMS = ("params", "macs", "flops", "activations", "peak_activations", "layers")
+COST_TERMS = (
+    "params", "macs", "flops", "activations", "peak_activations", "layers", "traffic", "latency",
+)  # fmt: skip
 
 _NAME = r"[A-Za-z_][A-Za-z_0-9]*"
 _END = r"(?![A-Za-z_0-9])"  # ASCII, as the grammar's NAME (Python's `\b` is Unicode-aware)

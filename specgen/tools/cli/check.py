@@ -4,10 +4,19 @@ file or several."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...errors import printable
-from .common import _compile, _complain, _each_file, _files, _print, _stdout
+from .common import (
+    _compile,
+    _complain,
+    _each_file,
+    _files,
+    _print,
+    _stdout,
+    _Usage,
+    save_measured,
+)
 
 if TYPE_CHECKING:
     from ...compiler import Network
@@ -15,6 +24,7 @@ if TYPE_CHECKING:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     code, results = _each_file(args, lambda file: _check_one(args, file))
+    save_measured(args)
     several = len(_files(args)) > 1
     for file, text in results:
         # a constraint's text and a file name come from outside: shown escaped
@@ -41,6 +51,8 @@ def _check_one(args: argparse.Namespace, file: str) -> str:
         text += f"\nconstraint `{c.text}`: {state} at this point"
     for o in net.objectives:
         text += f"\nobjective: {o.direction} `{o.text}` ({_number(o.value)} at this point)"
+    if getattr(net, "latency_model", None) is not None:
+        text += f"\nlatency: {_latency(net).total_ms:.3f} ms predicted"
     return text
 
 
@@ -55,15 +67,28 @@ def _cmd_cost(args: argparse.Namespace) -> int:
         _constraint_warnings(net, file)
         if args.deploy:
             net = net.deploy()
+        latency = _latency(net)
         # colour is decided for the stream the table goes to (plain text when piped)
-        return render(net, args.format, depth=depth, color=args.color, stream=out)
+        return render(net, args.format, depth=depth, color=args.color, stream=out, latency=latency)
 
     code, parts = _each_file(args, report)
+    save_measured(args)
     if len(_files(args)) == 1:
         _print(parts[0][1])
     elif parts:
         _print(_several(parts, args.format))
     return code
+
+
+def _latency(net: Network) -> Any:
+    """The per-layer prediction of --latency's table (None without one); a configuration it
+    lacks is a usage error that names it."""
+    from ...passes.latency import LatencyError
+
+    try:
+        return net.latency()
+    except LatencyError as err:
+        raise _Usage(str(err)) from None
 
 
 def _constraint_warnings(net: Network, file: str) -> None:

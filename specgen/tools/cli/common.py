@@ -63,14 +63,16 @@ def _compile(args: argparse.Namespace, file: str | None = None) -> Network:
     if not file:  # Path("") would be the current folder
         raise _Usage("the file name is empty")
     size = getattr(args, "input", None)
+    model = latency_model(args)  # --latency TABLE: `latency` becomes a cost term
+    extra = {} if model is None else {"latency": model}
     if file == "-":
-        net = compile_(_read_stdin(), params, filename="<stdin>", input=size)
+        net = compile_(_read_stdin(), params, filename="<stdin>", input=size, **extra)
     else:
         # a Path: a FILE argument is always read, even one with a line break in its name
         # (compile() takes a str with one as the spec's text)
         from pathlib import Path
 
-        net = compile_(Path(file), params, filename=file, input=size)
+        net = compile_(Path(file), params, filename=file, input=size, **extra)
     warning = getattr(net, "memory_warning", None)
     if warning:  # before anything is allocated
         _complain(f"specgen: warning: {warning}")
@@ -173,3 +175,50 @@ def _complain_raw(text: str) -> None:
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sys.stderr.write(text)
         sys.stderr.flush()
+
+
+# ---- --latency TABLE: check, cost and search --------------------------------------------------
+
+
+def latency_model(args: argparse.Namespace) -> Any:
+    """The model of `--latency TABLE` (made once per command), or None without it."""
+    path = getattr(args, "latency", None)
+    if path is None:
+        return None
+    model = getattr(args, "latency_model", None)
+    if model is None:
+        from ...passes.latency import LatencyError, load_model
+
+        try:
+            if args.profile_missing:  # PyTorch: imported only then
+                from ..profile import latency_model as make
+
+                model = make(path, args.runtime, args.batch, args.layout, profile_missing=True)
+            else:
+                model = load_model(path, args.runtime, args.batch, args.layout)
+        except LatencyError as err:
+            raise _Usage(str(err)) from None
+        except RuntimeError as err:  # --profile-missing on a CUDA table without a GPU
+            raise _Usage(str(err)) from None
+        args.latency_model = model
+    return model
+
+
+def save_measured(args: argparse.Namespace) -> None:
+    """After `--profile-missing`: the configurations measured are added to the table."""
+    model = getattr(args, "latency_model", None)
+    if model is None or not model.measured:
+        return
+    from ...errors import printable
+    from ..output import OutputError, write_output
+
+    try:
+        write_output(args.latency, model.table.dumps())
+    except OutputError as err:
+        raise _Usage(str(err)) from None
+    _complain(
+        printable(
+            f"specgen: {args.latency}: {model.measured} configurations it lacked were measured "
+            "and added"
+        )
+    )

@@ -9,9 +9,13 @@ import math
 from ...version import __version__
 from .build import _cmd_build, _cmd_verify
 from .check import _cmd_check, _cmd_cost
+from .profile import _cmd_profile
 from .render import _cmd_fmt, _cmd_graph
 from .search import _cmd_search
 
+# passes.latency.RUNTIMES and LAYOUTS (not imported: the command line starts without lark)
+RUNTIMES = ("eager", "deploy", "onnxruntime")
+LAYOUTS = ("nchw", "nhwc")
 MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 0 .. 2**64 - 1 (negatives alias)
 
 
@@ -79,8 +83,42 @@ def _input(text: str) -> tuple[int, int, int]:
     return size
 
 
-def _add_common(p: argparse.ArgumentParser, many: bool = False) -> None:
-    if many:
+def _milliseconds(text: str) -> float:
+    """argparse type of --max-latency: a positive, finite number of milliseconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expects a number of milliseconds, got `{text}`"
+        ) from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expects a finite number > 0, got `{text}`")
+    return value
+
+
+def _add_latency(p: argparse.ArgumentParser) -> None:
+    """--latency TABLE and the options choosing its run: `latency` as a cost term."""
+    p.add_argument(
+        "--latency",
+        metavar="TABLE",
+        help="a latency table (`specgen profile`): each layer's and the network's predicted "
+        "latency, and `latency` (ms) in constraints and objectives",
+    )
+    p.add_argument("--runtime", choices=RUNTIMES, help="the table's run (default: its only one)")
+    p.add_argument("--batch", type=_count, help="the table's run at this batch")
+    p.add_argument("--layout", choices=LAYOUTS, help="the table's run in this layout")
+    p.add_argument(
+        "--profile-missing",
+        action="store_true",
+        help="measure the layer configurations TABLE lacks on this machine (it must be the "
+        "table's) and add them to it, instead of refusing",
+    )
+
+
+def _add_common(p: argparse.ArgumentParser, many: bool | str = False) -> None:
+    if many == "*":
+        p.add_argument("file", nargs="*", help="the .conv specs (`-`: standard input)")
+    elif many:
         p.add_argument("file", nargs="+", help="the .conv specs (`-`: standard input)")
     else:
         p.add_argument("file", help="the .conv spec (`-`: standard input)")
@@ -109,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="parse and validate specs (exit 0, or 2 with the mistakes)")
     _add_common(p, many=True)
+    _add_latency(p)
     p.set_defaults(run=_cmd_check)
 
     p = sub.add_parser(
@@ -136,7 +175,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--deploy", action="store_true", help="the deploy form: BatchNorm folded into convs"
     )
+    _add_latency(p)
     p.set_defaults(run=_cmd_cost)
+
+    p = sub.add_parser(
+        "profile",
+        help="measure each distinct layer configuration of specs on this machine into a "
+        "latency table",
+        description="Measure every distinct layer configuration of the specs (and of points "
+        "of their search spaces) with the runtime that will run it, once each, and write a "
+        "latency table for `cost --latency` and `search --latency` (docs/latency.md).  "
+        "Needs PyTorch (and onnxruntime for --runtime onnxruntime).",
+    )
+    _add_common(p, many="*")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="TABLE",
+        help="the latency table (JSON); an existing one of this device is added to and what "
+        "it holds is not measured again",
+    )
+    p.add_argument("--runtime", choices=RUNTIMES, default="deploy", help="(default: deploy)")
+    p.add_argument("--batch", type=_count, default=1, help="(default: 1)")
+    p.add_argument("--layout", choices=LAYOUTS, default="nchw", help="the input's (default: nchw)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--threads", type=_count, help="PyTorch's and ONNX Runtime's intra-op threads")
+    space = p.add_mutually_exclusive_group()
+    space.add_argument(
+        "--samples",
+        type=_count,
+        metavar="N",
+        help="also N random points of each spec's search space",
+    )
+    space.add_argument("--grid", action="store_true", help="also every point of the spaces")
+    p.add_argument("--seed", type=_search_seed, default=0, help="the points' seed (--samples)")
+    p.add_argument("--repeats", type=_count, default=15, help="samples per configuration")
+    p.add_argument("--quick", action="store_true", help="5 short samples each: coarse, fast")
+    p.add_argument(
+        "--no-fit",
+        action="store_true",
+        help="do not time the specs whole (the model's fit stays as it was)",
+    )
+    p.add_argument(
+        "--merge",
+        action="append",
+        default=[],
+        metavar="TABLE",
+        help="add a table measured on this device to -o (repeatable)",
+    )
+    p.set_defaults(run=_cmd_profile)
 
     from ...targets import targets
 
@@ -239,12 +327,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-params", type=_count, metavar="N", help="constraint: params <= N")
     p.add_argument("--max-macs", type=_count, metavar="N", help="constraint: macs <= N")
     p.add_argument(
+        "--max-latency",
+        type=_milliseconds,
+        metavar="MS",
+        help="constraint: latency <= MS, predicted from --latency TABLE",
+    )
+    _add_latency(p)
+    p.add_argument(
         "--objective",
         action="append",
         default=[],
         metavar="[min:|max:]EXPR",
-        help="an objective over params, macs, flops, activations, peak_activations, layers and "
-        "the spec's parameters and lets (repeatable or comma-separated; default: params,macs)",
+        help="an objective over params, macs, flops, activations, peak_activations, layers, "
+        "traffic, latency (with --latency) and the spec's parameters and lets (repeatable or "
+        "comma-separated; default: params,macs)",
     )
     p.add_argument(
         "--storage",

@@ -7,7 +7,16 @@ import argparse
 import os
 import sys
 
-from .common import EXIT_OK, _parse_sets, _print, _read_stdin, _stdout, _Usage
+from .common import (
+    EXIT_OK,
+    _parse_sets,
+    _print,
+    _read_stdin,
+    _stdout,
+    _Usage,
+    latency_model,
+    save_measured,
+)
 from .status import _Progress
 
 
@@ -42,11 +51,16 @@ def _cmd_search(args: argparse.Namespace) -> int:
         constraints.append(f"params <= {args.max_params}")
     if args.max_macs is not None:
         constraints.append(f"macs <= {args.max_macs}")
+    if args.max_latency is not None:
+        if args.latency is None:
+            raise _Usage("--max-latency needs a latency table: --latency TABLE")
+        constraints.append(f"latency <= {args.max_latency!r}")
     params = _parse_sets(args.set)
+    model = latency_model(args)
     space = (
-        Space(_read_stdin(), params, filename=name, input=args.input)
+        Space(_read_stdin(), params, filename=name, input=args.input, latency=model)
         if stdin
-        else Space(Path(args.file), params, filename=args.file, input=args.input)
+        else Space(Path(args.file), params, filename=args.file, input=args.input, latency=model)
     )
     # the --objective options, else the spec's `objective` lines, else params and MACs
     objectives = objectives or space.objectives or [Objective.parse(t) for t in ("params", "macs")]
@@ -80,6 +94,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.done()
+    _missing_warning(candidates, args)
     if args.format == "jsonl":
         import json
 
@@ -100,7 +115,26 @@ def _cmd_search(args: argparse.Namespace) -> int:
             write_output(args.best_spec, space.pin(chosen.point))
     except OutputError as err:
         raise _Usage(str(err)) from None
+    save_measured(args)
     return EXIT_OK
+
+
+def _missing_warning(candidates: list, args: argparse.Namespace) -> None:
+    """On stderr: how many candidates the latency table could not predict, and the first
+    one's missing configurations (each such candidate is invalid, code `latency`)."""
+    from ...errors import printable
+    from .common import _complain
+
+    lacking = [c for c in candidates if c.error is not None and c.error.first.code == "latency"]
+    if lacking:
+        _complain(
+            printable(
+                f"specgen: warning: {len(lacking)} candidates were not predicted: "
+                f"{lacking[0].error.first.message}\n(profile the space: specgen profile "
+                f"{args.file} --samples N -o {args.latency})",
+                newlines=True,
+            )
+        )
 
 
 def _split(text: str) -> list[str]:

@@ -3,7 +3,9 @@
 JSON schema `specgen.cost/2` (docs/cost.md): network, parameters, input [C, H, W], output,
 params, macs, flops, memory {...}, layers [...], blocks [...], tree [...].  The `tree` key and
 the per-row fields `path`, `depth`, `label`, `input`, `macs_share`, `kernel`, `stride`,
-`dilation`, `groups` and `args` were added without changing any existing key.
+`dilation`, `groups` and `args` were added without changing any existing key, and so were
+`memory.traffic_bytes` and each row's `traffic_bytes`, and with a latency table the top-level
+`latency_ms` and `latency` and each row's `latency_ms` (and `fused_into`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from typing import Any
 
 from ...compiler import Network
+from ...passes.latency import Prediction
 from ...values import Table, format_value
 from .tree import CostNode, cost_tree, every_node, opened, pair, rows, share
 
@@ -37,6 +40,7 @@ CSV_FIELDS = (
     "macs",
     "macs_share",
     "activations",
+    "traffic_bytes",
     "dense_ratio",
 )
 
@@ -64,6 +68,11 @@ def _fields(n: CostNode, total_macs: int) -> dict[str, Any]:
     if n.args:
         item["args"] = {k: _plain(v) for k, v in n.args}
     item["macs_share"] = share(n.macs, total_macs)
+    item["traffic_bytes"] = n.traffic
+    if n.latency_ms is not None:
+        item["latency_ms"] = n.latency_ms
+        if n.fused is not None:
+            item["fused_into"] = n.fused
     return item
 
 
@@ -104,14 +113,17 @@ def _tree_dict(n: CostNode, total_macs: int, depth: int | None) -> dict[str, Any
     return item
 
 
-def to_dict(net: Network, depth: int | None = None) -> dict[str, Any]:
-    """The JSON report; `depth` folds `tree` only (`layers` and `blocks` are always whole)."""
+def to_dict(
+    net: Network, depth: int | None = None, latency: Prediction | None = None
+) -> dict[str, Any]:
+    """The JSON report; `depth` folds `tree` only (`layers` and `blocks` are always whole);
+    with a latency prediction, `latency_ms` on the top and on every row, and `latency`."""
     c = net.cost
-    tree = cost_tree(net)
+    tree = cost_tree(net, latency)
     every = list(every_node(tree))
     layers = [_row(n, c.macs, activations=n.activations) for n in every if n.kind == "layer"]
     blocks = [_row(n, c.macs) for n in every if n.kind == "block"]
-    return {
+    report = {
         "schema": SCHEMA,
         "network": net.name,
         "parameters": {k: _plain(v) for k, v in net.params.items()},
@@ -126,16 +138,26 @@ def to_dict(net: Network, depth: int | None = None) -> dict[str, Any]:
             "activation_bytes": c.activations * BYTES_FP32,
             "peak_activations": c.peak_activations,
             "peak_activation_bytes": c.peak_activations * BYTES_FP32,
+            "traffic_bytes": c.traffic,
         },
         "layers": layers,
         "blocks": blocks,
         "tree": [_tree_dict(n, c.macs, depth) for n in tree] if depth != 0 else [],
     }
+    if latency is not None:
+        report["latency_ms"] = latency.total_ms
+        report["latency"] = {
+            "table": latency.table,
+            "run": latency.run,
+            "call_ms": latency.call_ms,
+            "scale": latency.scale,
+        }
+    return report
 
 
-def to_json(net: Network, depth: int | None = None) -> str:
+def to_json(net: Network, depth: int | None = None, latency: Prediction | None = None) -> str:
     """`to_dict` as indented JSON text, what `specgen cost --format json` prints."""
-    return json.dumps(to_dict(net, depth), indent=2) + "\n"
+    return json.dumps(to_dict(net, depth, latency), indent=2) + "\n"
 
 
 # ---- CSV -------------------------------------------------------------------------------------
@@ -152,14 +174,15 @@ def csv_text(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def to_csv(net: Network, depth: int | None = None) -> str:
+def to_csv(net: Network, depth: int | None = None, latency: Prediction | None = None) -> str:
     """One row per node shown at `depth` (header first, no total row: the depth-1 rows add up
-    to it); pairs and shapes are written `3x3` and `24x56x56`."""
+    to it); pairs and shapes are written `3x3` and `24x56x56`; with a latency prediction, a
+    last column `latency_ms` (0 for a layer fused into the one before)."""
     total = net.cost.macs
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for n in rows(cost_tree(net), depth):
+    writer.writerow(CSV_FIELDS + (("latency_ms",) if latency is not None else ()))
+    for n in rows(cost_tree(net, latency), depth):
         attrs = dict(n.attrs)
         pairs = {k: pair(attrs[k]) if k in attrs else "" for k in ("kernel", "stride")}
         writer.writerow(
@@ -180,7 +203,9 @@ def to_csv(net: Network, depth: int | None = None) -> str:
                 n.macs,
                 repr(share(n.macs, total)),
                 n.activations,
+                n.traffic,
                 "" if n.dense_ratio is None else repr(n.dense_ratio),
+                *(() if latency is None else (repr(n.latency_ms),)),
             ]
         )
     return buf.getvalue()

@@ -8,6 +8,7 @@ import os
 from typing import TextIO
 
 from ...compiler import Network
+from ...passes.latency import Prediction
 from .data import to_csv, to_json
 from .table import to_markdown, to_table
 
@@ -53,17 +54,19 @@ def render(
     depth: int | None = None,
     color: str | bool = "never",
     stream: TextIO | None = None,
+    latency: Prediction | None = None,
 ) -> str:
     """The report in `fmt` (one of FORMATS), down to `depth`; `color` (a COLORS mode, or a
-    bool) applies to the table only and is decided for `stream`, where the text will go."""
+    bool) applies to the table only and is decided for `stream`, where the text will go;
+    `latency` (`Network.latency()`) adds each row's predicted milliseconds."""
     if fmt == "json":
-        return to_json(net, depth)
+        return to_json(net, depth, latency)
     if fmt == "csv":
-        return to_csv(net, depth)
+        return to_csv(net, depth, latency)
     if fmt == "markdown":
-        return to_markdown(net, depth)
+        return to_markdown(net, depth, latency)
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
     colored = use_color(color, stream)
     width = terminal_width(stream) if colored and _isatty(stream) else None
-    return to_table(net, depth=depth, color=colored, width=width)
+    return to_table(net, depth=depth, color=colored, width=width, latency=latency)

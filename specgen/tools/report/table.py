@@ -6,15 +6,16 @@ from __future__ import annotations
 import io
 
 from ...compiler import Network
+from ...passes.latency import Prediction
 from ...values import format_value
 from .data import BYTES_FP32
 from .tree import CostNode, cost_tree, rows, share, tree_depth
 
 INDENT = "  "  # per level of the tree, in the name column
 
-HEADER = ("name", "op", "input", "output", "params", "MACs", "MACs %", "vs dense")
-RIGHT = (False, False, True, True, True, True, True, True)
-DENSE, OP = HEADER.index("vs dense"), HEADER.index("op")
+HEADER = ("name", "op", "input", "output", "params", "MACs", "MACs %", "traffic", "ms", "vs dense")
+RIGHT = (False, False, True, True, True, True, True, True, True, True)
+DENSE, OP, MS = HEADER.index("vs dense"), HEADER.index("op"), HEADER.index("ms")
 
 
 def _percent(macs: int, total: int) -> str:
@@ -33,12 +34,30 @@ def _cells(n: CostNode, total: int, indent: str = INDENT) -> tuple[str, ...]:
         f"{n.params:,}",
         f"{n.macs:,}",
         _percent(n.macs, total),
+        _bytes(n.traffic),
+        _ms(n),
         "" if n.dense_ratio is None else f"{n.dense_ratio:.4f}",
     )
 
 
+def _ms(n: CostNode) -> str:
+    """A row's predicted milliseconds; `fused` for a layer its unit's head carries."""
+    if n.latency_ms is None:
+        return ""
+    return "fused" if n.fused is not None and not n.latency_ms else f"{n.latency_ms:.3f}"
+
+
 def _mb(n_bytes: int) -> str:
     return f"{n_bytes / 2**20:.1f} MiB"
+
+
+def _bytes(n_bytes: int) -> str:
+    """`1.2MiB`, `48.0KiB`, `0` (the traffic column: one word, like every other cell)."""
+    if not n_bytes:
+        return "0"
+    if n_bytes < 2**20:
+        return f"{n_bytes / 2**10:.1f}KiB"
+    return f"{n_bytes / 2**20:.1f}MiB"
 
 
 def _title(net: Network) -> str:
@@ -46,14 +65,23 @@ def _title(net: Network) -> str:
     return f"{net.name}({args})  input {net.input_shape}  output {net.output_shape}"
 
 
-def _summary(net: Network) -> list[str]:
+def _summary(net: Network, latency: Prediction | None = None) -> list[str]:
     c = net.cost
-    return [
+    lines = [
         f"params {c.params:,} ({_mb(c.params * BYTES_FP32)} fp32)   MACs {c.macs:,}   "
         f"FLOPs {c.flops:,} (2·MACs)",
         f"activations {c.activations:,} ({_mb(c.activations * BYTES_FP32)} fp32, batch 1)   "
         f"peak layer in+out {c.peak_activations:,}",
+        f"memory traffic {_mb(c.traffic)} (every layer's input, output and weights, fp32, "
+        "batch 1)",
     ]
+    if latency is not None:
+        lines.append(
+            f"latency {latency.total_ms:.3f} ms predicted by {latency.table} ({latency.run}): "
+            f"call {latency.call_ms:.3f} ms + {latency.scale:.3f} × the units' times + "
+            f"{latency.per_unit_ms:.4f} ms per unit"
+        )
+    return lines
 
 
 def _folding_note(depth: int | None, deepest: int) -> list[str]:
@@ -67,7 +95,7 @@ def _folding_note(depth: int | None, deepest: int) -> list[str]:
     ]
 
 
-def _total(net: Network) -> tuple[str, ...]:
+def _total(net: Network, latency: Prediction | None = None) -> tuple[str, ...]:
     c = net.cost
     whole = "100.0%" if c.macs else ""
     return (
@@ -78,13 +106,20 @@ def _total(net: Network) -> tuple[str, ...]:
         f"{c.params:,}",
         f"{c.macs:,}",
         whole,
+        _bytes(c.traffic),
+        "" if latency is None else f"{latency.total_ms:.3f}",
         "",
     )
 
 
-def _columns(body: list[tuple[str, ...]]) -> list[int]:
-    """The columns to show: all but `vs dense` when no row shown has a dense ratio."""
-    return [i for i in range(len(HEADER)) if i != DENSE or any(r[DENSE] for r in body)]
+def _columns(body: list[tuple[str, ...]], latency: Prediction | None = None) -> list[int]:
+    """The columns to show: all but `vs dense` when no row shown has a dense ratio, and `ms`
+    with a latency prediction only."""
+    return [
+        i
+        for i in range(len(HEADER))
+        if (i != DENSE or any(r[DENSE] for r in body)) and (i != MS or latency is not None)
+    ]
 
 
 def _pick(cells: tuple[str, ...], keep: list[int]) -> tuple[str, ...]:
@@ -97,23 +132,24 @@ def to_table(
     depth: int | None = None,
     color: bool = False,
     width: int | None = None,
+    latency: Prediction | None = None,
 ) -> str:
     """The cost tree as an aligned table down to `depth` (`blocks=True`: depth 1), then the
     totals; `color=True` renders it with `rich` (plain text when rich is not installed),
-    fitted to `width` columns when given."""
+    fitted to `width` columns when given; `latency`: each row's predicted milliseconds."""
     if blocks and depth is None:
         depth = 1
-    tree = cost_tree(net)
+    tree = cost_tree(net, latency)
     shown = rows(tree, depth)
     body = [_cells(n, net.cost.macs) for n in shown]
-    keep = _columns(body)
-    notes = _folding_note(depth, tree_depth(tree)) + _summary(net)
+    keep = _columns(body, latency)
+    notes = _folding_note(depth, tree_depth(tree)) + _summary(net, latency)
     if color:
         try:
-            return _rich_table(net, shown, body, keep, notes, width)
+            return _rich_table(net, shown, body, keep, notes, width, latency)
         except ImportError:
             pass
-    header, total = _pick(HEADER, keep), _pick(_total(net), keep)
+    header, total = _pick(HEADER, keep), _pick(_total(net, latency), keep)
     body = [_pick(r, keep) for r in body]
     right = _pick(RIGHT, keep)
     widths = [max(len(r[i]) for r in [header, *body, total]) for i in range(len(keep))]
@@ -145,6 +181,7 @@ def _rich_table(
     keep: list[int],
     notes: list[str],
     width: int | None,
+    latency: Prediction | None = None,
 ) -> str:
     """The same table in colour: blocks cyan, composites magenta, heavy MACs shares red."""
     from rich import box
@@ -159,7 +196,7 @@ def _rich_table(
         collapse_padding=True,
         header_style="bold",
     )
-    total = _total(net)
+    total = _total(net, latency)
     widths = {i: max(len(r[i]) for r in [HEADER, *body, total]) for i in keep}
     needed = sum(widths.values()) + 2 * (len(keep) - 1)
     if width is not None and needed > width and OP in keep:
@@ -187,6 +224,8 @@ def _rich_table(
             "",
             "",
             _share_style(n.macs, total_macs),
+            "",
+            "dim" if n.fused else "",
             "green",
         )
         table.add_row(
@@ -217,13 +256,13 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def to_markdown(net: Network, depth: int | None = None) -> str:
+def to_markdown(net: Network, depth: int | None = None, latency: Prediction | None = None) -> str:
     """A GitHub table: the tree indented with em spaces (`&emsp;`), then the totals."""
-    tree = cost_tree(net)
+    tree = cost_tree(net, latency)
     total = net.cost.macs
     body = [_cells(n, total, indent="&emsp;") for n in rows(tree, depth)]
-    keep = _columns(body)
-    total_row = tuple(f"**{c}**" if c else "" for c in _pick(_total(net), keep))
+    keep = _columns(body, latency)
+    total_row = tuple(f"**{c}**" if c else "" for c in _pick(_total(net, latency), keep))
     align = tuple("---:" if RIGHT[i] else ":---" for i in keep)
 
     def line(cells: tuple[str, ...]) -> str:
@@ -231,5 +270,5 @@ def to_markdown(net: Network, depth: int | None = None) -> str:
 
     out = [f"**{_md(_title(net))}**", "", line(_pick(HEADER, keep)), line(align)]
     out += [line(_pick(r, keep)) for r in body] + [line(total_row), ""]
-    notes = _folding_note(depth, tree_depth(tree)) + _summary(net)
+    notes = _folding_note(depth, tree_depth(tree)) + _summary(net, latency)
     return "\n".join(out + [n + "  " for n in notes[:-1]] + notes[-1:]) + "\n"

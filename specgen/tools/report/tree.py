@@ -20,13 +20,15 @@ decided here.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ... import ir
 from ...compiler import Network
 from ...layers import KINDS
 from ...passes.cost import Totals, dense_ratio, leaf_cost, totals
+from ...passes.latency import Prediction
+from ...passes.traffic import BYTES, own_traffic
 from ...values import format_value
 
 
@@ -47,15 +49,31 @@ class CostNode:
     params: int
     macs: int
     activations: int  # output elements of the layers inside (batch 1)
+    traffic: int  # bytes read and written by the layers and merges inside (passes.traffic)
     dense_ratio: float | None
     attrs: tuple[tuple[str, Any], ...]  # kernel, stride, dilation, groups where they apply
     args: tuple[tuple[str, Any], ...]  # a block call's arguments
     children: tuple[CostNode, ...]
+    # predicted milliseconds of everything inside (`cost --latency`), else None; a layer a
+    # runtime fuses into the layer before it shows 0 and `fused` names that layer
+    latency_ms: float | None = None
+    fused: str | None = None
 
 
-def cost_tree(net: Network) -> tuple[CostNode, ...]:
-    """The network's statements as CostNodes (depth 1), each with its subtree."""
-    return _nodes(net.ir.body, "", "", 1, 1, {})
+def cost_tree(net: Network, latency: Prediction | None = None) -> tuple[CostNode, ...]:
+    """The network's statements as CostNodes (depth 1), each with its subtree; with a
+    latency prediction (`passes.latency`), each row's predicted milliseconds."""
+    nodes = _nodes(net.ir.body, "", "", 1, 1, {})
+    return nodes if latency is None else tuple(_timed(n, latency) for n in nodes)
+
+
+def _timed(n: CostNode, latency: Prediction) -> CostNode:
+    """`n` with its predicted latency: its own (a layer's unit, a composite's merge) plus
+    its children's."""
+    children = tuple(_timed(c, latency) for c in n.children)
+    own = latency.own.get(n.path, 0.0)
+    total = own + sum(c.latency_ms or 0.0 for c in children)
+    return replace(n, children=children, latency_ms=total, fused=latency.fused.get(n.path))
 
 
 def _nodes(
@@ -86,9 +104,11 @@ def _node(
         kind = "composite" if transparent else "block"
         inner = level if transparent else level + 1
         children = _nodes(node, path, module if transparent else name, depth + 1, inner, memo)
+        moved = BYTES * sum(own_traffic(node)) + sum(c.traffic for c in children)
     else:
         params, macs = leaf_cost(node)
         activations, kind, children = node.out_shape.numel, "layer", ()
+        moved = BYTES * sum(own_traffic(node))
     op = branch_op if type(node) is ir.Seq else node.op
     attrs = _attrs(node)
     args = node.args if isinstance(node, ir.Block) else ()
@@ -106,6 +126,7 @@ def _node(
         params=params,
         macs=macs,
         activations=activations,
+        traffic=moved,
         dense_ratio=dense_ratio(node),
         attrs=attrs,
         args=args,

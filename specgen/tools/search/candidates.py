@@ -27,17 +27,19 @@ class Candidate:
     pareto: bool = False
     violations: tuple[float, ...] = ()
     number: int | None = None  # the Optuna trial number, when run by Optuna
-    totals: dict[str, int] | None = field(default=None, repr=False)  # kept by `release`
+    totals: dict[str, Any] | None = field(default=None, repr=False)  # kept by `release`
     architecture: str | None = None  # specgen.passes.fingerprint's key (None: invalid)
     repeat_of: int | None = None  # the first candidate of this run with its architecture
     seen: int = 1  # how many candidates of the run had its architecture (on the first one)
 
     @property
-    def cost(self) -> dict[str, int] | None:
-        """The totals of `specgen cost --format json` (None for an invalid point)."""
+    def cost(self) -> dict[str, Any] | None:
+        """The totals of `specgen cost --format json` (None for an invalid point); with a
+        latency table, `latency` too (milliseconds)."""
         if self.network is None:
             return self.totals
-        terms = rules.cost_terms(self.network.ir, self.network.cost)
+        net = self.network
+        terms = rules.cost_terms(net.ir, net.cost, net.latency_ms)
         del terms["layers"]  # a count of rows, not a total of `specgen cost`
         return terms
 

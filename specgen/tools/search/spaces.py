@@ -17,6 +17,7 @@ from ...language import points as space_points
 from ...language.source import read_source
 from ...passes import constraints as rules
 from ...passes.fingerprint import architecture_key
+from ...passes.latency import LatencyError
 from ...values import format_value, from_python, plain
 from .candidates import Candidate, _python, mark_repeats, pareto_front
 from .objectives import Objective, _Constraint, _constraints, _violation
@@ -27,7 +28,8 @@ from .study import OptunaSearch
 class Space:
     """The search space a spec declares: its searched parameters (`dimensions`), the other
     parameters' values (`fixed`), the input (`input`: the spec's, or the one given), its
-    constraints and its objectives."""
+    constraints and its objectives; with a latency model (`latency`), every candidate's
+    predicted latency is the cost term `latency`."""
 
     def __init__(
         self,
@@ -36,8 +38,10 @@ class Space:
         *,
         filename: str | None = None,
         input: Sequence[int] | str | None = None,  # noqa: A002 - the spec's word
+        latency: Any = None,
     ):
         self.source = read_source(spec, filename)
+        self.latency = latency  # a passes.latency.LatencyModel: `latency` as a cost term
         program, _, dims, errors = _front(self.source.text, self.source.filename)
         if errors:
             raise SpecError(errors, self.source)
@@ -98,6 +102,7 @@ class Space:
                 {**self.fixed, **point},
                 filename=self.source.filename,
                 input=self.input,
+                latency=self.latency,
             )
         except SpecError as err:
             return err
@@ -118,7 +123,12 @@ class Space:
         if isinstance(result, SpecError):
             n = len(self.program.constraints) + len(constraints)
             return Candidate(shown, error=result, violations=(1.0,) * n)
-        scope = rules.scope(result.ir, result.cost)
+        try:
+            scope = rules.scope(result.ir, result.cost, result.latency_ms)
+        except LatencyError as err:  # a configuration the table lacks: this candidate fails
+            error = SpecError([Diagnostic(str(err), code="latency")], result.source)
+            n = len(self.program.constraints) + len(constraints)
+            return Candidate(shown, error=error, violations=(1.0,) * n)
         violations = [c.violation for c in result.constraints]
         violations += [_violation(c, result, scope) for c in constraints]
         feasible = all(v <= 0 for v in violations)
@@ -162,7 +172,7 @@ class Space:
         extra = _constraints(constraints)
         self._check_names("search objectives and constraints")
         if isinstance(self.default, Network):  # an unknown name fails now, not per candidate
-            scope = rules.scope(self.default.ir, self.default.cost)
+            scope = rules.scope(self.default.ir, self.default.cost, self._latency_of(self.default))
             for o in objs:
                 o.value(scope)
         candidates: list[Candidate] = []
@@ -182,6 +192,14 @@ class Space:
             self._studies.run(objs, n_trials, sampler, seed, extra, storage, study_name, record)
         pareto_front(candidates, [o.direction for o in objs])
         return candidates
+
+    def _latency_of(self, net: Network) -> float | None:
+        """`net`'s predicted latency, or 0.0 (a stand-in for checking the objectives' names)
+        where the table lacks some of its configurations."""
+        try:
+            return net.latency_ms
+        except LatencyError:
+            return 0.0
 
     def _check_names(self, where: str) -> None:
         """A parameter or let named like a cost term would be hidden in the expressions that
@@ -298,8 +316,9 @@ def space(
     *,
     filename: str | None = None,
     input: Sequence[int] | str | None = None,  # noqa: A002 - the spec's word
+    latency: Any = None,
 ) -> Space:
     """The search space declared in a spec (a path, its text or bytes); `params` fixes
     parameters (searched or not) for every candidate, `input` (`(1, 16, 16)`) replaces the
-    spec's input."""
-    return Space(spec, params, filename=filename, input=input)
+    spec's input, `latency` (`specgen.latency_model(TABLE)`) makes `latency` a cost term."""
+    return Space(spec, params, filename=filename, input=input, latency=latency)

@@ -16,23 +16,27 @@ def render_table(
     """Every candidate (its point, feasibility, costs, objectives, how many candidates had
     its architecture, or its mistake), then the Pareto front, as aligned text.  A repeated
     architecture's row says which candidate had it first (`= #12`)."""
-    extra = [i for i, o in enumerate(objectives) if o.text not in ("params", "macs")]
-    header = ["#", *names, "feasible", "params", "macs", *(objectives[i].text for i in extra)]
-    header += ["seen", "note"]
+    extra = [i for i, o in enumerate(objectives) if o.text not in ("params", "macs", "latency")]
+    # with a latency table, every candidate's predicted latency (ms) beside its MACs
+    timed = any(c.cost is not None and "latency" in c.cost for c in candidates)
+    header = ["#", *names, "feasible", "params", "macs", *(["latency ms"] if timed else [])]
+    header += [*(objectives[i].text for i in extra), "seen", "note"]
 
     def row(c: Candidate) -> list[str]:
         values = [format_value(_python(c.point.get(n))) for n in names]
         cost = c.cost
         if cost is None:
-            return [str(c.number), *values, "no", "", "", *([""] * len(extra)), "",
+            return [str(c.number), *values, "no", "", "", *([""] * (len(extra) + timed)), "",
                     f"invalid: {c.error.first.code}" if c.error else ""]  # fmt: skip
         shown = [_number_text(c.values[i]) for i in extra]
         note = "pareto" if c.pareto else ""
         seen = str(c.seen)
         if c.repeat_of is not None:
             note, seen = f"= #{c.repeat_of}", ""
+        latency = [f"{cost['latency']:.3f}"] if timed else []
         return [str(c.number), *values, "yes" if c.feasible else "no",
-                f"{cost['params']:,}", f"{cost['macs']:,}", *shown, seen, note]  # fmt: skip
+                f"{cost['params']:,}", f"{cost['macs']:,}", *latency, *shown, seen,
+                note]  # fmt: skip
 
     def table(rows: list[list[str]]) -> list[str]:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
