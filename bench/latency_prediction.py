@@ -1,7 +1,7 @@
 """How well a latency table predicts end-to-end latency (docs/latency.md, issue 23).
 
     python bench/latency_prediction.py [--runtime deploy eager onnxruntime] [--threads 2]
-        [--candidates 50] [--seed 0] [--markdown] [--json FILE]
+        [--candidates 50] [--seed 0] [--repeats 15] [--markdown] [--json FILE]
 
 For every example at its defaults and `--candidates` random points of each shipped search
 space (examples/*_search.conv), on this machine, in one process:
@@ -9,9 +9,9 @@ space (examples/*_search.conv), on this machine, in one process:
 1. `specgen profile` measures every distinct unit once (`specgen.tools.profile.Profiler`) and
    times the examples whole, which fits the run's scale (what `specgen profile EXAMPLES`
    does);
-2. every network (examples and candidates) is timed end to end, interleaved with the others
-   round by round so that drift in the machine's speed touches all alike (median of
-   `--rounds` rounds);
+2. every network (examples and candidates) is timed end to end in the same interleaved
+   rounds as the units (each round takes one sample of every unit and network), so that
+   drift in the machine's speed touches all alike;
 3. the table's prediction (`LatencyModel.total`) is compared with that measurement: median and
    maximum relative error, over the examples, over the candidates (whose points the scale
    never saw) and over all; and the rank correlation (Kendall's tau-b) with the measured
@@ -33,7 +33,8 @@ from pathlib import Path
 
 import specgen
 from specgen.passes.latency import LatencyModel
-from specgen.tools.profile import Profiler, Timing, time_call
+from specgen.passes.units import network_keys
+from specgen.tools.profile import Profiler, Timing
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ("shufflenet_search.conv", "igc_search.conv")
@@ -92,27 +93,26 @@ def evaluate(runtime: str, args: argparse.Namespace) -> dict:
     profiler = Profiler(runtime, 1, "nchw", "cpu", args.threads, timing)
     start = time.perf_counter()
     todo = profiler.missing(net for _, net in every)
-    profiler.measure(todo)
-    for name, net in examples:
-        profiler.time_network(name, net)
-    profile_s = time.perf_counter() - start
+    # the units and every network in the same interleaved rounds; the model is fitted on
+    # the examples only (what `specgen profile examples/*.conv` does): the candidates'
+    # points are never seen by the fit
+    measured = profiler.measure(todo, networks=every)
     run = profiler.run
+    for name, _ in points:
+        del run.networks[name]
+    run.fit()
+    profile_s = time.perf_counter() - start
     model = LatencyModel(profiler.table, run)
-    # end-to-end, interleaved round by round
-    calls = [(name, net, profiler.runner.network(net)) for name, net in every]
-    rounds: dict[str, list[float]] = {name: [] for name, _ in every}
-    quick = Timing(repeats=1, sample_s=0.01, warmup_s=0.0)
-    for _ in range(args.rounds):
-        for name, _, call in calls:
-            rounds[name].append(time_call(call, quick)[0])
     rows = []
     for name, net in every:
         rows.append(
             {
                 "name": name,
                 "example": any(name == e for e, _ in examples),
-                "measured_ms": statistics.median(rounds[name]),
+                "measured_ms": measured[name][0],
                 "predicted_ms": model.total(net.ir),
+                "summed_ms": run.summed(keys := network_keys(model.form(net.ir).body)),
+                "units": len(keys),
                 "macs": net.cost.macs,
                 "traffic": net.cost.traffic,
             }
@@ -170,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--candidates", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=15)
-    p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)

@@ -106,17 +106,13 @@ def _measure(args: argparse.Namespace, table: Any) -> Any:
         raise _Usage(f"profiling needs {err.name} (pip install 'specgen[torch,onnx]')") from None
     start = time.monotonic()
     todo = profiler.missing([net for _, net in named] + points)
-    progress = _bar(len(todo))
+    whole = [] if args.no_fit else named + [(_point_name(n), n) for n in points[:FIT_POINTS]]
+    progress = _bar(len(todo) + len(whole))
     try:
-        profiler.measure(todo, progress)
+        profiler.measure(todo, progress, whole)
     finally:
         if progress is not None:
             progress.done()
-    timed = []
-    if not args.no_fit:
-        whole = named + [(_point_name(net), net) for net in points[:FIT_POINTS]]
-        for name, net in whole:
-            timed.append(profiler.time_network(name, net))
     run = profiler.run
     fit = (
         f"; fitted on {len(run.networks)} networks: scale {run.scale:.3f}, "
@@ -155,17 +151,16 @@ class _Bar:
         self.bar = Progress(
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("configurations"),
+            TextColumn("{task.fields[label]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[label]}"),
             console=Console(file=sys.stderr),
         )
         self.task = self.bar.add_task("profile", total=max(total, 1), label="")
         self.bar.start()
 
     def __call__(self, done: int, total: int, label: str) -> None:
-        self.bar.update(self.task, completed=done, label=label[:48])
+        self.bar.update(self.task, completed=done, total=max(total, 1), label=label[:48])
 
     def done(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # a terminal gone meanwhile

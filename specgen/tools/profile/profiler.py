@@ -13,9 +13,7 @@ from ...passes import latency as L
 from ...passes.units import Unit, units
 from .device import device_tag
 from .runners import Runner
-from .timing import Timing, time_call
-
-Progress = Callable[[int, int, str], None]  # (done, total, label of the unit being measured)
+from .timing import Progress, Timing, time_rounds
 
 
 class Profiler:
@@ -67,30 +65,43 @@ class Profiler:
                     found[u.key] = (u, net.ir.program)
         return list(found.values())
 
-    def measure(self, todo: Sequence[tuple[Unit, Any]], progress: Progress | None = None) -> None:
-        """Time each unit of `todo` (and the empty call, once per run) into the run."""
-        if self.new_run or not self.run.call_ms:
-            program = todo[0][1] if todo else None
-            if program is not None:
-                median, _ = time_call(self.runner.empty(program), self.timing)
-                self.run.call_ms = median
-                self.new_run = False
-        for i, (u, program) in enumerate(todo):
+    def measure(
+        self,
+        todo: Sequence[tuple[Unit, Any]],
+        progress: Progress | None = None,
+        networks: Sequence[tuple[str, Network]] = (),
+    ) -> dict[str, tuple[float, float]]:
+        """Time each unit of `todo` (and the empty call, once per run) into the run, and
+        each of `networks` whole, in the same interleaved rounds; the networks' times are
+        returned by name and the run's model is refitted on them."""
+        calls: list[Callable[[], object]] = []
+        empty = self.new_run or not self.run.call_ms
+        program = todo[0][1] if todo else (networks[0][1].ir.program if networks else None)
+        if empty and program is not None:
+            calls.append(self.runner.empty(program))
+        built = len(todo) + len(networks)
+        for i, (u, prog) in enumerate(todo):
             if progress is not None:
-                progress(i, len(todo), u.label)
-            median, spread = time_call(self.runner.unit(program, u), self.timing)
+                progress(i, built, u.label)
+            calls.append(self.runner.unit(prog, u))
+        for _, net in networks:
+            calls.append(self.runner.network(net))
+        if not calls:
+            return {}
+        times = time_rounds(calls, self.timing, progress)
+        if empty and program is not None:
+            self.run.call_ms = times.pop(0)[0]
+            self.new_run = False
+        for (u, _), (median, spread) in zip(todo, times, strict=False):
             self.run.entries[u.key] = L.Entry(median, spread, self.timing.repeats, u.label)
-            self.measured += 1
-        if progress is not None:
-            progress(len(todo), len(todo), "")
-
-    def time_network(self, name: str, net: Network) -> L.Network:
-        """Time `net` whole (its units must be in the run) and refit the scale on it."""
-        measured, _ = time_call(self.runner.network(net), self.timing)
-        keys = [u.key for u in units(self.form(net).ir.body)]
-        timed = L.Network(name, measured, self.run.summed(keys), len(keys))
-        self.run.networks[name] = timed
-        self.run.fit()
+        self.measured += len(todo)
+        timed = dict(zip((name for name, _ in networks), times[len(todo) :], strict=True))
+        for name, net in networks:
+            keys = [u.key for u in units(self.form(net).ir.body)]
+            measured = timed[name][0]
+            self.run.networks[name] = L.Network(name, measured, self.run.summed(keys), len(keys))
+        if networks:
+            self.run.fit()
         return timed
 
 
@@ -110,10 +121,7 @@ def profile(
     """The latency table of `nets`' units (added to `table` when given); `whole`: also time
     each network end to end and fit the run's scale on them."""
     p = Profiler(runtime, batch, layout, device, threads, timing, table)
-    p.measure(p.missing(nets), progress)
-    if whole:
-        for net in nets:
-            p.time_network(_name(net), net)
+    p.measure(p.missing(nets), progress, [(_name(n), n) for n in nets] if whole else ())
     return p.table
 
 
