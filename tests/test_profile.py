@@ -163,3 +163,38 @@ def test_prediction_is_near_a_measurement(runtime):
     for net in nets:
         measured, _ = time_call(profiler.runner.network(net), Timing.quick())
         assert measured / 3 < model.total(net.ir) < measured * 3
+
+
+def test_python_api_profiles_on_demand(small, tmp_path):
+    """`specgen.latency_model(..., profile_missing=True)`: a compile whose configurations the
+    table lacks measures them (and the table then holds them)."""
+    from specgen.tools.profile import Timing, profile
+
+    table = profile([specgen.compile(small, {"w": 8})], runtime="eager", threads=1,
+                    timing=Timing.quick(), whole=False)  # fmt: skip
+    path = tmp_path / "t.json"
+    path.write_text(table.dumps())
+    with pytest.raises(specgen.SpecError, match="not in"):
+        specgen.compile(
+            SMALL.replace("layers:", "constraint latency < 1e9\nlayers:"),
+            latency=specgen.latency_model(path),
+        )
+    model = specgen.latency_model(path, profile_missing=True)
+    net = specgen.compile(small, {"w": 24}, latency=model)
+    assert net.latency_ms > 0 and model.measured == len(
+        set(network_keys(net.ir.body)) - set(table.run().entries)
+    )
+    assert set(network_keys(net.ir.body)) <= set(model.run.entries)
+
+
+def test_profile_samples_of_a_space(cli, small, tmp_path):
+    out = tmp_path / "t.json"
+    result = _profile(cli, str(small), "-o", str(out), "--samples", "2", "--seed", "1")
+    run = L.LatencyTable.load(out).run()
+    space = specgen.space(small)
+    keys = set(network_keys(specgen.compile(small).deploy().ir.body))
+    for point in space.sample(2, seed=1):
+        keys |= set(network_keys(space.evaluate(point).deploy().ir.body))
+    assert set(run.entries) == keys
+    # the spec and the sampled points were timed whole for the fit
+    assert len(run.networks) == 3 and "configurations measured" in result.err

@@ -18,7 +18,7 @@ from typing import Any
 from ...passes.latency import LatencyModel, LatencyTable, load_model
 from .device import device_tag
 from .profiler import Profiler, measure_missing, profile
-from .timing import Timing, time_call
+from .timing import Timing, time_call, time_rounds
 
 __all__ = [
     "Profiler",
@@ -28,6 +28,7 @@ __all__ = [
     "measure_missing",
     "profile",
     "time_call",
+    "time_rounds",
 ]
 
 
