@@ -160,23 +160,31 @@ def test_prediction_is_the_documented_sum(mobilenet):
     run.scale, run.per_unit_ms = 1.5, 0.002
     model = L.LatencyModel(table, run)
     us = units(mobilenet.ir.body)
-    merges = sum(u.merge is not None for u in us)
-    expected = (
-        0.01
-        + 1.5 * ((len(us) - merges) * (0.1 - 0.01) + merges * max(0.01 - 0.01, 0))
-        + 0.002 * len(us)
-    )
+    later = us[1:]
+    merges = sum(u.merge is not None for u in later)
+    # the first unit as measured (0.1), then each later one less the call, scaled, + per_unit
+    expected = 0.1 + 1.5 * ((len(later) - merges) * (0.1 - 0.01) + merges * 0.0)
+    expected += 0.002 * len(later)
     assert model.total(mobilenet.ir) == pytest.approx(expected, rel=1e-12)
     prediction = model.predict(mobilenet.ir)
     assert prediction.total_ms == pytest.approx(expected, rel=1e-12)
+    assert prediction.own["features.0.0"] == pytest.approx(0.1)
     assert prediction.fused["features.0.1"] == "features.0.0"
+
+
+def test_a_network_of_one_unit_is_that_unit():
+    net = specgen.compile(HEADER + "    conv 3x3 out=8 bn relu\n")
+    table = synthetic([net], per=0.37)
+    run = table.run()
+    run.scale, run.per_unit_ms = 0.5, 0.1
+    assert L.LatencyModel(table, run).total(net.ir) == pytest.approx(0.37)
 
 
 def test_deploy_runtimes_predict_the_deploy_form(mobilenet):
     table = synthetic([mobilenet], runtime="deploy")
     model = L.LatencyModel(table, table.run())
     layers = [u for u in units(mobilenet.deploy().ir.body) if u.merge is None]
-    assert model.total(mobilenet.ir) == pytest.approx(0.01 + len(layers) * 0.09)
+    assert model.total(mobilenet.ir) == pytest.approx(0.1 + (len(layers) - 1) * 0.09)
     # the folded BatchNorms show as riding in their conv's unit
     assert model.predict(mobilenet.ir).fused["features.0.1"] == "features.0.0"
 
@@ -223,16 +231,21 @@ def test_choosing_a_run(mobilenet):
 def test_fit_recovers_scale_and_per_unit_cost():
     run = L.Run("eager", 1, "nchw", call_ms=0.02)
     for i, (summed, n) in enumerate([(5.0, 40), (12.0, 100), (30.0, 60), (8.0, 200)]):
-        measured = 0.02 + 1.2 * summed + 0.01 * n
-        run.networks[f"n{i}"] = L.Network(f"n{i}", measured, summed, n)
+        measured = 0.3 + 1.2 * summed + 0.01 * (n - 1)  # first unit 0.3 ms
+        run.networks[f"n{i}"] = L.Network(f"n{i}", measured, 0.3, summed, n)
     run.fit()
     assert run.scale == pytest.approx(1.2) and run.per_unit_ms == pytest.approx(0.01)
     # two networks: the scale alone
-    run.networks = dict(list(run.networks.items())[:2])
-    run.networks["n0"] = L.Network("n0", 0.02 + 2 * 5.0, 5.0, 40)
-    run.networks["n1"] = L.Network("n1", 0.02 + 2 * 12.0, 12.0, 100)
+    run.networks = {
+        "n0": L.Network("n0", 0.3 + 2 * 5.0, 0.3, 5.0, 40),
+        "n1": L.Network("n1", 0.3 + 2 * 12.0, 0.3, 12.0, 100),
+    }
     run.fit()
     assert run.scale == pytest.approx(2.0) and run.per_unit_ms == 0.0
+    # a network of one unit says nothing about the units between: none to fit on
+    run.networks = {"one": L.Network("one", 0.5, 0.3, 0.0, 1)}
+    run.fit()
+    assert (run.scale, run.per_unit_ms) == (1.0, 0.0)
 
 
 # ---- latency as a cost term ------------------------------------------------------------------
@@ -312,9 +325,7 @@ def test_cost_latency_json(cli, table_file, mobilenet):
     assert report["latency"]["run"] == "eager, batch 1, nchw"
     rows = {r["path"]: r for r in report["layers"]}
     assert rows["features.0.1"]["fused_into"] == "features.0.0"
-    assert sum(n["latency_ms"] for n in report["tree"]) + report["latency"]["call_ms"] == (
-        pytest.approx(report["latency_ms"])
-    )
+    assert sum(n["latency_ms"] for n in report["tree"]) == pytest.approx(report["latency_ms"])
 
 
 def test_cost_latency_table_and_csv(cli, table_file):

@@ -139,9 +139,9 @@ def test_check_describes_the_space_and_the_constraints(cli):
     assert r.code == 0
     assert "search space: 2,240 points" in r.out
     assert "  width: uniform(0.5, 2.0, step=0.25)" in r.out
-    assert "constraint `macs <= 140e6`: holds at this point" in r.out
+    assert "constraint `macs <= budget`: holds at this point" in r.out
     r = cli("check", str(SHUFFLE), "--set", "g=1")  # the paper's g=1 net needs 143 M MACs
-    assert r.code == 0 and "constraint `macs <= 140e6`: does NOT hold at this point" in r.out
+    assert r.code == 0 and "constraint `macs <= budget`: does NOT hold at this point" in r.out
 
 
 # ---- constraints ---------------------------------------------------------------------------

@@ -87,8 +87,16 @@ def _node(node: ir.Node, memo: dict[int, ir.Node]) -> ir.Node:
     if t is ir.Seq:
         new: ir.Node = _seq(node, memo)
     elif t is ir.Block:
+        # kept on the instantiation, which compiles share: a search that reads the deploy
+        # form (a latency table of the deploy runtime) folds each distinct block once, and
+        # the folded block keeps its own derived values (cost, unit keys) across compiles
+        found = node.derived.get("folded")
+        if found is not None:
+            memo[key] = found
+            return found
         body = _seq(node.body, memo)
         new = dataclasses.replace(node, body=body, layer_count=layer_count(body), derived={})
+        node.derived["folded"] = new
     elif t is ir.SepConv:
         new = dataclasses.replace(node, body=_seq(node.body, memo))
     elif t is ir.Residual:

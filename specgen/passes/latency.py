@@ -3,17 +3,19 @@
 
 The table holds, for one device, one or more *runs* — a runtime (`eager`, `deploy`,
 `onnxruntime`), a batch and a layout — each with the median time of every unit configuration
-measured (`passes.units`), the time of an empty call, and a fitted scale.  A network's
-predicted latency is
+measured (`passes.units`), the time of an empty call, and a fitted model.  A network of
+units u1, u2, ..., un is predicted to take
 
-    latency = call + scale · Σ_units max(t_unit − call, 0) + per_unit · units
+    latency = t(u1) + scale · Σ_{i≥2} max(t(ui) − call, 0) + per_unit · (n − 1)
 
 Each unit was timed as a call of its own, so each measurement holds the runtime's call
-overhead once (`call`, measured on an empty model); the network pays it once.  `scale` and
-`per_unit` are fitted by `specgen profile` on the whole networks it also times (least squares
-on the relative error; `per_unit` from three networks on, `scale` alone from one): they
-correct what isolated measurements miss (caches warm with the unit's own data, the
-allocations and container calls between units).
+overhead once (`call`, measured on an empty model): the first unit brings it, as the
+network pays it once, and every later unit adds its time less that overhead.  A network of
+one unit is that unit, timed as such.  `scale` and `per_unit` are fitted by `specgen
+profile` on the whole networks it also times (least squares on the relative error;
+`per_unit` from three networks on, `scale` alone from one): they correct what isolated
+measurements miss between units (caches warm with a unit's own data, a runtime's fusions
+across layers, the allocations and container calls between units).
 
 No framework is imported here: prediction is a table lookup, fast enough for a search loop.
 """
@@ -82,13 +84,15 @@ class Network:
 
     name: str
     measured_ms: float
-    summed_ms: float  # Σ max(t_unit − call, 0) over its units
+    first_ms: float  # its first unit's time
+    summed_ms: float  # Σ max(t − call, 0) over its later units
     units: int
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "measured_ms": self.measured_ms,
+            "first_ms": self.first_ms,
             "summed_ms": self.summed_ms,
             "units": self.units,
         }
@@ -117,12 +121,13 @@ class Run:
 
     def fit(self) -> None:
         """`scale` and `per_unit_ms` from the networks timed whole: least squares on the
-        relative error of measured − call ≈ scale · summed + per_unit · units; `scale`
-        alone below three networks or where the pair would be negative; 1 and 0 without."""
+        relative error of measured − first ≈ scale · summed + per_unit · (units − 1);
+        `scale` alone below three networks or where the pair would be negative; 1 and 0
+        without."""
         rows = [
-            (n.measured_ms - self.call_ms, n.summed_ms, n.units, n.measured_ms)
+            (n.measured_ms - n.first_ms, n.summed_ms, n.units - 1, n.measured_ms)
             for n in self.networks.values()
-            if n.measured_ms > 0
+            if n.measured_ms > 0 and n.units > 1
         ]
         self.scale, self.per_unit_ms = 1.0, 0.0
         # the normal equations of the weighted problem (weights 1/measured)
@@ -147,7 +152,11 @@ class Run:
 
     def predict(self, keys: tuple[str, ...]) -> float:
         """The model's latency of a network of units `keys` (all present)."""
-        return self.call_ms + self.scale * self.summed(keys) + self.per_unit_ms * len(keys)
+        if not keys:
+            return self.call_ms
+        later = keys[1:]
+        first = self.entries[keys[0]].median_ms
+        return first + self.scale * self.summed(later) + self.per_unit_ms * len(later)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -273,7 +282,11 @@ def _run(data: Mapping[str, Any]) -> Run:
         raise ValueError("a time that is not a finite number >= 0")
     networks = {
         str(n["name"]): Network(
-            str(n["name"]), float(n["measured_ms"]), float(n["summed_ms"]), int(n["units"])
+            str(n["name"]),
+            float(n["measured_ms"]),
+            float(n["first_ms"]),
+            float(n["summed_ms"]),
+            int(n["units"]),
         )
         for n in data.get("networks", ())
     }
@@ -343,10 +356,12 @@ class LatencyModel:
         run = self.run
         own: dict[str, float] = {}
         for u in units(folded.body):
-            t = run.scale * max(run.entries[u.key].median_ms - run.call_ms, 0.0)
-            own[u.path] = own.get(u.path, 0.0) + t + run.per_unit_ms
+            t = run.entries[u.key].median_ms
+            if not u.first:
+                t = run.scale * max(t - run.call_ms, 0.0) + run.per_unit_ms
+            own[u.path] = own.get(u.path, 0.0) + t
             fused.update((p, u.path) for p in u.fused)
-        total = run.call_ms + sum(own.values())
+        total = sum(own.values()) if own else run.call_ms
         return Prediction(
             total, run.call_ms, run.scale, run.per_unit_ms, own, fused, run.name, self.table.name
         )

@@ -98,8 +98,9 @@ class Profiler:
         timed = dict(zip((name for name, _ in networks), times[len(todo) :], strict=True))
         for name, net in networks:
             keys = [u.key for u in units(self.form(net).ir.body)]
-            measured = timed[name][0]
-            self.run.networks[name] = L.Network(name, measured, self.run.summed(keys), len(keys))
+            first = self.run.entries[keys[0]].median_ms
+            record = L.Network(name, timed[name][0], first, self.run.summed(keys[1:]), len(keys))
+            self.run.networks[name] = record
         if networks:
             self.run.fit()
         return timed

@@ -78,8 +78,8 @@ def _summary(net: Network, latency: Prediction | None = None) -> list[str]:
     if latency is not None:
         lines.append(
             f"latency {latency.total_ms:.3f} ms predicted by {latency.table} ({latency.run}): "
-            f"call {latency.call_ms:.3f} ms + {latency.scale:.3f} × the units' times + "
-            f"{latency.per_unit_ms:.4f} ms per unit"
+            f"the first unit + {latency.scale:.3f} × each later unit's time less the "
+            f"{latency.call_ms:.4f} ms call + {latency.per_unit_ms:.4f} ms each"
         )
     return lines
 
