@@ -138,24 +138,9 @@ class _Bar:
     """rich's progress bar over the configurations, on a terminal's stderr."""
 
     def __init__(self, total: int):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from .status import _rich_bar
 
-        self.bar = Progress(
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[label]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(file=sys.stderr),
-        )
+        self.bar = _rich_bar("{task.fields[label]}")
         self.task = self.bar.add_task("profile", total=max(total, 1), label="")
         self.bar.start()
 

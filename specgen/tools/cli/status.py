@@ -122,29 +122,35 @@ class _Status:
                     self.stream.close()
 
 
+def _rich_bar(text: str) -> Any:
+    """rich's progress bar on stderr: bar, done/total, `text` (a format of the task's
+    fields), elapsed and remaining time."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(text),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=sys.stderr),
+    )
+
+
 class _Progress:
     """rich's progress bar on a terminal's stderr (the caller makes none for a pipe)."""
 
     def __init__(self, total: int):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         self.feasible = 0
-        self.bar = Progress(
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("candidates, {task.fields[feasible]} feasible"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(file=sys.stderr),
-        )
+        self.bar = _rich_bar("candidates, {task.fields[feasible]} feasible")
         self.task = self.bar.add_task("search", total=max(total, 1), feasible=0)
         self.bar.start()
 

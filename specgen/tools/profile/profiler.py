@@ -109,19 +109,14 @@ class Profiler:
 def profile(
     nets: Sequence[Network],
     *,
-    runtime: str = "deploy",
-    batch: int = 1,
-    layout: str = "nchw",
-    device: str = "cpu",
-    threads: int | None = None,
-    timing: Timing | None = None,
-    table: L.LatencyTable | None = None,
     whole: bool = True,
     progress: Progress | None = None,
+    **options: Any,
 ) -> L.LatencyTable:
-    """The latency table of `nets`' units (added to `table` when given); `whole`: also time
-    each network end to end and fit the run's scale on them."""
-    p = Profiler(runtime, batch, layout, device, threads, timing, table)
+    """The latency table of `nets`' units; `options` are `Profiler`'s (runtime, batch,
+    layout, device, threads, timing, and `table` to add to); `whole`: also time each
+    network end to end and fit the run's model on them."""
+    p = Profiler(**options)
     p.measure(p.missing(nets), progress, [(_name(n), n) for n in nets] if whole else ())
     return p.table
 
