@@ -1,4 +1,4 @@
-"""The `specgen` command line: check, cost, build, graph, fmt, verify, search.
+"""The `specgen` command line: check, cost, build, graph, fmt, verify, search, profile.
 
 Exit codes:
 
@@ -31,7 +31,7 @@ file installs the handler before it imports anything else, its submodules includ
 The submodules: `common` (exit codes, reading specs, writing output), `status` (what a
 terminal's stderr shows meanwhile), `parser` (the grammar of the command line) and one per
 group of commands: `check` (check, cost), `build` (build, verify), `search`, `render` (graph,
-fmt).
+fmt), `profile` (latency tables; `common` reads them for `--latency`).
 """
 
 from __future__ import annotations
