@@ -203,6 +203,16 @@ def test_table_round_trip_and_merge(tmp_path, mobilenet):
         again.merge(synthetic([mobilenet], threads=2))
 
 
+def test_a_model_that_is_not_a_number_is_refused(tmp_path, mobilenet):
+    """A NaN scale would make every `latency <= X` comparison false without a word."""
+    data = synthetic([mobilenet]).to_json()
+    data["runs"][0]["scale"] = float("nan")
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(L.LatencyError, match="malformed"):
+        L.LatencyTable.load(path)
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

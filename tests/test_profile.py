@@ -126,6 +126,13 @@ def test_profile_refuses_to_overwrite_what_is_not_a_table(cli, small, tmp_path):
     assert cli("profile", "-o", str(tmp_path / "x.json")).code == 2  # nothing to do
 
 
+def test_profile_refuses_a_batch_beyond_memory(cli, small, tmp_path):
+    # 10**12 images of 3x32x32: refused before anything is allocated, not a crash
+    result = cli("profile", str(small), "-o", str(tmp_path / "t.json"), "--batch", "1e12")
+    assert result.code == 2 and "GiB are available" in result.err
+    assert not (tmp_path / "t.json").exists()
+
+
 def test_profile_refuses_cuda_without_a_gpu(cli, small, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")

@@ -292,6 +292,9 @@ def _run(data: Mapping[str, Any]) -> Run:
     }
     run = Run(runtime, batch, layout, float(data["call_ms"]), entries, networks)
     run.scale, run.per_unit_ms = float(data["scale"]), float(data.get("per_unit_ms", 0.0))
+    model = (run.call_ms, run.scale, run.per_unit_ms)
+    if not all(math.isfinite(v) and v >= 0 for v in model) or not run.scale:
+        raise ValueError(f"a model (call, scale, per unit) of {model}")  # NaN would pass any <=
     return run
 
 

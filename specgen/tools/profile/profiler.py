@@ -46,9 +46,7 @@ class Profiler:
                     "another table"
                 )
         self.table, self.timing = table, timing or Timing()
-        key = (runtime, batch, layout)
-        self.new_run = key not in table.runs
-        self.run = table.runs.setdefault(key, L.Run(runtime, batch, layout))
+        self.run = table.runs.setdefault((runtime, batch, layout), L.Run(runtime, batch, layout))
         self.runner = Runner(runtime, batch, layout, device, tag["threads"])
         self.measured = 0
 
@@ -74,8 +72,9 @@ class Profiler:
         """Time each unit of `todo` (and the empty call, once per run) into the run, and
         each of `networks` whole, in the same interleaved rounds; the networks' times are
         returned by name and the run's model is refitted on them."""
+        self._check_memory(todo, networks)
         calls: list[Callable[[], object]] = []
-        empty = self.new_run or not self.run.call_ms
+        empty = not self.run.call_ms  # a new run: the empty call is measured once
         program = todo[0][1] if todo else (networks[0][1].ir.program if networks else None)
         if empty and program is not None:
             calls.append(self.runner.empty(program))
@@ -91,7 +90,6 @@ class Profiler:
         times = time_rounds(calls, self.timing, progress)
         if empty and program is not None:
             self.run.call_ms = times.pop(0)[0]
-            self.new_run = False
         for (u, _), (median, spread) in zip(todo, times, strict=False):
             self.run.entries[u.key] = L.Entry(median, spread, self.timing.repeats, u.label)
         self.measured += len(todo)
@@ -104,6 +102,26 @@ class Profiler:
         if networks:
             self.run.fit()
         return timed
+
+    def _check_memory(
+        self, todo: Sequence[tuple[Unit, Any]], networks: Sequence[tuple[str, Network]]
+    ) -> None:
+        """Refuse a batch whose largest input and output do not fit in the memory there is,
+        before anything is allocated (a LatencyError the command line reports)."""
+        from ...compiler import available_memory
+
+        shapes = [(s.numel for s in u.in_shapes) for u, _ in todo]
+        peak = max(
+            [sum(ins) + u.out_shape.numel for ins, (u, _) in zip(shapes, todo, strict=True)]
+            + [net.cost.peak_activations for _, net in networks],
+            default=0,
+        )
+        need, have = 4 * peak * self.run.batch, available_memory()
+        if have is not None and need > have:
+            raise L.LatencyError(
+                f"batch {self.run.batch} needs {need / 2**30:.1f} GiB for its largest layer's "
+                f"input and output, but {have / 2**30:.1f} GiB are available"
+            )
 
 
 def profile(
